@@ -1,0 +1,107 @@
+//! RFC 6749 §5.2 / §4.1.2.1 and RFC 6750 §3 errors as values.
+//!
+//! The protocol code only says *which* error happened; `web::error` is the one place that turns it
+//! into a status code, headers and a JSON body.
+
+use std::fmt;
+
+/// The error codes of RFC 6749 and RFC 6750.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The request is missing a parameter, repeats one, or is otherwise malformed.
+    InvalidRequest,
+    /// Client authentication failed (unknown client, bad secret, no credentials).
+    InvalidClient,
+    /// The code or refresh token is invalid, expired, revoked, used, or issued to another client.
+    InvalidGrant,
+    /// The client may not use this grant or response type.
+    UnauthorizedClient,
+    /// The grant type is not supported by this server.
+    UnsupportedGrantType,
+    /// The response type is not supported by this server.
+    UnsupportedResponseType,
+    /// The requested scope is invalid, unknown, or wider than allowed.
+    InvalidScope,
+    /// The resource owner or the server denied the request.
+    AccessDenied,
+    /// The access token is missing, unknown, expired or revoked (RFC 6750).
+    InvalidToken,
+    /// The access token lacks a scope the resource needs (RFC 6750).
+    InsufficientScope,
+    /// The server met an unexpected condition (never caused by bad input).
+    ServerError,
+    /// The server is overloaded or throttling this caller.
+    TemporarilyUnavailable,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::AccessDenied => "access_denied",
+            Self::InvalidToken => "invalid_token",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+        }
+    }
+}
+
+/// A protocol error: a code and a human-readable description for the developer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    /// Which error.
+    pub code: ErrorCode,
+    /// `error_description`: says what was wrong, never echoes a secret.
+    pub description: String,
+}
+
+impl OAuthError {
+    /// An error with a description.
+    pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+        }
+    }
+    /// `invalid_request`.
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, description)
+    }
+    /// `invalid_client`.
+    pub fn invalid_client(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidClient, description)
+    }
+    /// `invalid_grant`.
+    pub fn invalid_grant(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidGrant, description)
+    }
+    /// `invalid_scope`.
+    pub fn invalid_scope(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidScope, description)
+    }
+    /// `unauthorized_client`.
+    pub fn unauthorized_client(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::UnauthorizedClient, description)
+    }
+    /// `server_error`, for storage failures; the detail goes to the log, not the client.
+    pub fn server_error() -> Self {
+        Self::new(ErrorCode::ServerError, "the server could not complete the request")
+    }
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.description)
+    }
+}
+
+impl std::error::Error for OAuthError {}

@@ -1,0 +1,72 @@
+//! Client authentication at the token, revocation and introspection endpoints (RFC 6749 §2.3).
+
+use crate::core::error::OAuthError;
+use crate::core::model::{Client, ClientType};
+use crate::core::secret::{constant_time_eq, hash_secret};
+use crate::core::store::Store;
+
+/// The credentials a request presented, as the web layer extracted them.
+#[derive(Debug, Clone, Default)]
+pub struct PresentedCredentials {
+    /// From HTTP Basic (`client_secret_basic`), already form-decoded.
+    pub basic: Option<(String, String)>,
+    /// `client_id` from the body.
+    pub body_client_id: Option<String>,
+    /// `client_secret` from the body (`client_secret_post`).
+    pub body_client_secret: Option<String>,
+}
+
+/// Authenticates the client. A confidential client must prove its secret by exactly one method;
+/// a public client names itself with `client_id` and proves nothing here (PKCE protects it).
+pub async fn authenticate(
+    store: &dyn Store,
+    presented: &PresentedCredentials,
+) -> Result<Client, OAuthError> {
+    let (client_id, secret) = match (&presented.basic, &presented.body_client_secret) {
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method, not both Basic and client_secret",
+            ));
+        }
+        (Some((id, secret)), None) => {
+            if presented
+                .body_client_id
+                .as_deref()
+                .is_some_and(|body_id| body_id != id)
+            {
+                return Err(OAuthError::invalid_request(
+                    "client_id in the body differs from the one in the Authorization header",
+                ));
+            }
+            (id.as_str(), Some(secret.as_str()))
+        }
+        (None, secret) => match &presented.body_client_id {
+            Some(id) => (id.as_str(), secret.as_deref()),
+            None => return Err(OAuthError::invalid_client("client authentication required")),
+        },
+    };
+    let client = store
+        .client_by_client_id(client_id)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "client lookup failed");
+            OAuthError::server_error()
+        })?
+        .ok_or_else(|| OAuthError::invalid_client("unknown client or bad secret"))?;
+    match (client.client_type, &client.secret_hash, secret) {
+        (ClientType::Confidential, Some(stored), Some(secret)) => {
+            if constant_time_eq(stored.as_bytes(), hash_secret(secret).as_bytes()) {
+                Ok(client)
+            } else {
+                Err(OAuthError::invalid_client("unknown client or bad secret"))
+            }
+        }
+        (ClientType::Confidential, _, _) => Err(OAuthError::invalid_client(
+            "this client is confidential and must authenticate with its secret",
+        )),
+        (ClientType::Public, _, None) => Ok(client),
+        (ClientType::Public, _, Some(_)) => Err(OAuthError::invalid_client(
+            "this client is public and has no secret",
+        )),
+    }
+}

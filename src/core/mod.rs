@@ -1,0 +1,20 @@
+//! The OAuth 2 protocol, independent of the web framework and the database: grant handlers,
+//! PKCE, scope sets, credential minting and hashing, and the RFC 6749/6750 error values.
+//! Everything here works over the [`store::Store`] trait.
+
+pub mod error;
+pub mod grant;
+pub mod model;
+pub mod params;
+pub mod pkce;
+pub mod scope;
+pub mod secret;
+pub mod store;
+
+/// Seconds since the Unix epoch; every stored time uses it.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

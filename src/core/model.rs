@@ -1,0 +1,377 @@
+//! The domain entities the protocol works on. Storage rows are kept apart, in `store`.
+
+use super::scope::ScopeSet;
+
+/// RFC 6749 §2.1 client types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientType {
+    /// Can keep a secret (a server-side app); authenticates at the token endpoint.
+    Confidential,
+    /// Cannot keep a secret (a browser or mobile app); must use PKCE.
+    Public,
+}
+
+impl ClientType {
+    /// The stored and command-line name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Confidential => "confidential",
+            Self::Public => "public",
+        }
+    }
+    /// Parses the stored and command-line name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "confidential" => Some(Self::Confidential),
+            "public" => Some(Self::Public),
+            _ => None,
+        }
+    }
+}
+
+/// Grant types a client may be allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GrantType {
+    /// `authorization_code` (RFC 6749 §4.1).
+    AuthorizationCode,
+    /// `implicit` (RFC 6749 §4.2), `response_type=token`.
+    Implicit,
+    /// `password` (RFC 6749 §4.3).
+    Password,
+    /// `client_credentials` (RFC 6749 §4.4).
+    ClientCredentials,
+    /// `refresh_token` (RFC 6749 §6). Refresh tokens come with the code and password grants;
+    /// listing this grant on a client is accepted and changes nothing.
+    RefreshToken,
+}
+
+impl GrantType {
+    /// Every grant type, in the order metadata lists them.
+    pub const ALL: [GrantType; 5] = [
+        Self::AuthorizationCode,
+        Self::Implicit,
+        Self::Password,
+        Self::ClientCredentials,
+        Self::RefreshToken,
+    ];
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::Implicit => "implicit",
+            Self::Password => "password",
+            Self::ClientCredentials => "client_credentials",
+            Self::RefreshToken => "refresh_token",
+        }
+    }
+    /// Parses the wire name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.as_str() == name)
+    }
+}
+
+/// Whether an administrator has let a client be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Approval {
+    /// Registered, waiting for an administrator.
+    Pending,
+    /// Usable.
+    Approved,
+    /// Refused, with the reason shown to its developers.
+    Rejected(String),
+}
+
+/// Token and code lifetimes in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetimes {
+    /// Authorization code lifetime.
+    pub code: i64,
+    /// Access token lifetime.
+    pub access: i64,
+    /// Refresh token lifetime.
+    pub refresh: i64,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Self {
+            code: 60,
+            access: 36_000,
+            refresh: 30 * 24 * 3600,
+        }
+    }
+}
+
+/// A registered client application.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// Storage key.
+    pub id: i64,
+    /// The public `client_id`.
+    pub client_id: String,
+    /// SHA-256 of the secret; `None` for public clients.
+    pub secret_hash: Option<String>,
+    /// Display name, shown on the consent page.
+    pub name: String,
+    /// Confidential or public.
+    pub client_type: ClientType,
+    /// Grants this client may use.
+    pub grant_types: Vec<GrantType>,
+    /// Registered redirect URIs, compared exactly.
+    pub redirect_uris: Vec<String>,
+    /// The widest scope this client may ask for.
+    pub scopes: ScopeSet,
+    /// Approval state.
+    pub approval: Approval,
+    /// Per-client code lifetime override.
+    pub code_lifetime: Option<i64>,
+    /// Per-client access token lifetime override.
+    pub access_token_lifetime: Option<i64>,
+    /// Per-client refresh token lifetime override.
+    pub refresh_token_lifetime: Option<i64>,
+}
+
+impl Client {
+    /// True when the client may use `grant`.
+    pub fn allows(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+    /// The server's lifetimes with this client's overrides applied.
+    pub fn lifetimes(&self, defaults: Lifetimes) -> Lifetimes {
+        Lifetimes {
+            code: self.code_lifetime.unwrap_or(defaults.code),
+            access: self.access_token_lifetime.unwrap_or(defaults.access),
+            refresh: self.refresh_token_lifetime.unwrap_or(defaults.refresh),
+        }
+    }
+}
+
+/// A new client, as registration hands it to the store.
+#[derive(Debug, Clone)]
+pub struct NewClient {
+    /// The public `client_id`.
+    pub client_id: String,
+    /// SHA-256 of the secret; `None` for public clients.
+    pub secret_hash: Option<String>,
+    /// Display name.
+    pub name: String,
+    /// Confidential or public.
+    pub client_type: ClientType,
+    /// Allowed grants.
+    pub grant_types: Vec<GrantType>,
+    /// Redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Allowed scope.
+    pub scopes: ScopeSet,
+    /// Initial approval.
+    pub approval: Approval,
+    /// Per-client lifetimes (`None` keeps the server default).
+    pub code_lifetime: Option<i64>,
+    /// See [`Client::access_token_lifetime`].
+    pub access_token_lifetime: Option<i64>,
+    /// See [`Client::refresh_token_lifetime`].
+    pub refresh_token_lifetime: Option<i64>,
+    /// The user who registered it, if any.
+    pub owner_id: Option<i64>,
+}
+
+/// A user account (resource owner).
+#[derive(Debug, Clone)]
+pub struct User {
+    /// Storage key.
+    pub id: i64,
+    /// Unique login name.
+    pub username: String,
+    /// Email address, possibly empty.
+    pub email: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// May use the admin pages.
+    pub is_superuser: bool,
+    /// May log in and use tokens.
+    pub is_active: bool,
+}
+
+/// A new user account.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Unique login name.
+    pub username: String,
+    /// Email address, possibly empty.
+    pub email: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Superuser flag.
+    pub is_superuser: bool,
+}
+
+/// A scope registered with the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    /// The scope token.
+    pub name: String,
+    /// What it lets a client do, shown on the consent page.
+    pub description: String,
+    /// True when `syncscopes` created it from a guarded handler.
+    pub from_code: bool,
+}
+
+/// An authorization code as stored (by hash).
+#[derive(Debug, Clone)]
+pub struct AuthCode {
+    /// Storage key.
+    pub id: i64,
+    /// The client it was issued to (storage key).
+    pub client_id: i64,
+    /// The user who approved it.
+    pub user_id: i64,
+    /// The redirect URI it was delivered to.
+    pub redirect_uri: String,
+    /// True when the authorization request named the redirect URI (RFC 6749 §4.1.3 then
+    /// requires the token request to repeat it).
+    pub redirect_uri_given: bool,
+    /// Granted scope.
+    pub scope: ScopeSet,
+    /// PKCE challenge and method, when the request carried one.
+    pub pkce: Option<(String, super::pkce::Method)>,
+    /// The family every token from this code belongs to.
+    pub grant_id: String,
+    /// Expiry, unix seconds.
+    pub expires_at: i64,
+    /// When it was redeemed; a second use is a replay.
+    pub used_at: Option<i64>,
+}
+
+/// A new authorization code.
+#[derive(Debug, Clone)]
+pub struct NewCode {
+    /// SHA-256 of the code.
+    pub code_hash: String,
+    /// Client (storage key).
+    pub client_id: i64,
+    /// User (storage key).
+    pub user_id: i64,
+    /// Delivery redirect URI.
+    pub redirect_uri: String,
+    /// See [`AuthCode::redirect_uri_given`].
+    pub redirect_uri_given: bool,
+    /// Granted scope.
+    pub scope: ScopeSet,
+    /// PKCE challenge and method.
+    pub pkce: Option<(String, super::pkce::Method)>,
+    /// Token family.
+    pub grant_id: String,
+    /// Expiry, unix seconds.
+    pub expires_at: i64,
+}
+
+/// Access or refresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Bearer access token.
+    Access,
+    /// Refresh token.
+    Refresh,
+}
+
+impl TokenKind {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Access => "access",
+            Self::Refresh => "refresh",
+        }
+    }
+}
+
+/// A token as stored (by hash).
+#[derive(Debug, Clone)]
+pub struct Token {
+    /// Storage key.
+    pub id: i64,
+    /// Access or refresh.
+    pub kind: TokenKind,
+    /// Client (storage key).
+    pub client_id: i64,
+    /// User (storage key); `None` for client_credentials.
+    pub user_id: Option<i64>,
+    /// Granted scope.
+    pub scope: ScopeSet,
+    /// Family: every token descended from one authorization.
+    pub grant_id: String,
+    /// For an access token, the refresh token issued beside it.
+    pub refresh_id: Option<i64>,
+    /// Issue time, unix seconds.
+    pub created_at: i64,
+    /// Expiry, unix seconds.
+    pub expires_at: i64,
+    /// For a refresh token: when it was rotated away.
+    pub used_at: Option<i64>,
+    /// When it was revoked.
+    pub revoked_at: Option<i64>,
+}
+
+impl Token {
+    /// True when the token may be used at `now`.
+    pub fn is_active(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && self.used_at.is_none() && self.expires_at > now
+    }
+}
+
+/// A token to store.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    /// SHA-256 of the token.
+    pub token_hash: String,
+    /// Access or refresh.
+    pub kind: TokenKind,
+    /// Client (storage key).
+    pub client_id: i64,
+    /// User (storage key).
+    pub user_id: Option<i64>,
+    /// Granted scope.
+    pub scope: ScopeSet,
+    /// Family.
+    pub grant_id: String,
+    /// Issue time.
+    pub created_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+}
+
+/// A browser session (server-side; the cookie holds only a random id).
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// Storage key.
+    pub id: i64,
+    /// The logged-in user, if any.
+    pub user_id: Option<i64>,
+    /// The session's CSRF token, echoed by every form.
+    pub csrf_token: String,
+    /// Expiry, unix seconds.
+    pub expires_at: i64,
+}
+
+/// An authorization request waiting for the user's consent. The consent form carries only a
+/// single-use nonce that points here, so the request cannot be altered or replayed.
+#[derive(Debug, Clone)]
+pub struct PendingAuthorization {
+    /// Client (storage key).
+    pub client_id: i64,
+    /// The user the consent page was shown to.
+    pub user_id: i64,
+    /// Validated redirect URI.
+    pub redirect_uri: String,
+    /// See [`AuthCode::redirect_uri_given`].
+    pub redirect_uri_given: bool,
+    /// Requested scope (already validated).
+    pub scope: ScopeSet,
+    /// The client's `state`, echoed back.
+    pub state: Option<String>,
+    /// PKCE challenge and method.
+    pub pkce: Option<(String, super::pkce::Method)>,
+    /// `code` or `token`.
+    pub response_type: String,
+    /// Expiry, unix seconds.
+    pub expires_at: i64,
+}

@@ -1,0 +1,199 @@
+//! Settings: defaults, then a TOML file, then `SCOPEGATE_<NAME>` environment variables, then
+//! command-line flags; each layer overrides the one before. `docs/settings.md` lists them all.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::model::Lifetimes;
+
+/// Every setting, with its default.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// `sqlite://PATH` or `postgres://USER@HOST/DB`. Default `sqlite://scopegate.db`.
+    pub database_url: String,
+    /// Largest number of pooled database connections. Default 16.
+    pub pool_size: u32,
+    /// Address `serve` listens on. Default `127.0.0.1:8000`.
+    pub addr: String,
+    /// Development mode: plain HTTP is accepted and cookies are not `Secure`. Default false.
+    pub debug: bool,
+    /// The issuer URL published in metadata (`https://auth.example.com`); default: derived from
+    /// each request's scheme and `Host`.
+    pub issuer: Option<String>,
+    /// Authorization code lifetime in seconds. Default 60.
+    pub code_lifetime: i64,
+    /// Access token lifetime in seconds. Default 36000.
+    pub access_token_lifetime: i64,
+    /// Refresh token lifetime in seconds. Default 2592000 (30 days).
+    pub refresh_token_lifetime: i64,
+    /// Browser session lifetime in seconds. Default 1209600 (14 days).
+    pub session_lifetime: i64,
+    /// Addresses of TLS-terminating proxies whose `X-Forwarded-Proto` is believed. Default none.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// A directory of templates that replace the built-in ones by file name. Default none.
+    pub template_dir: Option<PathBuf>,
+    /// Log filter (tracing `EnvFilter` syntax). Default `info`.
+    pub log: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let lifetimes = Lifetimes::default();
+        Self {
+            database_url: "sqlite://scopegate.db".into(),
+            pool_size: 16,
+            addr: "127.0.0.1:8000".into(),
+            debug: false,
+            issuer: None,
+            code_lifetime: lifetimes.code,
+            access_token_lifetime: lifetimes.access,
+            refresh_token_lifetime: lifetimes.refresh,
+            session_lifetime: 14 * 24 * 3600,
+            trusted_proxies: Vec::new(),
+            template_dir: None,
+            log: "info".into(),
+        }
+    }
+}
+
+/// Fields that hold lists; in the environment they are comma-separated.
+const LIST_FIELDS: &[&str] = &["trusted_proxies"];
+
+impl Settings {
+    /// The token lifetimes these settings give.
+    pub fn lifetimes(&self) -> Lifetimes {
+        Lifetimes {
+            code: self.code_lifetime,
+            access: self.access_token_lifetime,
+            refresh: self.refresh_token_lifetime,
+        }
+    }
+
+    /// Layers `file` (if any) and the `SCOPEGATE_*` variables of `env` over `base`.
+    pub fn load(
+        base: &Settings,
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, String> {
+        let mut table = toml::Table::try_from(base).map_err(|e| e.to_string())?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
+            let from_file: toml::Table = text
+                .parse()
+                .map_err(|e| format!("config {}: {e}", path.display()))?;
+            table.extend(from_file);
+        }
+        let known: Vec<String> = table.keys().cloned().collect();
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix("SCOPEGATE_").map(str::to_ascii_lowercase) else {
+                continue;
+            };
+            // Other SCOPEGATE_ variables (CONFIG, test knobs) are not settings.
+            if !known.contains(&key) && !Self::optional_fields().contains(&key.as_str()) {
+                continue;
+            }
+            table.insert(key.clone(), env_value(&key, &value));
+        }
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| format!("bad setting: {}", e.message()))
+            .and_then(|s: Settings| s.validated())
+    }
+
+    /// Fields that may be absent from the serialized defaults (`None`).
+    fn optional_fields() -> &'static [&'static str] {
+        &["issuer", "template_dir"]
+    }
+
+    fn validated(self) -> Result<Self, String> {
+        for (name, value) in [
+            ("code_lifetime", self.code_lifetime),
+            ("access_token_lifetime", self.access_token_lifetime),
+            ("refresh_token_lifetime", self.refresh_token_lifetime),
+            ("session_lifetime", self.session_lifetime),
+        ] {
+            if value <= 0 {
+                return Err(format!("{name} must be a positive number of seconds"));
+            }
+        }
+        crate::store::parse_database_url(&self.database_url)?;
+        Ok(self)
+    }
+}
+
+/// Reads an environment value as the TOML type its setting wants: booleans and numbers as such,
+/// lists split on commas, anything else as a string.
+fn env_value(key: &str, raw: &str) -> toml::Value {
+    if LIST_FIELDS.contains(&key) {
+        return toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_owned()))
+                .collect(),
+        );
+    }
+    if let Ok(b) = raw.parse::<bool>() {
+        return toml::Value::Boolean(b);
+    }
+    if let Ok(n) = raw.parse::<i64>() {
+        return toml::Value::Integer(n);
+    }
+    toml::Value::String(raw.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn environment_overrides_defaults() {
+        let s = Settings::load(
+            &Settings::default(),
+            None,
+            env(&[
+                ("SCOPEGATE_DEBUG", "true"),
+                ("SCOPEGATE_ACCESS_TOKEN_LIFETIME", "120"),
+                ("SCOPEGATE_TRUSTED_PROXIES", "127.0.0.1, ::1"),
+                ("SCOPEGATE_ISSUER", "https://auth.example.com"),
+                ("SCOPEGATE_CONFIG", "ignored.toml"),
+                ("HOME", "/root"),
+            ]),
+        );
+        let s = s.unwrap_or_default();
+        assert!(s.debug);
+        assert_eq!(s.access_token_lifetime, 120);
+        assert_eq!(s.trusted_proxies.len(), 2);
+        assert_eq!(s.issuer.as_deref(), Some("https://auth.example.com"));
+    }
+
+    #[test]
+    fn bad_values_are_reported() {
+        let err = Settings::load(
+            &Settings::default(),
+            None,
+            env(&[("SCOPEGATE_CODE_LIFETIME", "soon")]),
+        );
+        assert!(err.is_err());
+        let err = Settings::load(
+            &Settings::default(),
+            None,
+            env(&[("SCOPEGATE_CODE_LIFETIME", "0")]),
+        );
+        assert_eq!(
+            err.err().as_deref(),
+            Some("code_lifetime must be a positive number of seconds")
+        );
+    }
+}

@@ -1,0 +1,189 @@
+//! The diesel implementation of [`crate::core::store::Store`] for SQLite and PostgreSQL.
+//!
+//! One code base serves both backends through diesel's `MultiConnection`; the few statements
+//! that differ (connection set-up) branch on the connection variant. Every query runs on tokio's
+//! blocking pool, so database work never stalls the async worker threads.
+
+mod models;
+mod queries;
+pub(crate) mod schema;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{ManageConnection, Pool, R2D2Connection};
+use diesel::{PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::core::store::StoreError;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+mod conn {
+    // The derive generates undocumented public items; the type stays private to the crate.
+    #![allow(missing_docs)]
+    use diesel::{PgConnection, SqliteConnection};
+
+    /// A connection to either backend.
+    #[derive(diesel::MultiConnection)]
+    pub enum AnyConnection {
+        /// PostgreSQL (bundled libpq).
+        Postgresql(PgConnection),
+        /// SQLite (bundled libsqlite3).
+        Sqlite(SqliteConnection),
+    }
+}
+pub(crate) use conn::AnyConnection;
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `sqlite://path` or `sqlite::memory:`-free file paths.
+    Sqlite,
+    /// `postgres://` or `postgresql://`.
+    Postgres,
+}
+
+/// Splits a `DATABASE_URL` into its backend and the string the driver wants.
+///
+/// ```
+/// use scopegate::store::{parse_database_url, Backend};
+/// assert_eq!(parse_database_url("sqlite://polls.db").unwrap(), (Backend::Sqlite, "polls.db".into()));
+/// assert_eq!(parse_database_url("sqlite:///var/db/a.db").unwrap(), (Backend::Sqlite, "/var/db/a.db".into()));
+/// assert_eq!(parse_database_url("postgres://u@h/db").unwrap().0, Backend::Postgres);
+/// assert!(parse_database_url("mysql://x").is_err());
+/// ```
+pub fn parse_database_url(url: &str) -> Result<(Backend, String), String> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok((Backend::Postgres, url.to_owned()))
+    } else if let Some(path) = url.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            Err("sqlite:// needs a file path, e.g. sqlite://scopegate.db".into())
+        } else if path == ":memory:" {
+            Err("an in-memory SQLite database is not shared between connections; use a file".into())
+        } else {
+            Ok((Backend::Sqlite, path.to_owned()))
+        }
+    } else {
+        Err(format!(
+            "unsupported database URL {url:?}: use sqlite://PATH or postgres://USER@HOST/DB"
+        ))
+    }
+}
+
+struct Manager {
+    backend: Backend,
+    url: String,
+}
+
+impl ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.url)
+                .map(AnyConnection::Postgresql)
+                .map_err(diesel::r2d2::Error::ConnectionError),
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(&self.url)
+                    .map_err(diesel::r2d2::Error::ConnectionError)?;
+                // WAL lets readers run beside the writer; busy_timeout makes writers queue
+                // instead of failing with "database is locked".
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(diesel::r2d2::Error::QueryError)?;
+                Ok(AnyConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// The database behind scopegate: a connection pool and the backend it speaks.
+#[derive(Clone)]
+pub struct DbStore {
+    pool: Pool<Manager>,
+    backend: Backend,
+}
+
+impl DbStore {
+    /// Opens a pool on `database_url` (`sqlite://PATH` or `postgres://...`).
+    pub fn open(database_url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let (backend, url) =
+            parse_database_url(database_url).map_err(StoreError::Unavailable)?;
+        let pool = Pool::builder()
+            .max_size(max_connections.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(Manager { backend, url })
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(Self { pool, backend })
+    }
+
+    /// The backend this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies pending migrations; returns the names of those applied.
+    pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let migrations = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        conn.run_pending_migrations(migrations)
+            .map(|applied| applied.iter().map(ToString::to_string).collect())
+            .map_err(|e| StoreError::Database(e.to_string()))
+    }
+
+    /// Wraps the store for sharing across tasks.
+    pub fn shared(self) -> Arc<dyn crate::core::store::Store> {
+        Arc::new(self)
+    }
+
+    /// Runs `f` with a pooled connection on the blocking pool.
+    async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool
+                .get()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Database(format!("database task failed: {e}")))?
+    }
+}
+
+impl From<diesel::result::Error> for StoreError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                StoreError::Conflict(info.message().to_owned())
+            }
+            other => StoreError::Database(other.to_string()),
+        }
+    }
+}

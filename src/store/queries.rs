@@ -1,0 +1,492 @@
+//! The `Store` implementation. Single-use rules are enforced by conditional `UPDATE`s whose row
+//! count decides the winner, so they hold across many processes sharing one database.
+
+use async_trait::async_trait;
+use diesel::prelude::*;
+
+use super::models::{
+    ClientRow, CodeRow, PendingRow, ScopeRow, SessionRow, TokenRow, UserRow, approval_columns,
+    grant_types_column, pkce_columns,
+};
+use super::schema::{
+    auth_codes, clients, consents, pending_authorizations, scopes, sessions, tokens, users,
+};
+use super::{AnyConnection, DbStore};
+use crate::core::model::{
+    AuthCode, Client, NewClient, NewCode, NewToken, NewUser, PendingAuthorization, Scope, Session,
+    Token, User,
+};
+use crate::core::scope::ScopeSet;
+use crate::core::store::{Redeemed, Store, StoreError};
+
+fn insert_token(
+    conn: &mut AnyConnection,
+    t: &NewToken,
+    refresh_id: Option<i64>,
+) -> Result<i64, StoreError> {
+    Ok(diesel::insert_into(tokens::table)
+        .values((
+            tokens::token_hash.eq(&t.token_hash),
+            tokens::kind.eq(t.kind.as_str()),
+            tokens::client_id.eq(t.client_id),
+            tokens::user_id.eq(t.user_id),
+            tokens::scope.eq(t.scope.to_string()),
+            tokens::grant_id.eq(&t.grant_id),
+            tokens::refresh_id.eq(refresh_id),
+            tokens::expires_at.eq(t.expires_at),
+            tokens::created_at.eq(t.created_at),
+        ))
+        .returning(tokens::id)
+        .get_result(conn)?)
+}
+
+fn insert_pair(
+    conn: &mut AnyConnection,
+    access: &NewToken,
+    refresh: Option<&NewToken>,
+) -> Result<(), StoreError> {
+    let refresh_id = refresh.map(|r| insert_token(conn, r, None)).transpose()?;
+    insert_token(conn, access, refresh_id)?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for DbStore {
+    async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
+        self.run(move |conn| {
+            let id: i64 = diesel::insert_into(users::table)
+                .values((
+                    users::username.eq(&user.username),
+                    users::email.eq(&user.email),
+                    users::password_hash.eq(&user.password_hash),
+                    users::is_superuser.eq(user.is_superuser),
+                    users::is_active.eq(true),
+                    users::created_at.eq(crate::core::now()),
+                ))
+                .returning(users::id)
+                .get_result(conn)
+                .map_err(|e| match StoreError::from(e) {
+                    StoreError::Conflict(_) => {
+                        StoreError::Conflict(format!("user {:?}", user.username))
+                    }
+                    other => other,
+                })?;
+            Ok(User {
+                id,
+                username: user.username,
+                email: user.email,
+                password_hash: user.password_hash,
+                is_superuser: user.is_superuser,
+                is_active: true,
+            })
+        })
+        .await
+    }
+
+    async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let username = username.to_owned();
+        self.run(move |conn| {
+            Ok(users::table
+                .filter(users::username.eq(username))
+                .select(UserRow::as_select())
+                .first(conn)
+                .optional()?
+                .map(User::from))
+        })
+        .await
+    }
+
+    async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+        self.run(move |conn| {
+            Ok(users::table
+                .find(id)
+                .select(UserRow::as_select())
+                .first(conn)
+                .optional()?
+                .map(User::from))
+        })
+        .await
+    }
+
+    async fn create_client(&self, client: NewClient) -> Result<Client, StoreError> {
+        let client_id = client.client_id.clone();
+        self.run(move |conn| {
+            let (approval, reason) = approval_columns(&client.approval);
+            let id: i64 = diesel::insert_into(clients::table)
+                .values((
+                    clients::client_id.eq(&client.client_id),
+                    clients::secret_hash.eq(&client.secret_hash),
+                    clients::name.eq(&client.name),
+                    clients::client_type.eq(client.client_type.as_str()),
+                    clients::grant_types.eq(grant_types_column(&client.grant_types)),
+                    clients::redirect_uris.eq(client.redirect_uris.join(" ")),
+                    clients::scopes.eq(client.scopes.to_string()),
+                    clients::approval.eq(approval),
+                    clients::rejection_reason.eq(reason),
+                    clients::code_lifetime.eq(client.code_lifetime),
+                    clients::access_token_lifetime.eq(client.access_token_lifetime),
+                    clients::refresh_token_lifetime.eq(client.refresh_token_lifetime),
+                    clients::owner_id.eq(client.owner_id),
+                    clients::created_at.eq(crate::core::now()),
+                ))
+                .returning(clients::id)
+                .get_result(conn)
+                .map_err(|e| match StoreError::from(e) {
+                    StoreError::Conflict(_) => {
+                        StoreError::Conflict(format!("client {:?}", client.client_id))
+                    }
+                    other => other,
+                })?;
+            Ok(Client {
+                id,
+                client_id: client.client_id,
+                secret_hash: client.secret_hash,
+                name: client.name,
+                client_type: client.client_type,
+                grant_types: client.grant_types,
+                redirect_uris: client.redirect_uris,
+                scopes: client.scopes,
+                approval: client.approval,
+                code_lifetime: client.code_lifetime,
+                access_token_lifetime: client.access_token_lifetime,
+                refresh_token_lifetime: client.refresh_token_lifetime,
+            })
+        })
+        .await
+        .inspect(|_| tracing::debug!(client = %client_id, "client created"))
+    }
+
+    async fn client_by_client_id(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        let client_id = client_id.to_owned();
+        self.run(move |conn| {
+            clients::table
+                .filter(clients::client_id.eq(client_id))
+                .select(ClientRow::as_select())
+                .first(conn)
+                .optional()?
+                .map(Client::try_from)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn client_by_id(&self, id: i64) -> Result<Option<Client>, StoreError> {
+        self.run(move |conn| {
+            clients::table
+                .find(id)
+                .select(ClientRow::as_select())
+                .first(conn)
+                .optional()?
+                .map(Client::try_from)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn list_scopes(&self) -> Result<Vec<Scope>, StoreError> {
+        self.run(|conn| {
+            Ok(scopes::table
+                .order(scopes::name)
+                .select(ScopeRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(Scope::from)
+                .collect())
+        })
+        .await
+    }
+
+    async fn create_code(&self, code: NewCode) -> Result<(), StoreError> {
+        self.run(move |conn| {
+            let (challenge, method) = pkce_columns(&code.pkce);
+            diesel::insert_into(auth_codes::table)
+                .values((
+                    auth_codes::code_hash.eq(&code.code_hash),
+                    auth_codes::client_id.eq(code.client_id),
+                    auth_codes::user_id.eq(code.user_id),
+                    auth_codes::redirect_uri.eq(&code.redirect_uri),
+                    auth_codes::redirect_uri_given.eq(code.redirect_uri_given),
+                    auth_codes::scope.eq(code.scope.to_string()),
+                    auth_codes::code_challenge.eq(challenge),
+                    auth_codes::code_challenge_method.eq(method),
+                    auth_codes::grant_id.eq(&code.grant_id),
+                    auth_codes::expires_at.eq(code.expires_at),
+                    auth_codes::created_at.eq(crate::core::now()),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn code_by_hash(&self, code_hash: &str) -> Result<Option<AuthCode>, StoreError> {
+        let code_hash = code_hash.to_owned();
+        self.run(move |conn| {
+            auth_codes::table
+                .filter(auth_codes::code_hash.eq(code_hash))
+                .select(CodeRow::as_select())
+                .first(conn)
+                .optional()?
+                .map(AuthCode::try_from)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn redeem_code(
+        &self,
+        code_id: i64,
+        now: i64,
+        access: NewToken,
+        refresh: Option<NewToken>,
+    ) -> Result<Redeemed, StoreError> {
+        self.run(move |conn| {
+            conn.transaction(|conn| {
+                // The claim comes first, so SQLite takes its write lock before any read.
+                let claimed = diesel::update(
+                    auth_codes::table
+                        .find(code_id)
+                        .filter(auth_codes::used_at.is_null()),
+                )
+                .set(auth_codes::used_at.eq(now))
+                .execute(conn)?;
+                if claimed == 0 {
+                    return Ok(Redeemed::AlreadyUsed);
+                }
+                insert_pair(conn, &access, refresh.as_ref())?;
+                Ok(Redeemed::Won)
+            })
+        })
+        .await
+    }
+
+    async fn issue_tokens(
+        &self,
+        access: NewToken,
+        refresh: Option<NewToken>,
+    ) -> Result<(), StoreError> {
+        self.run(move |conn| conn.transaction(|conn| insert_pair(conn, &access, refresh.as_ref())))
+            .await
+    }
+
+    async fn token_by_hash(&self, token_hash: &str) -> Result<Option<Token>, StoreError> {
+        let token_hash = token_hash.to_owned();
+        self.run(move |conn| {
+            tokens::table
+                .filter(tokens::token_hash.eq(token_hash))
+                .select(TokenRow::as_select())
+                .first(conn)
+                .optional()?
+                .map(Token::try_from)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn rotate_refresh(
+        &self,
+        refresh_id: i64,
+        now: i64,
+        access: NewToken,
+        refresh: NewToken,
+    ) -> Result<Redeemed, StoreError> {
+        self.run(move |conn| {
+            conn.transaction(|conn| {
+                let claimed = diesel::update(
+                    tokens::table
+                        .find(refresh_id)
+                        .filter(tokens::used_at.is_null())
+                        .filter(tokens::revoked_at.is_null()),
+                )
+                .set(tokens::used_at.eq(now))
+                .execute(conn)?;
+                if claimed == 0 {
+                    return Ok(Redeemed::AlreadyUsed);
+                }
+                // The access token issued beside the old refresh token ends with it.
+                diesel::update(
+                    tokens::table
+                        .filter(tokens::refresh_id.eq(refresh_id))
+                        .filter(tokens::revoked_at.is_null()),
+                )
+                .set(tokens::revoked_at.eq(now))
+                .execute(conn)?;
+                insert_pair(conn, &access, Some(&refresh))?;
+                Ok(Redeemed::Won)
+            })
+        })
+        .await
+    }
+
+    async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<u64, StoreError> {
+        let grant_id = grant_id.to_owned();
+        self.run(move |conn| {
+            let n = diesel::update(
+                tokens::table
+                    .filter(tokens::grant_id.eq(grant_id))
+                    .filter(tokens::revoked_at.is_null()),
+            )
+            .set(tokens::revoked_at.eq(now))
+            .execute(conn)?;
+            Ok(u64::try_from(n).unwrap_or(u64::MAX))
+        })
+        .await
+    }
+
+    async fn create_session(
+        &self,
+        session_hash: &str,
+        user_id: Option<i64>,
+        csrf_token: &str,
+        expires_at: i64,
+    ) -> Result<Session, StoreError> {
+        let session_hash = session_hash.to_owned();
+        let csrf_token = csrf_token.to_owned();
+        self.run(move |conn| {
+            let id: i64 = diesel::insert_into(sessions::table)
+                .values((
+                    sessions::session_hash.eq(&session_hash),
+                    sessions::user_id.eq(user_id),
+                    sessions::csrf_token.eq(&csrf_token),
+                    sessions::expires_at.eq(expires_at),
+                    sessions::created_at.eq(crate::core::now()),
+                ))
+                .returning(sessions::id)
+                .get_result(conn)?;
+            Ok(Session {
+                id,
+                user_id,
+                csrf_token,
+                expires_at,
+            })
+        })
+        .await
+    }
+
+    async fn session_by_hash(
+        &self,
+        session_hash: &str,
+        now: i64,
+    ) -> Result<Option<Session>, StoreError> {
+        let session_hash = session_hash.to_owned();
+        self.run(move |conn| {
+            Ok(sessions::table
+                .filter(sessions::session_hash.eq(session_hash))
+                .filter(sessions::expires_at.gt(now))
+                .select(SessionRow::as_select())
+                .first(conn)
+                .optional()?
+                .map(Session::from))
+        })
+        .await
+    }
+
+    async fn delete_session(&self, session_hash: &str) -> Result<(), StoreError> {
+        let session_hash = session_hash.to_owned();
+        self.run(move |conn| {
+            diesel::delete(sessions::table.filter(sessions::session_hash.eq(session_hash)))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn create_pending(
+        &self,
+        nonce_hash: &str,
+        session_id: i64,
+        p: PendingAuthorization,
+    ) -> Result<(), StoreError> {
+        let nonce_hash = nonce_hash.to_owned();
+        self.run(move |conn| {
+            let (challenge, method) = pkce_columns(&p.pkce);
+            diesel::insert_into(pending_authorizations::table)
+                .values((
+                    pending_authorizations::nonce_hash.eq(&nonce_hash),
+                    pending_authorizations::session_id.eq(session_id),
+                    pending_authorizations::client_id.eq(p.client_id),
+                    pending_authorizations::user_id.eq(p.user_id),
+                    pending_authorizations::redirect_uri.eq(&p.redirect_uri),
+                    pending_authorizations::redirect_uri_given.eq(p.redirect_uri_given),
+                    pending_authorizations::scope.eq(p.scope.to_string()),
+                    pending_authorizations::state.eq(&p.state),
+                    pending_authorizations::code_challenge.eq(challenge),
+                    pending_authorizations::code_challenge_method.eq(method),
+                    pending_authorizations::response_type.eq(&p.response_type),
+                    pending_authorizations::expires_at.eq(p.expires_at),
+                    pending_authorizations::created_at.eq(crate::core::now()),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn take_pending(
+        &self,
+        nonce_hash: &str,
+        session_id: i64,
+        now: i64,
+    ) -> Result<Option<PendingAuthorization>, StoreError> {
+        let nonce_hash = nonce_hash.to_owned();
+        self.run(move |conn| {
+            let found: Option<(i64, PendingRow)> = pending_authorizations::table
+                .filter(pending_authorizations::nonce_hash.eq(&nonce_hash))
+                .filter(pending_authorizations::session_id.eq(session_id))
+                .select((pending_authorizations::id, PendingRow::as_select()))
+                .first(conn)
+                .optional()?;
+            let Some((id, row)) = found else {
+                return Ok(None);
+            };
+            // Whoever deletes the row owns it: a replayed or concurrent submit finds nothing.
+            let deleted = diesel::delete(pending_authorizations::table.find(id)).execute(conn)?;
+            if deleted == 0 {
+                return Ok(None);
+            }
+            let pending = PendingAuthorization::try_from(row)?;
+            Ok((pending.expires_at > now).then_some(pending))
+        })
+        .await
+    }
+
+    async fn record_consent(
+        &self,
+        user_id: i64,
+        client_id: i64,
+        scope: &ScopeSet,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let scope = scope.to_string();
+        self.run(move |conn| {
+            let update = |conn: &mut AnyConnection| {
+                diesel::update(
+                    consents::table
+                        .filter(consents::user_id.eq(user_id))
+                        .filter(consents::client_id.eq(client_id)),
+                )
+                .set((consents::scope.eq(&scope), consents::updated_at.eq(now)))
+                .execute(conn)
+            };
+            if update(conn)? > 0 {
+                return Ok(());
+            }
+            let inserted = diesel::insert_into(consents::table)
+                .values((
+                    consents::user_id.eq(user_id),
+                    consents::client_id.eq(client_id),
+                    consents::scope.eq(&scope),
+                    consents::created_at.eq(now),
+                    consents::updated_at.eq(now),
+                ))
+                .execute(conn);
+            match inserted.map_err(StoreError::from) {
+                Ok(_) => Ok(()),
+                // Another request inserted it in between: update that row instead.
+                Err(StoreError::Conflict(_)) => update(conn).map(|_| ()).map_err(Into::into),
+                Err(e) => Err(e),
+            }
+        })
+        .await
+    }
+}

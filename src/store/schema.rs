@@ -1,0 +1,120 @@
+//! Diesel table definitions, shared by both backends (times are unix seconds in BIGINT).
+#![allow(missing_docs)]
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        email -> Text,
+        password_hash -> Text,
+        is_superuser -> Bool,
+        is_active -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    clients (id) {
+        id -> BigInt,
+        client_id -> Text,
+        secret_hash -> Nullable<Text>,
+        name -> Text,
+        client_type -> Text,
+        grant_types -> Text,
+        redirect_uris -> Text,
+        scopes -> Text,
+        approval -> Text,
+        rejection_reason -> Nullable<Text>,
+        code_lifetime -> Nullable<BigInt>,
+        access_token_lifetime -> Nullable<BigInt>,
+        refresh_token_lifetime -> Nullable<BigInt>,
+        owner_id -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    scopes (id) {
+        id -> BigInt,
+        name -> Text,
+        description -> Text,
+        from_code -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    auth_codes (id) {
+        id -> BigInt,
+        code_hash -> Text,
+        client_id -> BigInt,
+        user_id -> BigInt,
+        redirect_uri -> Text,
+        redirect_uri_given -> Bool,
+        scope -> Text,
+        code_challenge -> Nullable<Text>,
+        code_challenge_method -> Nullable<Text>,
+        grant_id -> Text,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    tokens (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        kind -> Text,
+        client_id -> BigInt,
+        user_id -> Nullable<BigInt>,
+        scope -> Text,
+        grant_id -> Text,
+        refresh_id -> Nullable<BigInt>,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    consents (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        client_id -> BigInt,
+        scope -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        session_hash -> Text,
+        user_id -> Nullable<BigInt>,
+        csrf_token -> Text,
+        expires_at -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    pending_authorizations (id) {
+        id -> BigInt,
+        nonce_hash -> Text,
+        session_id -> BigInt,
+        client_id -> BigInt,
+        user_id -> BigInt,
+        redirect_uri -> Text,
+        redirect_uri_given -> Bool,
+        scope -> Text,
+        state -> Nullable<Text>,
+        code_challenge -> Nullable<Text>,
+        code_challenge_method -> Nullable<Text>,
+        response_type -> Text,
+        expires_at -> BigInt,
+        created_at -> BigInt,
+    }
+}

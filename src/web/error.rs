@@ -1,0 +1,49 @@
+//! The one place a protocol error becomes an HTTP status, headers and body.
+
+use poem::Response;
+use poem::http::{StatusCode, header};
+use serde_json::json;
+
+use crate::core::error::{ErrorCode, OAuthError};
+
+/// The status RFC 6749 §5.2 and RFC 6750 §3.1 give each error.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+        ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// A JSON error response (`error`, `error_description`), never cached. `invalid_client` carries
+/// `WWW-Authenticate: Basic` as RFC 6749 §5.2 asks.
+pub fn oauth_error(err: &OAuthError) -> Response {
+    let mut builder = Response::builder()
+        .status(status_of(err.code))
+        .content_type("application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .header(header::PRAGMA, "no-cache");
+    if err.code == ErrorCode::InvalidClient {
+        builder = builder.header(header::WWW_AUTHENTICATE, "Basic realm=\"scopegate\"");
+    }
+    builder.body(
+        json!({ "error": err.code.as_str(), "error_description": err.description }).to_string(),
+    )
+}
+
+/// A JSON success response, never cached (RFC 6749 §5.1).
+pub fn no_store_json(body: &impl serde::Serialize) -> Response {
+    match serde_json::to_string(body) {
+        Ok(text) => Response::builder()
+            .content_type("application/json")
+            .header(header::CACHE_CONTROL, "no-store")
+            .header(header::PRAGMA, "no-cache")
+            .body(text),
+        Err(e) => {
+            tracing::error!(error = %e, "response serialization failed");
+            oauth_error(&OAuthError::server_error())
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! The HTTP surface, on poem: OAuth endpoints, login and consent pages, metadata.
+
+pub mod authorize;
+pub mod error;
+pub mod metadata;
+pub mod middleware;
+pub mod pages;
+pub mod request;
+pub mod session;
+pub mod templates;
+pub mod token;
+
+use std::sync::Arc;
+
+use poem::{Endpoint, EndpointExt, Route, get, post};
+use tera::Tera;
+
+use crate::core::store::Store;
+use crate::settings::Settings;
+
+/// Everything a request handler needs, shared by all requests.
+pub struct AppState {
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// The settings in force.
+    pub settings: Settings,
+    /// The page templates (built-in, overridden by `template_dir`).
+    pub templates: Tera,
+}
+
+/// Shared handle on the application state.
+pub type State = Arc<AppState>;
+
+/// Adds scopegate's routes to `route` (the host app's own routes may already be on it).
+pub fn routes(route: Route) -> Route {
+    route
+        .at(
+            "/.well-known/oauth-authorization-server",
+            get(metadata::metadata),
+        )
+        .at(
+            "/oauth/authorize",
+            get(authorize::show).post(authorize::decide),
+        )
+        .at("/oauth/token", post(token::token))
+        .at("/oauth/introspect", post(token::introspect))
+        .at("/login", get(pages::login_form).post(pages::login))
+        .at("/logout", get(pages::logout_form).post(pages::logout))
+}
+
+/// The whole application: scopegate's routes plus the host's, with the state and the
+/// middleware (request log, HTTPS rule, security headers) around them.
+pub fn app(state: State, host_routes: Route) -> impl Endpoint {
+    let settings = state.settings.clone();
+    routes(host_routes)
+        .data(state)
+        .around(move |ep, req| middleware::around(ep, req, settings.clone()))
+}
+
+/// Opens the database named by `settings`, applies pending migrations, and loads the templates.
+pub fn build_state(settings: Settings) -> Result<State, String> {
+    let store = crate::store::DbStore::open(&settings.database_url, settings.pool_size)
+        .map_err(|e| e.to_string())?;
+    store.migrate().map_err(|e| format!("migration failed: {e}"))?;
+    let templates = templates::load(settings.template_dir.as_deref())?;
+    Ok(Arc::new(AppState {
+        store: store.shared(),
+        settings,
+        templates,
+    }))
+}

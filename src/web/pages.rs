@@ -1,0 +1,168 @@
+//! The login and logout pages.
+
+use poem::http::StatusCode;
+use poem::web::Data;
+use poem::{Body, Request, Response, handler};
+use tera::Context;
+
+use super::State;
+use super::request::{form_params, query_params};
+use super::session::{self, BrowserSession};
+use crate::core::secret::{dummy_password_hash, verify_password};
+
+/// Only same-site paths may be a post-login destination; anything else would be an open
+/// redirect.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
+            n.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+/// A `302 Found` to `location`, never cached.
+pub(super) fn found(location: &str) -> poem::ResponseBuilder {
+    Response::builder()
+        .status(StatusCode::FOUND)
+        .header("location", location)
+        .header("cache-control", "no-store")
+}
+
+/// Adds a `Set-Cookie` header when there is one to set.
+pub(super) fn with_cookie(mut resp: Response, cookie: Option<String>) -> Response {
+    if let Some(c) = cookie
+        && let Ok(value) = c.parse()
+    {
+        resp.headers_mut().append("set-cookie", value);
+    }
+    resp
+}
+
+fn login_page(
+    state: &State,
+    s: &BrowserSession,
+    next: &str,
+    username: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let mut ctx = Context::new();
+    ctx.insert("csrf_token", &s.session.csrf_token);
+    ctx.insert("next", next);
+    ctx.insert("username", username);
+    ctx.insert("error", &error);
+    ctx.insert("user", &s.user.as_ref().map(|u| &u.username));
+    state.render(status, "login.html", &ctx)
+}
+
+/// `GET /login`: the sign-in form (an anonymous session is made to carry its CSRF token).
+#[handler]
+pub async fn login_form(req: &Request, Data(state): Data<&State>) -> Response {
+    let next = safe_next(query_params(req).ok().as_ref().and_then(|p| p.get("next")));
+    match session::load_or_create(state, req).await {
+        Ok((s, cookie)) => with_cookie(
+            login_page(state, &s, &next, "", None, StatusCode::OK),
+            cookie,
+        ),
+        Err(e) => state.unavailable_page(&e),
+    }
+}
+
+/// `POST /login`: checks the password and rotates the session, so an id known before login is
+/// useless after it.
+#[handler]
+pub async fn login(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
+    let Ok(form) = form_params(req, body).await else {
+        return state.error_page(StatusCode::BAD_REQUEST, "Bad request", "The form could not be read.");
+    };
+    let next = safe_next(form.get("next"));
+    let username = form.get("username").unwrap_or("").to_owned();
+    let (s, cookie) = match session::load_or_create(state, req).await {
+        Ok(v) => v,
+        Err(e) => return state.unavailable_page(&e),
+    };
+    if cookie.is_some() || !s.csrf_ok(form.get("csrf_token")) {
+        // No session yet, or a forged form: show a fresh form rather than acting on it.
+        let resp = login_page(
+            state,
+            &s,
+            &next,
+            &username,
+            Some("Your sign-in form expired. Please try again."),
+            StatusCode::FORBIDDEN,
+        );
+        return with_cookie(resp, cookie);
+    }
+    let password = form.get("password").unwrap_or("").to_owned();
+    let user = match state.store.user_by_username(&username).await {
+        Ok(u) => u.filter(|u| u.is_active),
+        Err(e) => return state.unavailable_page(&e),
+    };
+    // argon2 is deliberately slow: keep it off the async workers. Unknown users are checked
+    // against a dummy hash so the timing does not reveal which usernames exist.
+    let phc = user
+        .as_ref()
+        .map_or_else(|| dummy_password_hash().to_owned(), |u| u.password_hash.clone());
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
+        .await
+        .unwrap_or(false);
+    let Some(user) = user.filter(|_| ok) else {
+        tracing::info!(username = %username, "login refused");
+        return login_page(
+            state,
+            &s,
+            &next,
+            &username,
+            Some("Wrong username or password."),
+            StatusCode::OK,
+        );
+    };
+    if let Err(e) = session::destroy(state, req).await {
+        return state.unavailable_page(&e);
+    }
+    match session::create(state, Some(user.clone())).await {
+        Ok((_, cookie)) => {
+            tracing::info!(user = %user.username, "login");
+            with_cookie(found(&next).finish(), Some(cookie))
+        }
+        Err(e) => state.unavailable_page(&e),
+    }
+}
+
+/// `GET /logout`: a confirmation form (logging out is a state change, so it needs a POST).
+#[handler]
+pub async fn logout_form(req: &Request, Data(state): Data<&State>) -> Response {
+    match session::load_or_create(state, req).await {
+        Ok((s, cookie)) => {
+            let mut ctx = Context::new();
+            ctx.insert("csrf_token", &s.session.csrf_token);
+            ctx.insert("user", &s.user.as_ref().map(|u| &u.username));
+            with_cookie(state.render(StatusCode::OK, "logout.html", &ctx), cookie)
+        }
+        Err(e) => state.unavailable_page(&e),
+    }
+}
+
+/// `POST /logout`: deletes the session and expires the cookie.
+#[handler]
+pub async fn logout(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
+    let form = form_params(req, body).await.unwrap_or_default();
+    match session::load(state, req).await {
+        Ok(Some(s)) if s.csrf_ok(form.get("csrf_token")) => {
+            if let Err(e) = session::destroy(state, req).await {
+                return state.unavailable_page(&e);
+            }
+            with_cookie(
+                found("/login").finish(),
+                Some(session::set_cookie("", 0, state.settings.debug)),
+            )
+        }
+        Ok(_) => state.error_page(
+            StatusCode::FORBIDDEN,
+            "Sign-out refused",
+            "The sign-out form was not valid for this browser session.",
+        ),
+        Err(e) => state.unavailable_page(&e),
+    }
+}

@@ -1,0 +1,113 @@
+//! Turning HTTP requests into protocol inputs: parameters and client credentials.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use poem::{Body, Request};
+
+use crate::core::error::OAuthError;
+use crate::core::grant::client_auth::PresentedCredentials;
+use crate::core::params::Params;
+
+/// The largest form body accepted; OAuth requests are small.
+const MAX_BODY: usize = 64 * 1024;
+
+/// Parses an `application/x-www-form-urlencoded` string into parameters.
+pub fn parse_form(text: &[u8]) -> Result<Params, OAuthError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(text)
+        .map_err(|_| OAuthError::invalid_request("the parameters are not valid form encoding"))?;
+    Params::from_pairs(pairs)
+}
+
+/// The query string's parameters.
+pub fn query_params(req: &Request) -> Result<Params, OAuthError> {
+    parse_form(req.uri().query().unwrap_or("").as_bytes())
+}
+
+/// Reads a form body; RFC 6749 §3.2 requires `application/x-www-form-urlencoded`.
+pub async fn form_params(req: &Request, body: Body) -> Result<Params, OAuthError> {
+    let is_form = req
+        .content_type()
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|ct| ct.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let bytes = body
+        .into_bytes_limit(MAX_BODY)
+        .await
+        .map_err(|_| OAuthError::invalid_request("the body is unreadable or too large"))?;
+    parse_form(&bytes)
+}
+
+/// Decodes `Authorization: Basic` client credentials. RFC 6749 §2.3.1 form-encodes the id and
+/// secret before base64, so both are form-decoded here.
+pub fn basic_credentials(req: &Request) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(value) = req.header("authorization") else {
+        return Ok(None);
+    };
+    let Some((scheme, encoded)) = value.split_once(' ') else {
+        return Ok(None);
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Ok(None);
+    }
+    let bad = || OAuthError::invalid_client("malformed Basic credentials");
+    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
+    let text = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (id, secret) = text.split_once(':').ok_or_else(bad)?;
+    let decode = |s: &str| {
+        form_urlencoded_decode(s).ok_or_else(bad)
+    };
+    Ok(Some((decode(id)?, decode(secret)?)))
+}
+
+fn form_urlencoded_decode(s: &str) -> Option<String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("v={s}")).ok()?;
+    pairs.into_iter().next().map(|(_, v)| v)
+}
+
+/// Gathers the credentials a token-endpoint request presents.
+pub fn presented_credentials(
+    req: &Request,
+    params: &Params,
+) -> Result<PresentedCredentials, OAuthError> {
+    Ok(PresentedCredentials {
+        basic: basic_credentials(req)?,
+        body_client_id: params.get("client_id").map(str::to_owned),
+        body_client_secret: params.get("client_secret").map(str::to_owned),
+    })
+}
+
+/// The value of a cookie named `name`.
+pub fn cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers()
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let req = Request::builder()
+            .header("authorization", format!("Basic {}", STANDARD.encode("my%20app:s%2Bc+t")))
+            .finish();
+        let creds = basic_credentials(&req).ok().flatten();
+        assert_eq!(creds, Some(("my app".into(), "s+c t".into())));
+    }
+
+    #[test]
+    fn repeated_parameters_are_refused() {
+        assert!(parse_form(b"a=1&a=2").is_err());
+        assert_eq!(parse_form(b"a=&b=2").ok().and_then(|p| p.get("a").map(str::to_owned)), None);
+    }
+}

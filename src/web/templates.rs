@@ -1,0 +1,80 @@
+//! Page templates: built into the binary, each replaceable by a file of the same name in the
+//! `template_dir` setting.
+
+use std::path::Path;
+
+use poem::Response;
+use poem::http::StatusCode;
+use tera::{Context, Tera};
+
+use super::AppState;
+
+const BUILT_IN: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../templates/base.html")),
+    ("login.html", include_str!("../../templates/login.html")),
+    ("logout.html", include_str!("../../templates/logout.html")),
+    ("consent.html", include_str!("../../templates/consent.html")),
+    ("error.html", include_str!("../../templates/error.html")),
+];
+
+/// Loads the built-in templates, then the overrides found in `dir`.
+pub fn load(dir: Option<&Path>) -> Result<Tera, String> {
+    let mut tera = Tera::default();
+    let mut all: Vec<(String, String)> = BUILT_IN
+        .iter()
+        .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
+        .collect();
+    if let Some(dir) = dir {
+        for (name, _) in BUILT_IN {
+            let path = dir.join(name);
+            if path.exists() {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read template {}: {e}", path.display()))?;
+                if let Some(entry) = all.iter_mut().find(|(n, _)| n == name) {
+                    entry.1 = text;
+                }
+            }
+        }
+    }
+    tera.add_raw_templates(all)
+        .map_err(|e| format!("template error: {e:?}"))?;
+    Ok(tera)
+}
+
+impl AppState {
+    /// Renders a page; a template failure is logged and becomes a plain 500 page.
+    pub fn render(&self, status: StatusCode, name: &str, ctx: &Context) -> Response {
+        match self.templates.render(name, ctx) {
+            Ok(html) => Response::builder()
+                .status(status)
+                .content_type("text/html; charset=utf-8")
+                .header("cache-control", "no-store")
+                .body(html),
+            Err(e) => {
+                tracing::error!(template = name, error = ?e, "template failed");
+                Response::builder()
+                    .status(StatusCode::INTERNAL_SERVER_ERROR)
+                    .content_type("text/plain; charset=utf-8")
+                    .body("The page could not be rendered.")
+            }
+        }
+    }
+
+    /// A friendly error page for browsers.
+    pub fn error_page(&self, status: StatusCode, title: &str, message: &str) -> Response {
+        let mut ctx = Context::new();
+        ctx.insert("title", title);
+        ctx.insert("message", message);
+        self.render(status, "error.html", &ctx)
+    }
+
+    /// The page shown when the database fails under a browser request.
+    pub fn unavailable_page(&self, err: &dyn std::fmt::Display) -> Response {
+        tracing::error!(error = %err, "storage failed under a page request");
+        self.error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Temporarily unavailable",
+            "The server could not reach its database. Please try again in a moment.",
+        )
+    }
+}

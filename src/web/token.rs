@@ -1,0 +1,126 @@
+//! `POST /oauth/token` (RFC 6749 §3.2) and `POST /oauth/introspect` (RFC 7662).
+
+use poem::web::Data;
+use poem::{Body, Request, Response, handler};
+use serde::Serialize;
+
+use super::State;
+use super::error::{no_store_json, oauth_error};
+use super::request::{form_params, presented_credentials};
+use crate::core::error::{ErrorCode, OAuthError};
+use crate::core::grant::{client_auth, code, find_active, refresh};
+use crate::core::model::{Client, ClientType, TokenKind};
+use crate::core::params::Params;
+
+async fn authenticated(
+    state: &State,
+    req: &Request,
+    body: Body,
+) -> Result<(Params, Client), OAuthError> {
+    let params = form_params(req, body).await?;
+    let creds = presented_credentials(req, &params)?;
+    let client = client_auth::authenticate(state.store.as_ref(), &creds).await?;
+    Ok((params, client))
+}
+
+/// `POST /oauth/token`: dispatches on `grant_type`.
+#[handler]
+pub async fn token(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
+    let now = crate::core::now();
+    let (params, client) = match authenticated(state, req, body).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::info!(error = e.code.as_str(), "token request refused before the grant");
+            return oauth_error(&e);
+        }
+    };
+    let grant_type = params.get("grant_type").unwrap_or("").to_owned();
+    let store = state.store.as_ref();
+    let lifetimes = state.settings.lifetimes();
+    let result = match grant_type.as_str() {
+        "" => Err(OAuthError::invalid_request("missing parameter `grant_type`")),
+        "authorization_code" => code::exchange(store, &client, &params, lifetimes, now).await,
+        "refresh_token" => refresh::refresh(store, &client, &params, lifetimes, now).await,
+        other => Err(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            format!("grant_type `{other}` is not supported"),
+        )),
+    };
+    match result {
+        Ok(tokens) => {
+            tracing::info!(grant = %grant_type, client = %client.client_id, scope = %tokens.scope, outcome = "issued", "grant decision");
+            no_store_json(&tokens)
+        }
+        Err(e) => {
+            tracing::info!(grant = %grant_type, client = %client.client_id, outcome = e.code.as_str(), "grant decision");
+            oauth_error(&e)
+        }
+    }
+}
+
+/// The RFC 7662 §2.2 introspection response.
+#[derive(Debug, Default, Serialize)]
+pub struct Introspection {
+    /// Whether the token is usable now.
+    pub active: bool,
+    /// Granted scope.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The client it was issued to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The resource owner's username.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+    /// Expiry, unix seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Issue time, unix seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+}
+
+/// `POST /oauth/introspect`: tells an authenticated confidential client whether a token is
+/// active. Unknown, expired, revoked and rotated tokens are all just `{"active": false}`.
+#[handler]
+pub async fn introspect(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
+    let (params, client) = match authenticated(state, req, body).await {
+        Ok(v) => v,
+        Err(e) => return oauth_error(&e),
+    };
+    if client.client_type != ClientType::Confidential {
+        return oauth_error(&OAuthError::invalid_client(
+            "introspection is for confidential clients",
+        ));
+    }
+    let presented = match params.require("token") {
+        Ok(t) => t,
+        Err(e) => return oauth_error(&e),
+    };
+    let found = match find_active(state.store.as_ref(), presented, crate::core::now()).await {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!(error = %e, "introspection lookup failed");
+            return oauth_error(&OAuthError::server_error());
+        }
+    };
+    let body = match found {
+        None => Introspection::default(),
+        Some(active) => Introspection {
+            active: true,
+            scope: Some(active.token.scope.to_string()),
+            client_id: Some(active.client.client_id),
+            username: active.user.map(|u| u.username),
+            token_type: Some(match active.token.kind {
+                TokenKind::Access => "Bearer",
+                TokenKind::Refresh => "refresh_token",
+            }),
+            exp: Some(active.token.expires_at),
+            iat: Some(active.token.created_at),
+        },
+    };
+    no_store_json(&body)
+}
