@@ -1,0 +1,353 @@
+//! Test support: a real scopegate server on a real socket over a throwaway database (a SQLite
+//! file, or a PostgreSQL database created for the test and dropped after it).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use poem::Route;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use scopegate::core::model::{
+    Approval, Client, ClientType, GrantType, NewClient, NewUser, User,
+};
+use scopegate::core::scope::ScopeSet;
+use scopegate::core::secret::{generate_id, generate_token, hash_password, hash_secret};
+use scopegate::core::store::Store;
+use scopegate::settings::Settings;
+use scopegate::web::State;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each listed test once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! both_backends {
+    ($(async fn $name:ident($db:ident: Backend) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($db: $crate::support::Backend) $body
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { run($crate::support::Backend::Sqlite).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() { run($crate::support::Backend::Postgres).await }
+        }
+    )*};
+}
+
+/// The PostgreSQL server tests use: `SCOPEGATE_TEST_PG` or the local trust-auth default.
+pub fn pg_base() -> String {
+    std::env::var("SCOPEGATE_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A database that exists for one test.
+pub struct TestDb {
+    pub url: String,
+    pg_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub fn new(backend: Backend) -> TestDb {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                TestDb { url, pg_name: None, _dir: Some(dir) }
+            }
+            Backend::Postgres => {
+                let name = format!(
+                    "scopegate_test_{}_{}_{}",
+                    std::process::id(),
+                    n,
+                    generate_id(6).to_lowercase()
+                );
+                let mut admin = PgConnection::establish(&format!("{}/postgres", pg_base()))
+                    .unwrap_or_else(|e| {
+                        panic!("PostgreSQL is needed at {} (set SCOPEGATE_TEST_PG): {e}", pg_base())
+                    });
+                diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+                    .execute(&mut admin)
+                    .expect("create test database");
+                TestDb { url: format!("{}/{name}", pg_base()), pg_name: Some(name), _dir: None }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = &self.pg_name
+            && let Ok(mut admin) = PgConnection::establish(&format!("{}/postgres", pg_base()))
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .execute(&mut admin);
+        }
+    }
+}
+
+/// Settings for a test server: debug on (plain HTTP), the given database.
+pub fn test_settings(db: &TestDb) -> Settings {
+    Settings {
+        database_url: db.url.clone(),
+        debug: true,
+        pool_size: 8,
+        ..Settings::default()
+    }
+}
+
+/// A running scopegate server. Dropping it stops the server and removes the database.
+pub struct TestServer {
+    pub base: String,
+    pub state: State,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    pub db: TestDb,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, |_| {}, Route::new()).await
+    }
+
+    /// Starts a server after `tweak` adjusts its settings, with extra host routes.
+    pub async fn start_with(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Settings),
+        host: Route,
+    ) -> TestServer {
+        let db = TestDb::new(backend);
+        let mut settings = test_settings(&db);
+        tweak(&mut settings);
+        let state = tokio::task::spawn_blocking(move || scopegate::web::build_state(settings))
+            .await
+            .unwrap()
+            .expect("state");
+        let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("bind");
+        let addr = acceptor.local_addr()[0].as_socket_addr().copied().expect("tcp address");
+        let app = scopegate::web::app(state.clone(), host);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = poem::Server::new_with_acceptor(acceptor)
+                .run_with_graceful_shutdown(
+                    app,
+                    async move {
+                        let _ = stopped.await;
+                    },
+                    Some(std::time::Duration::from_secs(1)),
+                )
+                .await;
+        });
+        TestServer { base: format!("http://{addr}"), state, stop: Some(stop), task: Some(task), db }
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.state.store.clone()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Stops the server and waits for it, so the database can be dropped.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    pub async fn user(&self, username: &str, password: &str) -> User {
+        let hash = hash_password(password).unwrap();
+        self.store()
+            .create_user(NewUser {
+                username: username.into(),
+                email: format!("{username}@example.com"),
+                password_hash: hash,
+                is_superuser: false,
+            })
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// What a test client should look like; the default is an approved confidential client with the
+/// code grant, one redirect URI and the scopes `polls:vote polls:stats`.
+#[derive(Clone)]
+pub struct ClientSpec {
+    pub name: String,
+    pub client_type: ClientType,
+    pub grants: Vec<GrantType>,
+    pub redirect_uris: Vec<String>,
+    pub scopes: String,
+    pub approval: Approval,
+    pub code_lifetime: Option<i64>,
+    pub access_token_lifetime: Option<i64>,
+    pub refresh_token_lifetime: Option<i64>,
+}
+
+impl Default for ClientSpec {
+    fn default() -> Self {
+        ClientSpec {
+            name: "Test App".into(),
+            client_type: ClientType::Confidential,
+            grants: vec![GrantType::AuthorizationCode],
+            redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
+            scopes: "polls:vote polls:stats".into(),
+            approval: Approval::Approved,
+            code_lifetime: None,
+            access_token_lifetime: None,
+            refresh_token_lifetime: None,
+        }
+    }
+}
+
+impl ClientSpec {
+    pub fn public() -> Self {
+        ClientSpec { client_type: ClientType::Public, ..Self::default() }
+    }
+}
+
+/// A registered client and its plain credentials.
+#[derive(Clone)]
+pub struct TestClient {
+    pub client: Client,
+    pub client_id: String,
+    pub secret: Option<String>,
+    pub redirect_uri: String,
+}
+
+impl TestServer {
+    pub async fn client(&self, spec: ClientSpec) -> TestClient {
+        let secret = (spec.client_type == ClientType::Confidential).then(generate_token);
+        let client_id = generate_id(24);
+        let client = self
+            .store()
+            .create_client(NewClient {
+                client_id: client_id.clone(),
+                secret_hash: secret.as_deref().map(hash_secret),
+                name: spec.name,
+                client_type: spec.client_type,
+                grant_types: spec.grants,
+                redirect_uris: spec.redirect_uris.clone(),
+                scopes: spec.scopes.parse::<ScopeSet>().unwrap(),
+                approval: spec.approval,
+                code_lifetime: spec.code_lifetime,
+                access_token_lifetime: spec.access_token_lifetime,
+                refresh_token_lifetime: spec.refresh_token_lifetime,
+                owner_id: None,
+            })
+            .await
+            .unwrap();
+        TestClient {
+            client,
+            client_id,
+            secret,
+            redirect_uri: spec.redirect_uris.first().cloned().unwrap_or_default(),
+        }
+    }
+}
+
+/// A plain HTTP client without cookies or redirects (API calls).
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Pulls `name="FIELD" value="..."` out of a page's HTML.
+pub fn hidden_field(html: &str, field: &str) -> Option<String> {
+    let marker = format!("name=\"{field}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_owned())
+}
+
+/// The query parameters of a URL.
+pub fn query_of(location: &str) -> std::collections::HashMap<String, String> {
+    url::Url::parse(location)
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// A browser: keeps cookies, does not follow redirects, reads forms like a person would.
+pub struct Browser {
+    pub http: reqwest::Client,
+    base: String,
+}
+
+impl Browser {
+    pub fn new(server: &TestServer) -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: server.base.clone(),
+        }
+    }
+
+    fn abs(&self, url: &str) -> String {
+        if url.starts_with("http") { url.to_owned() } else { format!("{}{}", self.base, url) }
+    }
+
+    pub async fn get(&self, url: &str) -> reqwest::Response {
+        self.http.get(self.abs(url)).send().await.unwrap()
+    }
+
+    pub async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http.post(self.abs(url)).form(form).send().await.unwrap()
+    }
+
+    /// Signs in through the login form.
+    pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
+        let page = self.get("/login").await.text().await.unwrap();
+        let csrf = hidden_field(&page, "csrf_token").expect("csrf field on the login page");
+        self.post_form(
+            "/login",
+            &[("csrf_token", &csrf), ("username", username), ("password", password), ("next", "/")],
+        )
+        .await
+    }
+
+    /// Opens an authorization URL as a signed-in user and answers the consent page with
+    /// `decision`; returns where the browser was sent.
+    pub async fn authorize(&self, url: &str, decision: &str) -> String {
+        let resp = self.get(url).await;
+        assert_eq!(resp.status(), 200, "expected the consent page for {url}");
+        let page = resp.text().await.unwrap();
+        let csrf = hidden_field(&page, "csrf_token").expect("csrf on consent page");
+        let nonce = hidden_field(&page, "nonce").expect("nonce on consent page");
+        let resp = self
+            .post_form(
+                "/oauth/authorize",
+                &[("csrf_token", &csrf), ("nonce", &nonce), ("decision", decision)],
+            )
+            .await;
+        assert_eq!(resp.status(), 302, "consent answer should redirect");
+        resp.headers()["location"].to_str().unwrap().to_owned()
+    }
+}
