@@ -4,10 +4,10 @@
 //! command line a host app hands over to in [`manage`].
 
 pub mod core;
-pub mod store;
-pub mod settings;
-pub mod web;
 pub mod manage;
+pub mod settings;
+pub mod store;
+pub mod web;
 
 pub use manage::Scopegate;
 pub use scopegate_macros::oauth_required;

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use scopegate::core::model::{
-    Approval, ClientType, GrantType, NewClient, NewCode, NewToken, NewUser,
-    PendingAuthorization, TokenKind,
+    Approval, ClientType, GrantType, NewClient, NewCode, NewToken, NewUser, PendingAuthorization,
+    TokenKind,
 };
 use scopegate::core::now;
 use scopegate::core::scope::ScopeSet;

@@ -6,8 +6,9 @@ use proc_macro::TokenStream;
 /// let a handler run unguarded.
 #[proc_macro_attribute]
 pub fn oauth_required(_attr: TokenStream, item: TokenStream) -> TokenStream {
-    let mut out: TokenStream =
-        "compile_error!(\"#[oauth_required] is not implemented yet\");".parse().unwrap_or_default();
+    let mut out: TokenStream = "compile_error!(\"#[oauth_required] is not implemented yet\");"
+        .parse()
+        .unwrap_or_default();
     out.extend(item);
     out
 }

@@ -94,7 +94,10 @@ impl OAuthError {
     }
     /// `server_error`, for storage failures; the detail goes to the log, not the client.
     pub fn server_error() -> Self {
-        Self::new(ErrorCode::ServerError, "the server could not complete the request")
+        Self::new(
+            ErrorCode::ServerError,
+            "the server could not complete the request",
+        )
     }
 }
 

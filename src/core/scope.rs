@@ -111,9 +111,16 @@ mod tests {
     #[test]
     fn rejects_what_rfc_6749_rejects() {
         for bad in ["a  b", " a", "a ", "a\"b", "a\\b", "é", "a\tb"] {
-            assert!(bad.parse::<ScopeSet>().is_err(), "{bad:?} should be refused");
+            assert!(
+                bad.parse::<ScopeSet>().is_err(),
+                "{bad:?} should be refused"
+            );
         }
-        assert!("".parse::<ScopeSet>().map(|s| s.is_empty()).unwrap_or(false));
+        assert!(
+            "".parse::<ScopeSet>()
+                .map(|s| s.is_empty())
+                .unwrap_or(false)
+        );
     }
 
     #[test]

@@ -56,10 +56,19 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
 }
 
 pub(super) fn register(settings: &Settings, args: ClientArgs) -> Result<(), CommandError> {
-    let client_type = ClientType::parse(&args.client_type)
-        .ok_or_else(|| usage(format!("--client-type must be confidential or public, not {:?}", args.client_type)))?;
+    let client_type = ClientType::parse(&args.client_type).ok_or_else(|| {
+        usage(format!(
+            "--client-type must be confidential or public, not {:?}",
+            args.client_type
+        ))
+    })?;
     let mut grant_types = Vec::new();
-    for g in args.grant_types.iter().flat_map(|g| g.split([' ', ','])).filter(|g| !g.is_empty()) {
+    for g in args
+        .grant_types
+        .iter()
+        .flat_map(|g| g.split([' ', ',']))
+        .filter(|g| !g.is_empty())
+    {
         let grant = GrantType::parse(g).ok_or_else(|| {
             usage(format!(
                 "unknown grant type {g:?}; use authorization_code, implicit, password, client_credentials or refresh_token"
@@ -101,7 +110,11 @@ pub(super) fn register(settings: &Settings, args: ClientArgs) -> Result<(), Comm
     }
     let client_id = match args.client_id {
         Some(id) if !id.is_empty() && id.chars().all(|c| c.is_ascii_graphic() && c != ':') => id,
-        Some(id) => return Err(usage(format!("invalid --client-id {id:?}: use printable ASCII without ':'"))),
+        Some(id) => {
+            return Err(usage(format!(
+                "invalid --client-id {id:?}: use printable ASCII without ':'"
+            )));
+        }
         None => generate_id(32),
     };
     let secret = (client_type == ClientType::Confidential).then(generate_token);
@@ -114,7 +127,11 @@ pub(super) fn register(settings: &Settings, args: ClientArgs) -> Result<(), Comm
         grant_types,
         redirect_uris: args.redirect_uris,
         scopes,
-        approval: if args.approved { Approval::Approved } else { Approval::Pending },
+        approval: if args.approved {
+            Approval::Approved
+        } else {
+            Approval::Pending
+        },
         code_lifetime: None,
         access_token_lifetime: None,
         refresh_token_lifetime: None,
@@ -126,12 +143,17 @@ pub(super) fn register(settings: &Settings, args: ClientArgs) -> Result<(), Comm
         Err(e) => return Err(CommandError::Failed(e.to_string())),
     };
     if args.json {
-        println!("{}", json!({ "client_id": client.client_id, "client_secret": secret }));
+        println!(
+            "{}",
+            json!({ "client_id": client.client_id, "client_secret": secret })
+        );
     } else {
         println!("Client {:?} registered.", client.name);
         println!("client_id:     {}", client.client_id);
         match secret {
-            Some(s) => println!("client_secret: {s}\n(shown once: store it now; only its hash is kept)"),
+            Some(s) => {
+                println!("client_secret: {s}\n(shown once: store it now; only its hash is kept)")
+            }
             None => println!("client_secret: none (public client: use PKCE)"),
         }
         if !args.approved {

@@ -188,7 +188,11 @@ impl Scopegate {
 fn init_logging(settings: &Settings, serving: bool) {
     use tracing_subscriber::EnvFilter;
     // Commands other than serve print their own results; their logs only carry warnings.
-    let fallback = if serving { settings.log.as_str() } else { "warn" };
+    let fallback = if serving {
+        settings.log.as_str()
+    } else {
+        "warn"
+    };
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(fallback))
         .unwrap_or_else(|_| EnvFilter::new("info"));

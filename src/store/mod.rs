@@ -122,8 +122,7 @@ pub struct DbStore {
 impl DbStore {
     /// Opens a pool on `database_url` (`sqlite://PATH` or `postgres://...`).
     pub fn open(database_url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        let (backend, url) =
-            parse_database_url(database_url).map_err(StoreError::Unavailable)?;
+        let (backend, url) = parse_database_url(database_url).map_err(StoreError::Unavailable)?;
         let pool = Pool::builder()
             .max_size(max_connections.max(1))
             .min_idle(Some(1))

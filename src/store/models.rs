@@ -35,7 +35,9 @@ fn parse_pkce(
 }
 
 /// Splits a PKCE pair into its two nullable columns.
-pub(super) fn pkce_columns(pkce: &Option<(String, pkce::Method)>) -> (Option<String>, Option<String>) {
+pub(super) fn pkce_columns(
+    pkce: &Option<(String, pkce::Method)>,
+) -> (Option<String>, Option<String>) {
     match pkce {
         Some((challenge, method)) => (Some(challenge.clone()), Some(method.as_str().to_owned())),
         None => (None, None),
@@ -95,14 +97,18 @@ pub(super) fn approval_columns(approval: &Approval) -> (&'static str, Option<Str
 
 /// Grant types as stored: space-separated wire names.
 pub(super) fn grant_types_column(grants: &[GrantType]) -> String {
-    grants.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(" ")
+    grants
+        .iter()
+        .map(|g| g.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl TryFrom<ClientRow> for Client {
     type Error = StoreError;
     fn try_from(r: ClientRow) -> Result<Self, StoreError> {
-        let client_type =
-            ClientType::parse(&r.client_type).ok_or_else(|| corrupt("client_type", &r.client_type))?;
+        let client_type = ClientType::parse(&r.client_type)
+            .ok_or_else(|| corrupt("client_type", &r.client_type))?;
         let grant_types = r
             .grant_types
             .split_whitespace()
@@ -121,7 +127,11 @@ impl TryFrom<ClientRow> for Client {
             name: r.name,
             client_type,
             grant_types,
-            redirect_uris: r.redirect_uris.split_whitespace().map(str::to_owned).collect(),
+            redirect_uris: r
+                .redirect_uris
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
             scopes: parse_scope(&r.scopes)?,
             approval,
             code_lifetime: r.code_lifetime,

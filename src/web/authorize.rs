@@ -59,7 +59,10 @@ fn error_params<'a>(err: &'a OAuthError, state: Option<&'a str>) -> Vec<(&'a str
 
 fn page_for(state: &State, err: &OAuthError) -> Response {
     let (status, title) = match err.code {
-        ErrorCode::UnauthorizedClient => (StatusCode::FORBIDDEN, "This application cannot be authorized"),
+        ErrorCode::UnauthorizedClient => (
+            StatusCode::FORBIDDEN,
+            "This application cannot be authorized",
+        ),
         ErrorCode::ServerError => (StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable"),
         _ => (StatusCode::BAD_REQUEST, "Invalid authorization request"),
     };
@@ -154,7 +157,11 @@ pub async fn show(req: &Request, Data(state): Data<&State>) -> Response {
 #[handler]
 pub async fn decide(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
     let Ok(form) = form_params(req, body).await else {
-        return state.error_page(StatusCode::BAD_REQUEST, "Bad request", "The form could not be read.");
+        return state.error_page(
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            "The form could not be read.",
+        );
     };
     let s = match session::load(state, req).await {
         Ok(Some(s)) if s.csrf_ok(form.get("csrf_token")) && s.user.is_some() => s,
@@ -199,7 +206,11 @@ pub async fn decide(req: &Request, body: Body, Data(state): Data<&State>) -> Res
     if form.get("decision") != Some("approve") {
         tracing::info!(client = %client.client_id, decision = "deny", "authorization decision");
         let err = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
-        return redirect_response(state, &pending.redirect_uri, &error_params(&err, client_state));
+        return redirect_response(
+            state,
+            &pending.redirect_uri,
+            &error_params(&err, client_state),
+        );
     }
     let user_id = pending.user_id;
     if let Err(e) = state

@@ -1,7 +1,7 @@
 //! `GET /.well-known/oauth-authorization-server` (RFC 8414).
 
 use poem::web::{Data, Json};
-use poem::{Request, Response, handler, IntoResponse};
+use poem::{IntoResponse, Request, Response, handler};
 use serde_json::json;
 
 use super::State;

@@ -61,7 +61,9 @@ pub fn app(state: State, host_routes: Route) -> impl Endpoint {
 pub fn build_state(settings: Settings) -> Result<State, String> {
     let store = crate::store::DbStore::open(&settings.database_url, settings.pool_size)
         .map_err(|e| e.to_string())?;
-    store.migrate().map_err(|e| format!("migration failed: {e}"))?;
+    store
+        .migrate()
+        .map_err(|e| format!("migration failed: {e}"))?;
     let templates = templates::load(settings.template_dir.as_deref())?;
     Ok(Arc::new(AppState {
         store: store.shared(),

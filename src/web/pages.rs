@@ -74,7 +74,11 @@ pub async fn login_form(req: &Request, Data(state): Data<&State>) -> Response {
 #[handler]
 pub async fn login(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
     let Ok(form) = form_params(req, body).await else {
-        return state.error_page(StatusCode::BAD_REQUEST, "Bad request", "The form could not be read.");
+        return state.error_page(
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            "The form could not be read.",
+        );
     };
     let next = safe_next(form.get("next"));
     let username = form.get("username").unwrap_or("").to_owned();
@@ -101,9 +105,10 @@ pub async fn login(req: &Request, body: Body, Data(state): Data<&State>) -> Resp
     };
     // argon2 is deliberately slow: keep it off the async workers. Unknown users are checked
     // against a dummy hash so the timing does not reveal which usernames exist.
-    let phc = user
-        .as_ref()
-        .map_or_else(|| dummy_password_hash().to_owned(), |u| u.password_hash.clone());
+    let phc = user.as_ref().map_or_else(
+        || dummy_password_hash().to_owned(),
+        |u| u.password_hash.clone(),
+    );
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
         .await
         .unwrap_or(false);

@@ -28,7 +28,10 @@ pub async fn form_params(req: &Request, body: Body) -> Result<Params, OAuthError
     let is_form = req
         .content_type()
         .and_then(|ct| ct.split(';').next())
-        .is_some_and(|ct| ct.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+        .is_some_and(|ct| {
+            ct.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
     if !is_form {
         return Err(OAuthError::invalid_request(
             "the body must be application/x-www-form-urlencoded",
@@ -57,9 +60,7 @@ pub fn basic_credentials(req: &Request) -> Result<Option<(String, String)>, OAut
     let decoded = STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
     let text = String::from_utf8(decoded).map_err(|_| bad())?;
     let (id, secret) = text.split_once(':').ok_or_else(bad)?;
-    let decode = |s: &str| {
-        form_urlencoded_decode(s).ok_or_else(bad)
-    };
+    let decode = |s: &str| form_urlencoded_decode(s).ok_or_else(bad);
     Ok(Some((decode(id)?, decode(secret)?)))
 }
 
@@ -99,7 +100,10 @@ mod tests {
     #[test]
     fn basic_credentials_are_form_decoded() {
         let req = Request::builder()
-            .header("authorization", format!("Basic {}", STANDARD.encode("my%20app:s%2Bc+t")))
+            .header(
+                "authorization",
+                format!("Basic {}", STANDARD.encode("my%20app:s%2Bc+t")),
+            )
             .finish();
         let creds = basic_credentials(&req).ok().flatten();
         assert_eq!(creds, Some(("my app".into(), "s+c t".into())));
@@ -108,6 +112,11 @@ mod tests {
     #[test]
     fn repeated_parameters_are_refused() {
         assert!(parse_form(b"a=1&a=2").is_err());
-        assert_eq!(parse_form(b"a=&b=2").ok().and_then(|p| p.get("a").map(str::to_owned)), None);
+        assert_eq!(
+            parse_form(b"a=&b=2")
+                .ok()
+                .and_then(|p| p.get("a").map(str::to_owned)),
+            None
+        );
     }
 }

@@ -24,9 +24,8 @@ pub struct BrowserSession {
 impl BrowserSession {
     /// True when `presented` is this session's CSRF token.
     pub fn csrf_ok(&self, presented: Option<&str>) -> bool {
-        presented.is_some_and(|p| {
-            constant_time_eq(p.as_bytes(), self.session.csrf_token.as_bytes())
-        })
+        presented
+            .is_some_and(|p| constant_time_eq(p.as_bytes(), self.session.csrf_token.as_bytes()))
     }
 }
 

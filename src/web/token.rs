@@ -30,7 +30,10 @@ pub async fn token(req: &Request, body: Body, Data(state): Data<&State>) -> Resp
     let (params, client) = match authenticated(state, req, body).await {
         Ok(v) => v,
         Err(e) => {
-            tracing::info!(error = e.code.as_str(), "token request refused before the grant");
+            tracing::info!(
+                error = e.code.as_str(),
+                "token request refused before the grant"
+            );
             return oauth_error(&e);
         }
     };
@@ -38,7 +41,9 @@ pub async fn token(req: &Request, body: Body, Data(state): Data<&State>) -> Resp
     let store = state.store.as_ref();
     let lifetimes = state.settings.lifetimes();
     let result = match grant_type.as_str() {
-        "" => Err(OAuthError::invalid_request("missing parameter `grant_type`")),
+        "" => Err(OAuthError::invalid_request(
+            "missing parameter `grant_type`",
+        )),
         "authorization_code" => code::exchange(store, &client, &params, lifetimes, now).await,
         "refresh_token" => refresh::refresh(store, &client, &params, lifetimes, now).await,
         other => Err(OAuthError::new(

@@ -8,9 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use poem::Route;
 use poem::listener::{Acceptor, Listener, TcpListener};
-use scopegate::core::model::{
-    Approval, Client, ClientType, GrantType, NewClient, NewUser, User,
-};
+use scopegate::core::model::{Approval, Client, ClientType, GrantType, NewClient, NewUser, User};
 use scopegate::core::scope::ScopeSet;
 use scopegate::core::secret::{generate_id, generate_token, hash_password, hash_secret};
 use scopegate::core::store::Store;
@@ -62,7 +60,11 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("test.db").display());
-                TestDb { url, pg_name: None, _dir: Some(dir) }
+                TestDb {
+                    url,
+                    pg_name: None,
+                    _dir: Some(dir),
+                }
             }
             Backend::Postgres => {
                 let name = format!(
@@ -73,12 +75,19 @@ impl TestDb {
                 );
                 let mut admin = PgConnection::establish(&format!("{}/postgres", pg_base()))
                     .unwrap_or_else(|e| {
-                        panic!("PostgreSQL is needed at {} (set SCOPEGATE_TEST_PG): {e}", pg_base())
+                        panic!(
+                            "PostgreSQL is needed at {} (set SCOPEGATE_TEST_PG): {e}",
+                            pg_base()
+                        )
                     });
                 diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
                     .execute(&mut admin)
                     .expect("create test database");
-                TestDb { url: format!("{}/{name}", pg_base()), pg_name: Some(name), _dir: None }
+                TestDb {
+                    url: format!("{}/{name}", pg_base()),
+                    pg_name: Some(name),
+                    _dir: None,
+                }
             }
         }
     }
@@ -132,8 +141,14 @@ impl TestServer {
             .await
             .unwrap()
             .expect("state");
-        let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("bind");
-        let addr = acceptor.local_addr()[0].as_socket_addr().copied().expect("tcp address");
+        let acceptor = TcpListener::bind("127.0.0.1:0")
+            .into_acceptor()
+            .await
+            .expect("bind");
+        let addr = acceptor.local_addr()[0]
+            .as_socket_addr()
+            .copied()
+            .expect("tcp address");
         let app = scopegate::web::app(state.clone(), host);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -147,7 +162,13 @@ impl TestServer {
                 )
                 .await;
         });
-        TestServer { base: format!("http://{addr}"), state, stop: Some(stop), task: Some(task), db }
+        TestServer {
+            base: format!("http://{addr}"),
+            state,
+            stop: Some(stop),
+            task: Some(task),
+            db,
+        }
     }
 
     pub fn store(&self) -> Arc<dyn Store> {
@@ -223,7 +244,10 @@ impl Default for ClientSpec {
 
 impl ClientSpec {
     pub fn public() -> Self {
-        ClientSpec { client_type: ClientType::Public, ..Self::default() }
+        ClientSpec {
+            client_type: ClientType::Public,
+            ..Self::default()
+        }
     }
 }
 
@@ -311,7 +335,11 @@ impl Browser {
     }
 
     fn abs(&self, url: &str) -> String {
-        if url.starts_with("http") { url.to_owned() } else { format!("{}{}", self.base, url) }
+        if url.starts_with("http") {
+            url.to_owned()
+        } else {
+            format!("{}{}", self.base, url)
+        }
     }
 
     pub async fn get(&self, url: &str) -> reqwest::Response {
@@ -319,7 +347,12 @@ impl Browser {
     }
 
     pub async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        self.http.post(self.abs(url)).form(form).send().await.unwrap()
+        self.http
+            .post(self.abs(url))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Signs in through the login form.
@@ -328,7 +361,12 @@ impl Browser {
         let csrf = hidden_field(&page, "csrf_token").expect("csrf field on the login page");
         self.post_form(
             "/login",
-            &[("csrf_token", &csrf), ("username", username), ("password", password), ("next", "/")],
+            &[
+                ("csrf_token", &csrf),
+                ("username", username),
+                ("password", password),
+                ("next", "/"),
+            ],
         )
         .await
     }
@@ -344,7 +382,11 @@ impl Browser {
         let resp = self
             .post_form(
                 "/oauth/authorize",
-                &[("csrf_token", &csrf), ("nonce", &nonce), ("decision", decision)],
+                &[
+                    ("csrf_token", &csrf),
+                    ("nonce", &nonce),
+                    ("decision", decision),
+                ],
             )
             .await;
         assert_eq!(resp.status(), 302, "consent answer should redirect");

@@ -135,9 +135,9 @@ pub async fn validate(
     }
 
     let scope = match params.get("scope") {
-        Some(raw) => raw.parse::<ScopeSet>().map_err(|e| {
-            redirect(OAuthError::invalid_scope(format!("malformed scope: {e}")))
-        })?,
+        Some(raw) => raw
+            .parse::<ScopeSet>()
+            .map_err(|e| redirect(OAuthError::invalid_scope(format!("malformed scope: {e}"))))?,
         None => client.scopes.clone(),
     };
     if !scope.is_subset(&client.scopes) {
@@ -150,13 +150,12 @@ pub async fn validate(
 
     let pkce = match params.get("code_challenge") {
         Some(challenge) => {
-            let method = pkce::Method::parse(params.get("code_challenge_method")).ok_or_else(
-                || {
+            let method =
+                pkce::Method::parse(params.get("code_challenge_method")).ok_or_else(|| {
                     redirect(OAuthError::invalid_request(
                         "code_challenge_method must be S256 or plain",
                     ))
-                },
-            )?;
+                })?;
             if !pkce::is_well_formed(challenge) {
                 return Err(redirect(OAuthError::invalid_request(
                     "code_challenge must be 43 to 128 unreserved characters (RFC 7636 §4.2)",

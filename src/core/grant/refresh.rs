@@ -81,7 +81,12 @@ pub async fn refresh(
     }
 }
 
-async fn reuse_detected(store: &dyn Store, client: &Client, grant_id: &str, now: i64) -> OAuthError {
+async fn reuse_detected(
+    store: &dyn Store,
+    client: &Client,
+    grant_id: &str,
+    now: i64,
+) -> OAuthError {
     match store.revoke_grant(grant_id, now).await {
         Ok(revoked) => {
             tracing::warn!(client = %client.client_id, revoked, "rotated refresh token reused; its family is revoked");
