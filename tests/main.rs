@@ -5,4 +5,5 @@
 
 mod support;
 
+mod code_flow;
 mod conformance;
