@@ -5,5 +5,6 @@
 
 mod support;
 
+mod cli;
 mod code_flow;
 mod conformance;

@@ -29,11 +29,11 @@ macro_rules! both_backends {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
-            async fn run($db: $crate::support::Backend) $body
+            async fn __case($db: $crate::support::Backend) $body
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() { run($crate::support::Backend::Sqlite).await }
+            async fn sqlite() { __case($crate::support::Backend::Sqlite).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() { run($crate::support::Backend::Postgres).await }
+            async fn postgres() { __case($crate::support::Backend::Postgres).await }
         }
     )*};
 }
@@ -324,13 +324,18 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(server: &TestServer) -> Browser {
+        Self::at(&server.base)
+    }
+
+    /// A browser for a server at `base` (e.g. one started as a child process).
+    pub fn at(base: &str) -> Browser {
         Browser {
             http: reqwest::Client::builder()
                 .cookie_store(true)
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
-            base: server.base.clone(),
+            base: base.to_owned(),
         }
     }
 

@@ -1,0 +1,367 @@
+//! The command line, driven as a user would: the real binary, its output and exit codes, and a
+//! full authorization-code flow against `serve` with users and clients made only by commands.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::both_backends;
+use crate::support::{Backend, Browser, TestDb, http, query_of};
+
+const BIN: &str = env!("CARGO_BIN_EXE_scopegate");
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(db: &str, args: &[&str], stdin: Option<&str>) -> Run {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("DATABASE_URL", db)
+        .env_remove("SCOPEGATE_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn scopegate");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn assert_usage_error(r: &Run, says: &str) {
+    assert_eq!(r.code, 2, "bad input exits 2; stderr: {}", r.stderr);
+    assert!(
+        r.stderr.contains(says),
+        "stderr should say {says:?}: {}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+}
+
+fn register_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "register-client",
+        "--name",
+        "CLI App",
+        "--redirect-uri",
+        "http://127.0.0.1:9/cb",
+        "--grant-type",
+        "authorization_code",
+        "--client-type",
+        "confidential",
+        "--scope",
+        "polls:vote",
+        "polls:stats",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[test]
+fn help_explains_every_command() {
+    let r = run("sqlite://unused.db", &["--help"], None);
+    assert_eq!(r.code, 0);
+    for cmd in [
+        "serve",
+        "migrate",
+        "createsuperuser",
+        "createuser",
+        "register-client",
+    ] {
+        assert!(r.stdout.contains(cmd), "--help lists {cmd}");
+    }
+    let r = run("sqlite://unused.db", &["register-client", "--help"], None);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("--redirect-uri") && r.stdout.contains("--json"));
+}
+
+#[test]
+fn bad_input_gets_one_line_and_exit_code_2() {
+    let db = TestDb::new(Backend::Sqlite);
+    let url = db.url.as_str();
+    assert_usage_error(&run(url, &["frobnicate"], None), "unrecognized subcommand");
+    assert_usage_error(
+        &run("mysql://x", &["migrate"], None),
+        "unsupported database URL",
+    );
+    assert_usage_error(
+        &run(
+            url,
+            &["createuser", "--username", "bad name!", "--password-stdin"],
+            Some("password123\n"),
+        ),
+        "invalid username",
+    );
+    assert_usage_error(
+        &run(
+            url,
+            &["createuser", "--username", "bob", "--password-stdin"],
+            Some("short\n"),
+        ),
+        "at least 8 characters",
+    );
+    assert_usage_error(
+        &run(
+            url,
+            &[
+                "createuser",
+                "--username",
+                "bob",
+                "--email",
+                "nope",
+                "--password-stdin",
+            ],
+            Some("password123\n"),
+        ),
+        "invalid email",
+    );
+    assert_usage_error(
+        &run(url, &register_args(&["--grant-type", "magic"]), None),
+        "unknown grant type",
+    );
+    assert_usage_error(
+        &run(
+            url,
+            &[
+                "register-client",
+                "--name",
+                "x",
+                "--grant-type",
+                "authorization_code",
+                "--client-type",
+                "confidential",
+                "--scope",
+                "a",
+            ],
+            None,
+        ),
+        "--redirect-uri is required",
+    );
+    assert_usage_error(
+        &run(
+            url,
+            &[
+                "register-client",
+                "--name",
+                "x",
+                "--redirect-uri",
+                "http://a/#frag",
+                "--grant-type",
+                "authorization_code",
+                "--client-type",
+                "public",
+                "--scope",
+                "a",
+            ],
+            None,
+        ),
+        "fragment",
+    );
+    assert_usage_error(
+        &run(
+            url,
+            &[
+                "register-client",
+                "--name",
+                "x",
+                "--redirect-uri",
+                "not a uri",
+                "--grant-type",
+                "authorization_code",
+                "--client-type",
+                "public",
+                "--scope",
+                "a",
+            ],
+            None,
+        ),
+        "redirect URI",
+    );
+    assert_usage_error(
+        &run(url, &register_args(&["--client-type", "secretive"]), None),
+        "",
+    );
+    assert_usage_error(
+        &run(
+            url,
+            &[
+                "register-client",
+                "--name",
+                "x",
+                "--redirect-uri",
+                "http://a/",
+                "--grant-type",
+                "authorization_code",
+                "--client-type",
+                "weird",
+                "--scope",
+                "a",
+            ],
+            None,
+        ),
+        "confidential or public",
+    );
+    assert_usage_error(
+        &run(
+            url,
+            &[
+                "register-client",
+                "--name",
+                "x",
+                "--redirect-uri",
+                "http://a/",
+                "--grant-type",
+                "authorization_code",
+                "--client-type",
+                "public",
+                "--scope",
+                "a\"b",
+            ],
+            None,
+        ),
+        "--scope",
+    );
+    assert_usage_error(
+        &run(url, &["serve", "--addr", "not-an-address"], None),
+        "not HOST:PORT",
+    );
+    let r = run(url, &["migrate"], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(
+        url,
+        &["createuser", "--username", "carol", "--password-stdin"],
+        Some("password123\n"),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_usage_error(
+        &run(
+            url,
+            &["createuser", "--username", "carol", "--password-stdin"],
+            Some("password123\n"),
+        ),
+        "already exists",
+    );
+    let r = run(
+        url,
+        &register_args(&["--client-id", "fixed", "--json"]),
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_usage_error(
+        &run(url, &register_args(&["--client-id", "fixed"]), None),
+        "already registered",
+    );
+    let r = run(
+        url,
+        &["--config", "/nonexistent/scopegate.toml", "migrate"],
+        None,
+    );
+    assert_usage_error(&r, "cannot read config");
+}
+
+#[test]
+fn migrate_is_idempotent() {
+    let db = TestDb::new(Backend::Sqlite);
+    let first = run(&db.url, &["migrate"], None);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(first.stdout.contains("Applied"));
+    let second = run(&db.url, &["migrate"], None);
+    assert_eq!(second.stdout.trim(), "No migrations to apply.");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `serve` as a child process; killed (by its own PID) when dropped.
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+both_backends! {
+    async fn a_flow_with_only_command_line_setup(backend: Backend) {
+        let db = TestDb::new(backend);
+        let url = db.url.clone();
+        let (user, client) = tokio::task::spawn_blocking(move || {
+            let user = run(&url, &["createsuperuser", "--username", "admin", "--email", "admin@example.com", "--password-stdin"], Some("s3cret-pass\n"));
+            let client = run(&url, &register_args(&["--approved", "--json"]), None);
+            (user, client)
+        })
+        .await
+        .unwrap();
+        assert_eq!(user.code, 0, "{}", user.stderr);
+        assert_eq!(client.code, 0, "{}", client.stderr);
+        let creds: Value = serde_json::from_str(client.stdout.trim()).expect("--json prints one JSON object");
+        let id = creds["client_id"].as_str().unwrap().to_owned();
+        let secret = creds["client_secret"].as_str().unwrap().to_owned();
+
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let _server = Served(
+            Command::new(BIN)
+                .args(["serve", "--addr", &addr])
+                .env("DATABASE_URL", &db.url)
+                .env("SCOPEGATE_DEBUG", "true")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let base = format!("http://{addr}");
+        let mut up = false;
+        for _ in 0..100 {
+            if http().get(format!("{base}/login")).send().await.is_ok() {
+                up = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(up, "serve did not come up on {addr}");
+
+        let browser = Browser::at(&base);
+        browser.login("admin", "s3cret-pass").await;
+        let location = browser
+            .authorize(&format!("/oauth/authorize?response_type=code&client_id={id}&state=cli"), "approve")
+            .await;
+        let q = query_of(&location);
+        assert_eq!(q["state"], "cli");
+        let body: Value = http()
+            .post(format!("{base}/oauth/token"))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("grant_type", "authorization_code"), ("code", q["code"].as_str())])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["token_type"], "Bearer", "{body}");
+        assert_eq!(body["scope"], "polls:stats polls:vote");
+    }
+}
