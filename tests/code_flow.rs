@@ -333,6 +333,13 @@ both_backends! {
         let (status, _, body) = token_call(&server, None, &[("grant_type", "authorization_code"), ("code", "x"), ("client_id", &public.client_id), ("client_secret", "made-up")]).await;
         assert_eq!((status, error_of(&body)), (401, "invalid_client"), "public clients have no secret");
 
+        // requests-oauthlib sends public clients as Basic with an empty password: that is no
+        // secret (RFC 6749 §3.1), so the client is identified and the grant itself is judged.
+        let (status, _, body) = token_call(&server, Some((&public.client_id, "")), &form).await;
+        assert_eq!((status, error_of(&body)), (400, "invalid_grant"), "empty Basic password = public client");
+        let (status, _, body) = token_call(&server, Some((&c.client_id, "")), &form).await;
+        assert_eq!((status, error_of(&body)), (401, "invalid_client"), "a confidential client needs its secret");
+
         let (status, _, body) = token_call(&server, None, &[("grant_type", "authorization_code"), ("code", "x"), ("client_id", "nope"), ("client_secret", "x")]).await;
         assert_eq!((status, error_of(&body)), (401, "invalid_client"));
 
@@ -522,4 +529,52 @@ async fn plain_http_is_refused_unless_debug() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error_description"], "HTTPS is required");
     server.stop().await;
+}
+
+both_backends! {
+    async fn login_page_errors_rotation_and_safe_next(backend: Backend) {
+        let server = TestServer::start(backend).await;
+        server.user("alice", "correct horse").await;
+        let browser = Browser::new(&server);
+        let page = browser.get("/login").await;
+        let anonymous_cookie = page.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(anonymous_cookie.contains("HttpOnly") && anonymous_cookie.contains("SameSite=Lax"));
+        let page = page.text().await.unwrap();
+        let csrf = crate::support::hidden_field(&page, "csrf_token").unwrap();
+
+        let wrong = browser
+            .post_form("/login", &[("csrf_token", &csrf), ("username", "alice"), ("password", "nope"), ("next", "/")])
+            .await;
+        assert_eq!(wrong.status(), 200);
+        let body = wrong.text().await.unwrap();
+        assert!(body.contains("Wrong username or password."));
+        assert!(body.contains("value=\"alice\""), "the username is kept");
+
+        let forged = browser
+            .post_form("/login", &[("username", "alice"), ("password", "correct horse")])
+            .await;
+        assert_eq!(forged.status(), 403, "no CSRF token, no login");
+
+        let ok = browser
+            .post_form("/login", &[("csrf_token", &csrf), ("username", "alice"), ("password", "correct horse"), ("next", "//evil.example/")])
+            .await;
+        assert_eq!(ok.status(), 302);
+        assert_eq!(ok.headers()["location"], "/", "next must stay on this site");
+        let rotated = ok.headers()["set-cookie"].to_str().unwrap().to_owned();
+        let id = |c: &str| c.split(';').next().unwrap().to_owned();
+        assert_ne!(id(&rotated), id(&anonymous_cookie), "login rotates the session id");
+
+        // The pre-login session id is dead: a browser holding it is anonymous.
+        let old = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let c = server.client(ClientSpec::default()).await;
+        let resp = old
+            .get(server.url(&format!("/oauth/authorize?response_type=code&client_id={}", c.client_id)))
+            .header("cookie", id(&anonymous_cookie))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 302);
+        assert!(resp.headers()["location"].to_str().unwrap().starts_with("/login"));
+        server.stop().await;
+    }
 }

@@ -38,7 +38,9 @@ pub async fn authenticate(
                     "client_id in the body differs from the one in the Authorization header",
                 ));
             }
-            (id.as_str(), Some(secret.as_str()))
+            // An empty password is no secret (RFC 6749 §3.1): some libraries send public
+            // clients as `Basic base64(client_id:)`.
+            (id.as_str(), Some(secret.as_str()).filter(|s| !s.is_empty()))
         }
         (None, secret) => match &presented.body_client_id {
             Some(id) => (id.as_str(), secret.as_deref()),
