@@ -57,10 +57,7 @@ pub async fn validate(
     let client = store
         .client_by_client_id(client_id)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "client lookup failed");
-            AuthorizeError::Page(OAuthError::server_error())
-        })?
+        .map_err(|e| AuthorizeError::Page(super::store_failed(e)))?
         .ok_or_else(|| {
             AuthorizeError::Page(OAuthError::invalid_client(
                 "no application is registered with this client_id",

@@ -50,10 +50,7 @@ pub async fn authenticate(
     let client = store
         .client_by_client_id(client_id)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "client lookup failed");
-            OAuthError::server_error()
-        })?
+        .map_err(super::store_failed)?
         .ok_or_else(|| OAuthError::invalid_client("unknown client or bad secret"))?;
     match (client.client_type, &client.secret_hash, secret) {
         (ClientType::Confidential, Some(stored), Some(secret)) => {

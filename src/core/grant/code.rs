@@ -1,17 +1,12 @@
 //! The authorization-code grant at the token endpoint (RFC 6749 §4.1.3, RFC 7636 §4.6).
 
 use crate::core::error::OAuthError;
-use crate::core::grant::{Grant, TokenResponse, mint};
+use crate::core::grant::{Grant, TokenResponse, mint, store_failed};
 use crate::core::model::{Client, GrantType, Lifetimes};
 use crate::core::params::Params;
 use crate::core::pkce;
 use crate::core::secret::hash_secret;
 use crate::core::store::{Redeemed, Store};
-
-fn store_failed(e: impl std::fmt::Display) -> OAuthError {
-    tracing::error!(error = %e, "storage failed during the code grant");
-    OAuthError::server_error()
-}
 
 /// Exchanges a code for tokens. A code used twice revokes every token it issued.
 pub async fn exchange(

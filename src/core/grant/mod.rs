@@ -97,6 +97,13 @@ pub fn mint(grant: Grant<'_>, lifetimes: Lifetimes, now: i64) -> Minted {
     }
 }
 
+/// Logs a storage failure and turns it into `server_error`: the client learns nothing about the
+/// database, the operator reads the detail in the log.
+pub fn store_failed(e: impl std::fmt::Display) -> super::error::OAuthError {
+    tracing::error!(error = %e, "storage failed during a grant");
+    super::error::OAuthError::server_error()
+}
+
 /// A new random family id.
 pub fn new_grant_id() -> String {
     generate_token()

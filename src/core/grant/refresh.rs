@@ -2,17 +2,12 @@
 //! comes back is treated as stolen and its whole family is revoked.
 
 use crate::core::error::OAuthError;
-use crate::core::grant::{Grant, TokenResponse, mint};
+use crate::core::grant::{Grant, TokenResponse, mint, store_failed};
 use crate::core::model::{Client, Lifetimes, TokenKind};
 use crate::core::params::Params;
 use crate::core::scope::ScopeSet;
 use crate::core::secret::hash_secret;
 use crate::core::store::{Redeemed, Store};
-
-fn store_failed(e: impl std::fmt::Display) -> OAuthError {
-    tracing::error!(error = %e, "storage failed during the refresh grant");
-    OAuthError::server_error()
-}
 
 /// Rotates a refresh token into a new access and refresh token.
 pub async fn refresh(
