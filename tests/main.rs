@@ -5,4 +5,6 @@
 
 mod support;
 
+mod admin;
 mod conformance;
+mod portal;
