@@ -6,5 +6,7 @@
 mod support;
 
 mod admin;
+mod browser;
 mod conformance;
 mod portal;
+mod webdriver;
