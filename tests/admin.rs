@@ -12,6 +12,7 @@ use crate::support::{
 /// Every admin page a GET reaches.
 const ADMIN_PAGES: &[&str] = &[
     "/admin/",
+    "/admin",
     "/admin/clients",
     "/admin/clients/new",
     "/admin/clients/1",
@@ -370,7 +371,10 @@ both_backends! {
         assert!(scopes.iter().any(|s| s.name == "polls:vote" && s.description == "Vote in polls"));
         assert!(scopes.iter().all(|s| !s.from_code));
         let (_, page) = admin.page("/admin/scopes").await;
-        assert!(page.contains("Read reports"));
+        assert!(page.contains("Read reports") && page.contains("2 in all"));
+        let (_, page) = admin.page("/admin/scopes?q=REPORT").await;
+        assert!(page.contains("Read reports") && !page.contains("Vote in polls"));
+        assert!(page.contains("1 in all"));
         server.stop().await;
     }
 }

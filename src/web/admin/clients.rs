@@ -718,13 +718,24 @@ pub async fn scope_list(req: &Request, Data(state): Data<&State>) -> Response {
         Ok(v) => v,
         Err(r) => return r,
     };
-    scopes_page(state, &v, StatusCode::OK, "", "", &BTreeMap::new()).await
+    let (q, page) = list_query(req);
+    scopes_page(
+        state,
+        &v,
+        StatusCode::OK,
+        (&q, page),
+        "",
+        "",
+        &BTreeMap::new(),
+    )
+    .await
 }
 
 async fn scopes_page(
     state: &State,
     v: &Visitor,
     status: StatusCode,
+    (q, page): (&crate::core::portal::ListQuery, i64),
     name: &str,
     description: &str,
     errors: &BTreeMap<&'static str, String>,
@@ -733,8 +744,21 @@ async fn scopes_page(
         Ok(s) => s,
         Err(e) => return state.unavailable_page(&e),
     };
-    let rows: Vec<serde_json::Value> = all
+    // Scopes are few (one per guarded permission), so they are searched and paged in memory.
+    let needle = q.search.trim().to_lowercase();
+    let matching: Vec<_> = all
         .iter()
+        .filter(|s| {
+            needle.is_empty()
+                || s.name.to_lowercase().contains(&needle)
+                || s.description.to_lowercase().contains(&needle)
+        })
+        .collect();
+    let total = i64::try_from(matching.len()).unwrap_or(i64::MAX);
+    let rows: Vec<serde_json::Value> = matching
+        .iter()
+        .skip(usize::try_from(q.offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(q.limit).unwrap_or(0))
         .map(|s| {
             serde_json::json!({ "name": s.name, "description": s.description, "from_code": s.from_code })
         })
@@ -742,6 +766,7 @@ async fn scopes_page(
     let mut ctx = v.context();
     ctx.insert("section", "scopes");
     ctx.insert("scopes", &rows);
+    forms::insert_pager(&mut ctx, "/admin/scopes", q, page, total);
     ctx.insert("name", name);
     ctx.insert("description", description);
     ctx.insert("errors", errors);
@@ -776,6 +801,13 @@ pub async fn save_scope(req: &Request, body: Body, Data(state): Data<&State>) ->
             state,
             &v,
             StatusCode::UNPROCESSABLE_ENTITY,
+            (
+                &crate::core::portal::ListQuery {
+                    limit: forms::PAGE_SIZE,
+                    ..Default::default()
+                },
+                1,
+            ),
             name,
             description,
             &errors,
