@@ -9,4 +9,5 @@ mod admin;
 mod browser;
 mod conformance;
 mod portal;
+mod portal_store;
 mod webdriver;

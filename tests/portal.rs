@@ -262,6 +262,75 @@ both_backends! {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_input_gets_friendly_pages_never_a_500() {
+    let server = setup(Backend::Sqlite).await;
+    server.superuser("root", "pw-root-123").await;
+    let root = Browser::new(&server);
+    root.login("root", "pw-root-123").await;
+    for page in [
+        "/admin/clients/99999999999999999999",
+        "/admin/clients/-1",
+        "/admin/users/%00",
+        "/developer/apps/nope",
+        "/admin/tokens?q=%FF%FE&page=-5",
+        "/admin/consents?page=99999999999",
+    ] {
+        let (status, body) = root.page(page).await;
+        assert!(status == 200 || status == 404, "{page}: {status}");
+        assert!(body.contains("<html"), "{page} is a page");
+    }
+    let csrf = hidden_field(&root.page("/developer/add").await.1, "csrf_token").unwrap();
+    // Not a form body, an oversized body, a missing nonce, a repeated field.
+    let resp = root
+        .http
+        .post(server.url("/developer/add"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let big = "x".repeat(200_000);
+    let resp = root
+        .post_form(
+            "/developer/add",
+            &[("csrf_token", &csrf), ("description", &big)],
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    let desc = words(130);
+    let resp = root
+        .post_form(
+            "/developer/add",
+            &[
+                ("csrf_token", &csrf),
+                ("name", "A"),
+                ("name", "B"),
+                ("redirect_uris", REDIRECT),
+                ("description", &desc),
+                ("scopes", "polls:vote"),
+                ("agree", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 400, "no nonce: refused, nothing created");
+    assert!(
+        server
+            .store()
+            .list_clients(&Default::default())
+            .await
+            .unwrap()
+            .total
+            == 0
+    );
+    let resp = root
+        .post_form("/admin/codes/abc/revoke", &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(resp.status(), 404);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn templates_can_be_overridden() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("developer")).unwrap();
