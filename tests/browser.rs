@@ -55,7 +55,7 @@ async fn full_story_in_a_real_browser() {
         .scope("polls:vote", "Vote in polls on your behalf")
         .await;
     server.scope("polls:stats", "See how polls are going").await;
-    for name in ["dev", "alice"] {
+    for name in ["dev", "alice", "carol"] {
         server.user(name, "pw-story-123").await;
     }
     server.superuser("admin", "pw-story-123").await;
@@ -91,6 +91,11 @@ async fn full_story_in_a_real_browser() {
     let client_id = d.text("#client-id").await;
     let secret = d.text("#client-secret").await;
     assert_eq!(d.text("#approval-status").await, "pending");
+    d.screenshot(&shots, "developer-registered.png").await;
+    // Carol joins the team.
+    d.fill("#member", "carol").await;
+    d.submit("#add-member").await;
+    assert!(d.source().await.contains(">carol<"));
     // Branding, shown later on the consent screen.
     d.fill("#logo_url", &format!("{base}/logo.svg")).await;
     d.fill("#homepage_url", "https://pollpal.example/").await;
@@ -102,6 +107,14 @@ async fn full_story_in_a_real_browser() {
         "https://pollpal.example/privacy"
     );
     d.screenshot(&shots, "developer-dashboard.png").await;
+    logout(&d, &base).await;
+
+    // A team member can edit the app.
+    login(&d, &base, "carol", &format!("/developer/apps/{client_id}")).await;
+    let two = format!("{redirect}\nhttps://pollpal.example/cb");
+    d.fill("#redirect_uris", &two).await;
+    d.submit("#save-redirects").await;
+    assert_eq!(d.value("#redirect_uris").await, two);
     logout(&d, &base).await;
 
     // 2. Before approval, a user sees a clear page and is not redirected.
@@ -117,8 +130,10 @@ async fn full_story_in_a_real_browser() {
     );
     assert!(d.source().await.contains("has not been approved"));
     // A non-superuser cannot reach the admin; a stranger cannot open the app.
-    d.goto(&format!("{base}/admin/")).await;
-    assert!(d.source().await.contains("Administrators only"));
+    for page in ["/admin/", "/admin/clients", "/admin/tokens"] {
+        d.goto(&format!("{base}{page}")).await;
+        assert!(d.source().await.contains("Administrators only"), "{page}");
+    }
     d.goto(&format!("{base}/developer/apps/{client_id}")).await;
     assert!(d.source().await.contains("Not your app"));
     logout(&d, &base).await;

@@ -274,9 +274,18 @@ impl Driver {
         .await;
     }
 
-    /// Writes a full-page PNG screenshot to `dir/name`.
+    /// Writes a full-page PNG screenshot to `dir/name` (Chrome's DevTools capture beyond the
+    /// viewport; the plain WebDriver screenshot covers the window only).
     pub async fn screenshot(&self, dir: &Path, name: &str) -> PathBuf {
-        let b64 = self.call("GET", &self.s("/screenshot"), None).await;
+        let full = self
+            .call(
+                "POST",
+                &self.s("/goog/cdp/execute"),
+                Some(json!({ "cmd": "Page.captureScreenshot",
+                             "params": { "format": "png", "captureBeyondViewport": true } })),
+            )
+            .await;
+        let b64 = full["data"].clone();
         let png = base64::engine::general_purpose::STANDARD
             .decode(b64.as_str().unwrap_or_default())
             .expect("screenshot base64");
