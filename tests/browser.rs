@@ -153,6 +153,7 @@ async fn full_story_in_a_real_browser() {
         .await;
     d.submit("#approve").await;
     assert_eq!(d.text("#approval-status").await, "approved");
+    d.screenshot(&shots, "admin-client.png").await;
     // A forged cross-site POST (no CSRF token) is refused and changes nothing.
     d.execute(&format!(
         "const f = document.createElement('form'); f.method = 'post'; \

@@ -730,7 +730,15 @@ pub(super) fn claim_submission(
         .execute(conn)
         .map_err(StoreError::from);
     match inserted {
-        Ok(_) => Ok(Submission::First),
+        Ok(_) => {
+            // Nonces matter only while a form page may still be submitted; a day is plenty.
+            // Every instance may run this at once: deleting old rows twice is harmless.
+            diesel::delete(
+                form_submissions::table.filter(form_submissions::created_at.lt(now - 86_400)),
+            )
+            .execute(conn)?;
+            Ok(Submission::First)
+        }
         // The unique index decides: whoever inserted first does the work.
         Err(StoreError::Conflict(_)) => {
             let result: String = form_submissions::table

@@ -7,7 +7,7 @@ use poem::{Body, Request, Response};
 use tera::Context;
 
 use super::State;
-use super::pages::{found, with_cookie};
+use super::pages::found;
 use super::session::{self, BrowserSession};
 use crate::core::model::User;
 use crate::core::portal::{ListQuery, NewAuditEntry, Submission};
@@ -266,11 +266,6 @@ pub fn see_other(location: &str) -> Response {
         .header("location", location)
         .header("cache-control", "no-store")
         .finish()
-}
-
-/// Keeps a `Set-Cookie` the session layer may want to send (re-exported for the submodules).
-pub fn with_session_cookie(resp: Response, cookie: Option<String>) -> Response {
-    with_cookie(resp, cookie)
 }
 
 fn is_loopback(host: &url::Host<&str>) -> bool {
