@@ -2,6 +2,7 @@
 //! drive headless Chromium through forms and take screenshots; nothing here needs JavaScript on
 //! the pages under test.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -46,7 +47,10 @@ impl Driver {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("a free port");
+        // Its own process group, which the Chromium it launches joins: dropping the Driver
+        // (even when a test panics) can then stop both by that one id.
         let child = Command::new(&driver)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .arg("--silent")
             .stdin(Stdio::null())
@@ -88,6 +92,8 @@ impl Driver {
             "--disable-component-update",
             "--disable-sync",
             "--disable-dev-shm-usage",
+            "--disable-crash-reporter",
+            "--disable-breakpad",
             "--window-size=1280,1000",
             &format!("--user-data-dir={}", me._profile.path().display()),
         ];
@@ -303,14 +309,20 @@ impl Driver {
             .send()
             .await;
         self.session.clear();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // Drop stops chromedriver and anything left of the browser.
     }
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        // A failed test still stops the chromedriver it started (its browser exits with it).
+        // A failed test still stops what it started: the process group of the chromedriver we
+        // spawned (Chromium included), by that id, then chromedriver itself.
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &group])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
