@@ -348,7 +348,11 @@ pub async fn create(req: &Request, body: Body, Data(state): Data<&State>) -> Res
     };
     match forms::claim(state, &form.nonce).await {
         Ok(None) => {}
-        Ok(Some(done)) => return see_other(&format!("/admin/clients/{done}")),
+        Ok(Some(done)) if !done.is_empty() => {
+            return see_other(&format!("/admin/clients/{done}"));
+        }
+        // The first submission is still at work (or failed): the list shows what exists.
+        Ok(Some(_)) => return see_other("/admin/clients"),
         Err(r) => return r,
     }
     let secret = (valid.client_type == ClientType::Confidential).then(generate_token);

@@ -148,29 +148,46 @@ pub async fn dashboard(req: &Request, Data(state): Data<&State>) -> Response {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let all = ListQuery {
+    let recent = ListQuery {
         search: String::new(),
         offset: 0,
-        limit: 200,
-    };
-    let recent = ListQuery {
         limit: 10,
-        ..all.clone()
     };
-    let (clients, audit, users) = match (
-        state.store.list_clients(&all).await,
+    let (audit, users) = match (
         state.store.list_audit(&recent).await,
         state.store.list_users(&recent).await,
     ) {
-        (Ok(c), Ok(a), Ok(u)) => (c, a, u),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return state.unavailable_page(&e),
+        (Ok(a), Ok(u)) => (a, u),
+        (Err(e), _) | (_, Err(e)) => return state.unavailable_page(&e),
     };
-    let pending: Vec<serde_json::Value> = clients
-        .items
-        .iter()
-        .filter(|c| c.approval == crate::core::model::Approval::Pending)
-        .map(|c| serde_json::json!({ "id": c.id, "name": c.name, "client_id": c.client_id }))
-        .collect();
+    // Walk every client in pages: the pending ones may be anywhere.
+    let mut pending = Vec::new();
+    let mut client_count;
+    let mut page = ListQuery {
+        limit: 500,
+        ..recent.clone()
+    };
+    loop {
+        let found = match state.store.list_clients(&page).await {
+            Ok(f) => f,
+            Err(e) => return state.unavailable_page(&e),
+        };
+        client_count = found.total;
+        let n = i64::try_from(found.items.len()).unwrap_or(0);
+        pending.extend(
+            found
+                .items
+                .iter()
+                .filter(|c| c.approval == crate::core::model::Approval::Pending)
+                .map(
+                    |c| serde_json::json!({ "id": c.id, "name": c.name, "client_id": c.client_id }),
+                ),
+        );
+        page.offset += n;
+        if n == 0 || page.offset >= found.total {
+            break;
+        }
+    }
     let audit: Vec<serde_json::Value> = audit
         .items
         .iter()
@@ -182,7 +199,7 @@ pub async fn dashboard(req: &Request, Data(state): Data<&State>) -> Response {
     let mut ctx = v.context();
     ctx.insert("section", "home");
     ctx.insert("pending", &pending);
-    ctx.insert("client_count", &clients.total);
+    ctx.insert("client_count", &client_count);
     ctx.insert("user_count", &users.total);
     ctx.insert("audit", &audit);
     state.render(StatusCode::OK, "admin/index.html", &ctx)
