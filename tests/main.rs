@@ -5,6 +5,11 @@
 
 mod support;
 
+mod admin;
+mod browser;
 mod cli;
 mod code_flow;
 mod conformance;
+mod portal;
+mod portal_store;
+mod webdriver;

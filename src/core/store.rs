@@ -128,4 +128,114 @@ pub trait Store: Send + Sync + 'static {
         scope: &ScopeSet,
         now: i64,
     ) -> Result<(), StoreError>;
+
+    // Issue 5: admin and developer portal
+    /// Clients whose name or public id contains the search text, newest first.
+    async fn list_clients(
+        &self,
+        q: &super::portal::ListQuery,
+    ) -> Result<super::portal::Page<Client>, StoreError>;
+    /// Clients a user owns or is a team member of, newest first.
+    async fn clients_of_user(&self, user_id: i64) -> Result<Vec<Client>, StoreError>;
+    /// The user who registered a client, if any.
+    async fn client_owner(&self, client_id: i64) -> Result<Option<i64>, StoreError>;
+    /// Writes a client's editable fields (name, type, grants, redirect URIs, scopes, lifetimes).
+    async fn update_client(&self, client: &Client) -> Result<(), StoreError>;
+    /// Sets a client's approval state.
+    async fn set_approval(
+        &self,
+        client_id: i64,
+        approval: &super::model::Approval,
+    ) -> Result<(), StoreError>;
+    /// Replaces a client's secret hash (regeneration; `None` for a public client).
+    async fn set_client_secret(
+        &self,
+        client_id: i64,
+        secret_hash: Option<String>,
+    ) -> Result<(), StoreError>;
+    /// Deletes a client with its codes, tokens, consents, profile and members.
+    async fn delete_client(&self, client_id: i64) -> Result<(), StoreError>;
+    /// A client's portal profile, if one was written.
+    async fn client_profile(
+        &self,
+        client_id: i64,
+    ) -> Result<Option<super::portal::ClientProfile>, StoreError>;
+    /// Creates or replaces a client's portal profile.
+    async fn save_client_profile(
+        &self,
+        profile: super::portal::ClientProfile,
+    ) -> Result<(), StoreError>;
+    /// Creates a client and its profile in one transaction (developer portal registration).
+    async fn register_app(
+        &self,
+        client: NewClient,
+        profile: super::portal::ClientProfile,
+    ) -> Result<Client, StoreError>;
+    /// The team members of a client, by username.
+    async fn client_members(
+        &self,
+        client_id: i64,
+    ) -> Result<Vec<super::portal::Member>, StoreError>;
+    /// Adds a team member; `Conflict` when already one.
+    async fn add_client_member(&self, client_id: i64, user_id: i64) -> Result<(), StoreError>;
+    /// Removes a team member.
+    async fn remove_client_member(&self, client_id: i64, user_id: i64) -> Result<(), StoreError>;
+    /// Creates a scope (not from code) or rewrites the description of an existing one.
+    async fn save_scope(&self, name: &str, description: &str) -> Result<(), StoreError>;
+    /// Users whose username or email contains the search text, by username.
+    async fn list_users(
+        &self,
+        q: &super::portal::ListQuery,
+    ) -> Result<super::portal::Page<User>, StoreError>;
+    /// Sets a user's active and superuser flags.
+    async fn set_user_flags(
+        &self,
+        user_id: i64,
+        is_active: bool,
+        is_superuser: bool,
+    ) -> Result<(), StoreError>;
+    /// Replaces a user's password hash and ends their sessions.
+    async fn set_user_password(&self, user_id: i64, password_hash: &str) -> Result<(), StoreError>;
+    /// Authorization codes whose user or client matches the search, newest first.
+    async fn list_codes(
+        &self,
+        q: &super::portal::ListQuery,
+    ) -> Result<super::portal::Page<super::portal::CodeSummary>, StoreError>;
+    /// Tokens whose user or client matches the search, newest first.
+    async fn list_tokens(
+        &self,
+        q: &super::portal::ListQuery,
+    ) -> Result<super::portal::Page<super::portal::TokenSummary>, StoreError>;
+    /// Deletes one authorization code, so it can no longer be redeemed.
+    async fn revoke_code(&self, code_id: i64) -> Result<u64, StoreError>;
+    /// Revokes one token; revoking a refresh token also revokes the access tokens issued
+    /// beside it. Returns the count.
+    async fn revoke_token(&self, token_id: i64, now: i64) -> Result<u64, StoreError>;
+    /// Revokes every live token and deletes every unredeemed code of a user.
+    async fn revoke_user_tokens(&self, user_id: i64, now: i64) -> Result<u64, StoreError>;
+    /// Revokes every live token and deletes every unredeemed code of a client.
+    async fn revoke_client_tokens(&self, client_id: i64, now: i64) -> Result<u64, StoreError>;
+    /// Consents whose user or client matches the search, newest first.
+    async fn list_consents(
+        &self,
+        q: &super::portal::ListQuery,
+    ) -> Result<super::portal::Page<super::portal::ConsentSummary>, StoreError>;
+    /// Withdraws a consent and revokes the tokens it backed (same user and client).
+    async fn withdraw_consent(&self, consent_id: i64, now: i64) -> Result<u64, StoreError>;
+    /// Appends a line to the audit log.
+    async fn audit(&self, entry: super::portal::NewAuditEntry, now: i64) -> Result<(), StoreError>;
+    /// Audit lines whose actor, action or target matches the search, newest first.
+    async fn list_audit(
+        &self,
+        q: &super::portal::ListQuery,
+    ) -> Result<super::portal::Page<super::portal::AuditEntry>, StoreError>;
+    /// Claims a single-use form nonce (by hash): the first claim wins, every later one is told
+    /// what the first recorded.
+    async fn claim_submission(
+        &self,
+        nonce_hash: &str,
+        now: i64,
+    ) -> Result<super::portal::Submission, StoreError>;
+    /// Records what a claimed submission produced, for repeats to find.
+    async fn finish_submission(&self, nonce_hash: &str, result: &str) -> Result<(), StoreError>;
 }

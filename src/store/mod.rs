@@ -4,6 +4,7 @@
 //! that differ (connection set-up) branch on the connection variant. Every query runs on tokio's
 //! blocking pool, so database work never stalls the async worker threads.
 
+mod admin;
 mod models;
 mod queries;
 pub(crate) mod schema;

@@ -11,10 +11,15 @@ use super::models::{
 use super::schema::{
     auth_codes, clients, consents, pending_authorizations, scopes, sessions, tokens, users,
 };
-use super::{AnyConnection, DbStore};
+use super::{AnyConnection, DbStore, admin};
+use crate::core::model::Approval;
 use crate::core::model::{
     AuthCode, Client, NewClient, NewCode, NewToken, NewUser, PendingAuthorization, Scope, Session,
     Token, User,
+};
+use crate::core::portal::{
+    AuditEntry, ClientProfile, CodeSummary, ConsentSummary, ListQuery, Member, NewAuditEntry, Page,
+    Submission, TokenSummary,
 };
 use crate::core::scope::ScopeSet;
 use crate::core::store::{Redeemed, Store, StoreError};
@@ -488,5 +493,162 @@ impl Store for DbStore {
             }
         })
         .await
+    }
+
+    // Issue 5: admin and developer portal
+    async fn list_clients(&self, q: &ListQuery) -> Result<Page<Client>, StoreError> {
+        let q = q.clone();
+        self.run(move |c| admin::list_clients(c, &q)).await
+    }
+
+    async fn clients_of_user(&self, user_id: i64) -> Result<Vec<Client>, StoreError> {
+        self.run(move |c| admin::clients_of_user(c, user_id)).await
+    }
+
+    async fn client_owner(&self, client_id: i64) -> Result<Option<i64>, StoreError> {
+        self.run(move |c| admin::client_owner(c, client_id)).await
+    }
+
+    async fn update_client(&self, client: &Client) -> Result<(), StoreError> {
+        let client = client.clone();
+        self.run(move |c| admin::update_client(c, &client)).await
+    }
+
+    async fn set_approval(&self, client_id: i64, approval: &Approval) -> Result<(), StoreError> {
+        let approval = approval.clone();
+        self.run(move |c| admin::set_approval(c, client_id, &approval))
+            .await
+    }
+
+    async fn set_client_secret(
+        &self,
+        client_id: i64,
+        secret_hash: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.run(move |c| admin::set_client_secret(c, client_id, secret_hash))
+            .await
+    }
+
+    async fn delete_client(&self, client_id: i64) -> Result<(), StoreError> {
+        self.run(move |c| admin::delete_client(c, client_id)).await
+    }
+
+    async fn client_profile(&self, client_id: i64) -> Result<Option<ClientProfile>, StoreError> {
+        self.run(move |c| admin::client_profile(c, client_id)).await
+    }
+
+    async fn save_client_profile(&self, profile: ClientProfile) -> Result<(), StoreError> {
+        self.run(move |c| admin::save_client_profile(c, &profile))
+            .await
+    }
+
+    async fn register_app(
+        &self,
+        client: NewClient,
+        profile: ClientProfile,
+    ) -> Result<Client, StoreError> {
+        self.run(move |c| admin::register_app(c, &client, &profile))
+            .await
+    }
+
+    async fn client_members(&self, client_id: i64) -> Result<Vec<Member>, StoreError> {
+        self.run(move |c| admin::client_members(c, client_id)).await
+    }
+
+    async fn add_client_member(&self, client_id: i64, user_id: i64) -> Result<(), StoreError> {
+        self.run(move |c| admin::add_client_member(c, client_id, user_id))
+            .await
+    }
+
+    async fn remove_client_member(&self, client_id: i64, user_id: i64) -> Result<(), StoreError> {
+        self.run(move |c| admin::remove_client_member(c, client_id, user_id))
+            .await
+    }
+
+    async fn save_scope(&self, name: &str, description: &str) -> Result<(), StoreError> {
+        let (name, description) = (name.to_owned(), description.to_owned());
+        self.run(move |c| admin::save_scope(c, &name, &description))
+            .await
+    }
+
+    async fn list_users(&self, q: &ListQuery) -> Result<Page<User>, StoreError> {
+        let q = q.clone();
+        self.run(move |c| admin::list_users(c, &q)).await
+    }
+
+    async fn set_user_flags(
+        &self,
+        user_id: i64,
+        is_active: bool,
+        is_superuser: bool,
+    ) -> Result<(), StoreError> {
+        self.run(move |c| admin::set_user_flags(c, user_id, is_active, is_superuser))
+            .await
+    }
+
+    async fn set_user_password(&self, user_id: i64, password_hash: &str) -> Result<(), StoreError> {
+        let hash = password_hash.to_owned();
+        self.run(move |c| admin::set_user_password(c, user_id, &hash))
+            .await
+    }
+
+    async fn list_codes(&self, q: &ListQuery) -> Result<Page<CodeSummary>, StoreError> {
+        let q = q.clone();
+        self.run(move |c| admin::list_codes(c, &q)).await
+    }
+
+    async fn list_tokens(&self, q: &ListQuery) -> Result<Page<TokenSummary>, StoreError> {
+        let q = q.clone();
+        self.run(move |c| admin::list_tokens(c, &q)).await
+    }
+
+    async fn revoke_code(&self, code_id: i64) -> Result<u64, StoreError> {
+        self.run(move |c| admin::revoke_code(c, code_id)).await
+    }
+
+    async fn revoke_token(&self, token_id: i64, now: i64) -> Result<u64, StoreError> {
+        self.run(move |c| admin::revoke_token(c, token_id, now))
+            .await
+    }
+
+    async fn revoke_user_tokens(&self, user_id: i64, now: i64) -> Result<u64, StoreError> {
+        self.run(move |c| admin::revoke_user_tokens(c, user_id, now))
+            .await
+    }
+
+    async fn revoke_client_tokens(&self, client_id: i64, now: i64) -> Result<u64, StoreError> {
+        self.run(move |c| admin::revoke_client_tokens(c, client_id, now))
+            .await
+    }
+
+    async fn list_consents(&self, q: &ListQuery) -> Result<Page<ConsentSummary>, StoreError> {
+        let q = q.clone();
+        self.run(move |c| admin::list_consents(c, &q)).await
+    }
+
+    async fn withdraw_consent(&self, consent_id: i64, now: i64) -> Result<u64, StoreError> {
+        self.run(move |c| admin::withdraw_consent(c, consent_id, now))
+            .await
+    }
+
+    async fn audit(&self, entry: NewAuditEntry, now: i64) -> Result<(), StoreError> {
+        self.run(move |c| admin::audit(c, &entry, now)).await
+    }
+
+    async fn list_audit(&self, q: &ListQuery) -> Result<Page<AuditEntry>, StoreError> {
+        let q = q.clone();
+        self.run(move |c| admin::list_audit(c, &q)).await
+    }
+
+    async fn claim_submission(&self, nonce_hash: &str, now: i64) -> Result<Submission, StoreError> {
+        let nonce_hash = nonce_hash.to_owned();
+        self.run(move |c| admin::claim_submission(c, &nonce_hash, now))
+            .await
+    }
+
+    async fn finish_submission(&self, nonce_hash: &str, result: &str) -> Result<(), StoreError> {
+        let (nonce_hash, result) = (nonce_hash.to_owned(), result.to_owned());
+        self.run(move |c| admin::finish_submission(c, &nonce_hash, &result))
+            .await
     }
 }

@@ -118,3 +118,63 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+// Issue 5: admin and developer portal
+diesel::table! {
+    client_profiles (client_id) {
+        client_id -> BigInt,
+        description -> Text,
+        logo_url -> Text,
+        homepage_url -> Text,
+        privacy_url -> Text,
+        terms_agreed_at -> Nullable<BigInt>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    client_members (id) {
+        id -> BigInt,
+        client_id -> BigInt,
+        user_id -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        actor_id -> Nullable<BigInt>,
+        actor -> Text,
+        action -> Text,
+        target -> Text,
+        detail -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    form_submissions (id) {
+        id -> BigInt,
+        nonce_hash -> Text,
+        result -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(tokens -> clients (client_id));
+diesel::joinable!(tokens -> users (user_id));
+diesel::joinable!(auth_codes -> clients (client_id));
+diesel::joinable!(auth_codes -> users (user_id));
+diesel::joinable!(consents -> clients (client_id));
+diesel::joinable!(consents -> users (user_id));
+diesel::joinable!(client_members -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    clients,
+    auth_codes,
+    tokens,
+    consents,
+    client_members,
+    client_profiles,
+);

@@ -143,7 +143,19 @@ pub async fn show(req: &Request, Data(state): Data<&State>) -> Response {
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_else(|| request.redirect_uri.clone());
+    // Issue 5: the developer's branding, when the app has a portal profile.
+    let profile = match state.store.client_profile(request.client.id).await {
+        Ok(p) => p,
+        Err(e) => return state.unavailable_page(&e),
+    };
     let mut ctx = Context::new();
+    ctx.insert(
+        "branding",
+        &profile.map(|p| {
+            serde_json::json!({ "logo_url": p.logo_url, "homepage_url": p.homepage_url,
+                                "privacy_url": p.privacy_url })
+        }),
+    );
     ctx.insert("client_name", &request.client.name);
     ctx.insert("scopes", &scopes);
     ctx.insert("redirect_host", &redirect_host);

@@ -1,7 +1,10 @@
 //! The HTTP surface, on poem: OAuth endpoints, login and consent pages, metadata.
 
+pub mod admin;
 pub mod authorize;
+pub mod developer;
 pub mod error;
+pub mod forms;
 pub mod metadata;
 pub mod middleware;
 pub mod pages;
@@ -46,6 +49,9 @@ pub fn routes(route: Route) -> Route {
         .at("/oauth/introspect", post(token::introspect))
         .at("/login", get(pages::login_form).post(pages::login))
         .at("/logout", get(pages::logout_form).post(pages::logout))
+        // Issue 5: admin pages (superusers) and the developer portal (any signed-in user).
+        .nest("/admin", admin::routes())
+        .nest("/developer", developer::routes())
 }
 
 /// The whole application: scopegate's routes plus the host's, with the state and the

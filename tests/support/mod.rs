@@ -398,3 +398,122 @@ impl Browser {
         resp.headers()["location"].to_str().unwrap().to_owned()
     }
 }
+
+// Issue 5: admin and developer portal helpers.
+
+impl TestServer {
+    /// A superuser account.
+    pub async fn superuser(&self, username: &str, password: &str) -> User {
+        let hash = hash_password(password).unwrap();
+        self.store()
+            .create_user(NewUser {
+                username: username.into(),
+                email: format!("{username}@example.com"),
+                password_hash: hash,
+                is_superuser: true,
+            })
+            .await
+            .unwrap()
+    }
+
+    /// Registers (or re-describes) a scope.
+    pub async fn scope(&self, name: &str, description: &str) {
+        self.store().save_scope(name, description).await.unwrap();
+    }
+}
+
+/// A description of exactly `n` words.
+pub fn words(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("word{i}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl Browser {
+    /// GETs a page and returns its status and body.
+    pub async fn page(&self, url: &str) -> (u16, String) {
+        let resp = self.get(url).await;
+        (resp.status().as_u16(), slashes(resp.text().await.unwrap()))
+    }
+
+    /// GETs `form_page`, takes its CSRF token (and nonce, if any), and POSTs `fields` plus those
+    /// to `action`. Returns status, `Location` (if any) and body.
+    pub async fn submit(
+        &self,
+        form_page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> (u16, Option<String>, String) {
+        let page = self.get(form_page).await.text().await.unwrap();
+        let csrf = hidden_field(&page, "csrf_token").expect("csrf_token on the form page");
+        let mut all: Vec<(&str, &str)> = vec![("csrf_token", &csrf)];
+        let nonce = hidden_field(&page, "nonce");
+        if let Some(n) = nonce.as_deref() {
+            all.push(("nonce", n));
+        }
+        all.extend_from_slice(fields);
+        let resp = self.post_form(action, &all).await;
+        let status = resp.status().as_u16();
+        let location = resp
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        (status, location, slashes(resp.text().await.unwrap()))
+    }
+}
+
+/// Pulls the text of the element with `id="ID"` (up to the next `<`) out of a page.
+pub fn element_text(html: &str, id: &str) -> Option<String> {
+    let marker = format!("id=\"{id}\"");
+    let start = html.find(&marker)? + marker.len();
+    let start = html[start..].find('>')? + start + 1;
+    let end = html[start..].find('<')? + start;
+    Some(html[start..end].trim().to_owned())
+}
+
+/// Exchanges an authorization code with client_secret_post; returns the token response JSON.
+pub async fn exchange_code(
+    server: &TestServer,
+    client_id: &str,
+    secret: &str,
+    redirect_uri: &str,
+    code: &str,
+) -> serde_json::Value {
+    let resp = http()
+        .post(server.url("/oauth/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("client_id", client_id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "token exchange should succeed");
+    resp.json().await.unwrap()
+}
+
+/// Asks `/oauth/introspect` whether `token` is active.
+pub async fn is_active(server: &TestServer, client_id: &str, secret: &str, token: &str) -> bool {
+    let resp = http()
+        .post(server.url("/oauth/introspect"))
+        .form(&[
+            ("token", token),
+            ("client_id", client_id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "introspection should answer");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    body["active"].as_bool().unwrap()
+}
+
+/// Tera's autoescape writes `/` as `&#x2F;`; pages are compared with plain slashes.
+pub fn slashes(html: String) -> String {
+    html.replace("&#x2F;", "/")
+}

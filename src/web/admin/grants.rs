@@ -1,0 +1,266 @@
+//! Admin: authorization codes, tokens and consents (list, search by user or client, revoke or
+//! withdraw one; the "all of a user's/client's" buttons post to the user and client routes).
+
+use poem::web::{Data, Path};
+use poem::{Body, Request, Response, handler};
+
+use super::{Action, Cell, Row, render_list, when};
+use crate::web::State;
+use crate::web::forms::{self, checked_form, list_query, parse_id, see_other};
+
+fn state_of(used: Option<i64>, revoked: Option<i64>, expires: i64, now: i64) -> &'static str {
+    if revoked.is_some() {
+        "revoked"
+    } else if used.is_some() {
+        "used"
+    } else if expires <= now {
+        "expired"
+    } else {
+        "active"
+    }
+}
+
+/// `GET /admin/codes`.
+#[handler]
+pub async fn codes(req: &Request, Data(state): Data<&State>) -> Response {
+    let v = match forms::superuser(state, req).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let (q, page) = list_query(req);
+    let found = match state.store.list_codes(&q).await {
+        Ok(p) => p,
+        Err(e) => return state.unavailable_page(&e),
+    };
+    let now = crate::core::now();
+    let rows = found
+        .items
+        .into_iter()
+        .map(|c| {
+            let status = state_of(c.used_at, None, c.expires_at, now);
+            let actions = if status == "active" {
+                vec![Action::new(
+                    "Revoke",
+                    format!("/admin/codes/{}/revoke", c.id),
+                    true,
+                )]
+            } else {
+                vec![]
+            };
+            Row::new(
+                vec![
+                    Cell::link(&c.username, format!("/admin/users/{}", c.user_id)),
+                    Cell::link(&c.client_name, format!("/admin/clients/{}", c.client_id)),
+                    Cell::text(c.scope),
+                    Cell::text(when(c.created_at)),
+                    Cell::text(status),
+                ],
+                actions,
+            )
+        })
+        .collect();
+    render_list(
+        state,
+        v.context(),
+        "codes",
+        "Authorization codes",
+        "/admin/codes",
+        &["User", "Client", "Scope", "Issued", "State"],
+        rows,
+        &q,
+        page,
+        found.total,
+    )
+}
+
+/// `GET /admin/tokens`.
+#[handler]
+pub async fn tokens(req: &Request, Data(state): Data<&State>) -> Response {
+    let v = match forms::superuser(state, req).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let (q, page) = list_query(req);
+    let found = match state.store.list_tokens(&q).await {
+        Ok(p) => p,
+        Err(e) => return state.unavailable_page(&e),
+    };
+    let now = crate::core::now();
+    let rows = found
+        .items
+        .into_iter()
+        .map(|t| {
+            let status = state_of(t.used_at, t.revoked_at, t.expires_at, now);
+            let mut actions = Vec::new();
+            if status == "active" {
+                actions.push(Action::new(
+                    "Revoke",
+                    format!("/admin/tokens/{}/revoke", t.id),
+                    true,
+                ));
+            }
+            if let Some(uid) = t.user_id {
+                actions.push(Action::new(
+                    format!("Revoke all of {}", t.username),
+                    format!("/admin/users/{uid}/revoke"),
+                    true,
+                ));
+            }
+            actions.push(Action::new(
+                format!("Revoke all of {}", t.client_name),
+                format!("/admin/clients/{}/revoke", t.client_id),
+                true,
+            ));
+            let user = match t.user_id {
+                Some(uid) => Cell::link(&t.username, format!("/admin/users/{uid}")),
+                None => Cell::text("(client)"),
+            };
+            Row::new(
+                vec![
+                    user,
+                    Cell::link(&t.client_name, format!("/admin/clients/{}", t.client_id)),
+                    Cell::text(t.kind),
+                    Cell::text(t.scope),
+                    Cell::text(when(t.created_at)),
+                    Cell::text(status),
+                ],
+                actions,
+            )
+        })
+        .collect();
+    render_list(
+        state,
+        v.context(),
+        "tokens",
+        "Tokens",
+        "/admin/tokens",
+        &["User", "Client", "Kind", "Scope", "Issued", "State"],
+        rows,
+        &q,
+        page,
+        found.total,
+    )
+}
+
+/// `GET /admin/consents`.
+#[handler]
+pub async fn consents(req: &Request, Data(state): Data<&State>) -> Response {
+    let v = match forms::superuser(state, req).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let (q, page) = list_query(req);
+    let found = match state.store.list_consents(&q).await {
+        Ok(p) => p,
+        Err(e) => return state.unavailable_page(&e),
+    };
+    let rows = found
+        .items
+        .into_iter()
+        .map(|c| {
+            Row::new(
+                vec![
+                    Cell::link(&c.username, format!("/admin/users/{}", c.user_id)),
+                    Cell::link(&c.client_name, format!("/admin/clients/{}", c.client_id)),
+                    Cell::text(c.scope),
+                    Cell::text(when(c.updated_at)),
+                ],
+                vec![Action::new(
+                    "Withdraw",
+                    format!("/admin/consents/{}/withdraw", c.id),
+                    true,
+                )],
+            )
+        })
+        .collect();
+    render_list(
+        state,
+        v.context(),
+        "consents",
+        "Consents",
+        "/admin/consents",
+        &["User", "Client", "Scope", "Granted"],
+        rows,
+        &q,
+        page,
+        found.total,
+    )
+}
+
+/// Shared body of the three single-row POST actions.
+async fn act(
+    req: &Request,
+    body: Body,
+    state: &State,
+    raw_id: &str,
+    action: &str,
+    back: &str,
+) -> Response {
+    let v = match forms::superuser(state, req).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if let Err(r) = checked_form(state, req, body, &v).await {
+        return r;
+    }
+    let id = match parse_id(state, raw_id) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let now = crate::core::now();
+    let done = match action {
+        "code.revoke" => state.store.revoke_code(id).await,
+        "token.revoke" => state.store.revoke_token(id, now).await,
+        _ => state.store.withdraw_consent(id, now).await,
+    };
+    let n = match done {
+        Ok(n) => n,
+        Err(e) => return state.unavailable_page(&e),
+    };
+    let what = action.split('.').next().unwrap_or(action);
+    if let Err(r) = v
+        .audit(
+            state,
+            action,
+            &format!("{what} #{id}"),
+            &format!("{n} affected"),
+        )
+        .await
+    {
+        return r;
+    }
+    see_other(back)
+}
+
+/// `POST /admin/codes/:id/revoke`.
+#[handler]
+pub async fn revoke_code(
+    req: &Request,
+    Path(id): Path<String>,
+    body: Body,
+    Data(state): Data<&State>,
+) -> Response {
+    act(req, body, state, &id, "code.revoke", "/admin/codes").await
+}
+
+/// `POST /admin/tokens/:id/revoke`: revoking a refresh token also ends its access tokens.
+#[handler]
+pub async fn revoke_token(
+    req: &Request,
+    Path(id): Path<String>,
+    body: Body,
+    Data(state): Data<&State>,
+) -> Response {
+    act(req, body, state, &id, "token.revoke", "/admin/tokens").await
+}
+
+/// `POST /admin/consents/:id/withdraw`: also revokes the tokens the consent backed.
+#[handler]
+pub async fn withdraw_consent(
+    req: &Request,
+    Path(id): Path<String>,
+    body: Body,
+    Data(state): Data<&State>,
+) -> Response {
+    act(req, body, state, &id, "consent.withdraw", "/admin/consents").await
+}

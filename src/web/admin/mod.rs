@@ -1,0 +1,257 @@
+//! `/admin/`: the administration pages, for superusers only. Every handler's first line is
+//! `forms::superuser(..)`, which sends anonymous visitors to the login page and shows everyone
+//! else a 403 page; every state change is a CSRF-checked POST that writes an audit log line.
+
+pub(crate) mod clients;
+mod grants;
+mod users;
+
+use poem::http::StatusCode;
+use poem::web::Data;
+use poem::{Request, Response, Route, get, handler, post};
+use serde::Serialize;
+
+use super::State;
+use super::forms::{self, insert_pager, list_query};
+use crate::core::portal::ListQuery;
+
+/// The admin routes, to be nested under `/admin`.
+pub fn routes() -> Route {
+    Route::new()
+        .at("/", get(dashboard))
+        .at("/audit", get(audit_log))
+        .at("/clients", get(clients::list))
+        .at("/clients/new", get(clients::new_form).post(clients::create))
+        .at("/clients/:id", get(clients::show).post(clients::update))
+        .at("/clients/:id/approve", post(clients::approve))
+        .at("/clients/:id/reject", post(clients::reject))
+        .at("/clients/:id/secret", post(clients::regenerate_secret))
+        .at("/clients/:id/revoke", post(clients::revoke_all))
+        .at("/clients/:id/delete", post(clients::delete))
+        .at(
+            "/scopes",
+            get(clients::scope_list).post(clients::save_scope),
+        )
+        .at("/users", get(users::list))
+        .at("/users/:id", get(users::show).post(users::update))
+        .at("/users/:id/password", post(users::reset_password))
+        .at("/users/:id/revoke", post(users::revoke_all))
+        .at("/codes", get(grants::codes))
+        .at("/codes/:id/revoke", post(grants::revoke_code))
+        .at("/tokens", get(grants::tokens))
+        .at("/tokens/:id/revoke", post(grants::revoke_token))
+        .at("/consents", get(grants::consents))
+        .at("/consents/:id/withdraw", post(grants::withdraw_consent))
+}
+
+/// One cell of a generic admin table: text, optionally a link.
+#[derive(Serialize)]
+pub(crate) struct Cell {
+    text: String,
+    href: Option<String>,
+}
+
+impl Cell {
+    pub(crate) fn text(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            href: None,
+        }
+    }
+    pub(crate) fn link(text: impl Into<String>, href: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            href: Some(href.into()),
+        }
+    }
+}
+
+/// A POST button on a table row.
+#[derive(Serialize)]
+pub(crate) struct Action {
+    label: String,
+    url: String,
+    danger: bool,
+}
+
+impl Action {
+    pub(crate) fn new(label: impl Into<String>, url: impl Into<String>, danger: bool) -> Self {
+        Self {
+            label: label.into(),
+            url: url.into(),
+            danger,
+        }
+    }
+}
+
+/// A row of a generic admin table.
+#[derive(Serialize)]
+pub(crate) struct Row {
+    cells: Vec<Cell>,
+    actions: Vec<Action>,
+}
+
+impl Row {
+    pub(crate) fn new(cells: Vec<Cell>, actions: Vec<Action>) -> Self {
+        Self { cells, actions }
+    }
+}
+
+/// Renders `admin/list.html`: a searchable, paged table.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn render_list(
+    state: &State,
+    mut ctx: tera::Context,
+    section: &str,
+    title: &str,
+    path: &str,
+    columns: &[&str],
+    rows: Vec<Row>,
+    q: &ListQuery,
+    page: i64,
+    total: i64,
+) -> Response {
+    ctx.insert("section", section);
+    ctx.insert("title", title);
+    ctx.insert("path", path);
+    ctx.insert("columns", columns);
+    ctx.insert("rows", &rows);
+    insert_pager(&mut ctx, path, q, page, total);
+    state.render(StatusCode::OK, "admin/list.html", &ctx)
+}
+
+/// A unix time as `YYYY-MM-DD HH:MM UTC`.
+pub(crate) fn when(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm), to avoid a date dependency.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        secs / 3600,
+        (secs % 3600) / 60
+    )
+}
+
+/// `GET /admin/`: pending clients and the latest audit lines.
+#[handler]
+pub async fn dashboard(req: &Request, Data(state): Data<&State>) -> Response {
+    let v = match forms::superuser(state, req).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let recent = ListQuery {
+        search: String::new(),
+        offset: 0,
+        limit: 10,
+    };
+    let (audit, users) = match (
+        state.store.list_audit(&recent).await,
+        state.store.list_users(&recent).await,
+    ) {
+        (Ok(a), Ok(u)) => (a, u),
+        (Err(e), _) | (_, Err(e)) => return state.unavailable_page(&e),
+    };
+    // Walk every client in pages: the pending ones may be anywhere.
+    let mut pending = Vec::new();
+    let mut client_count;
+    let mut page = ListQuery {
+        limit: 500,
+        ..recent.clone()
+    };
+    loop {
+        let found = match state.store.list_clients(&page).await {
+            Ok(f) => f,
+            Err(e) => return state.unavailable_page(&e),
+        };
+        client_count = found.total;
+        let n = i64::try_from(found.items.len()).unwrap_or(0);
+        pending.extend(
+            found
+                .items
+                .iter()
+                .filter(|c| c.approval == crate::core::model::Approval::Pending)
+                .map(
+                    |c| serde_json::json!({ "id": c.id, "name": c.name, "client_id": c.client_id }),
+                ),
+        );
+        page.offset += n;
+        if n == 0 || page.offset >= found.total {
+            break;
+        }
+    }
+    let audit: Vec<serde_json::Value> = audit
+        .items
+        .iter()
+        .map(|a| {
+            serde_json::json!({ "at": when(a.at), "actor": a.actor, "action": a.action,
+                                "target": a.target, "detail": a.detail })
+        })
+        .collect();
+    let mut ctx = v.context();
+    ctx.insert("section", "home");
+    ctx.insert("pending", &pending);
+    ctx.insert("client_count", &client_count);
+    ctx.insert("user_count", &users.total);
+    ctx.insert("audit", &audit);
+    state.render(StatusCode::OK, "admin/index.html", &ctx)
+}
+
+/// `GET /admin/audit`: the audit log, newest first.
+#[handler]
+pub async fn audit_log(req: &Request, Data(state): Data<&State>) -> Response {
+    let v = match forms::superuser(state, req).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let (q, page) = list_query(req);
+    let found = match state.store.list_audit(&q).await {
+        Ok(p) => p,
+        Err(e) => return state.unavailable_page(&e),
+    };
+    let rows = found
+        .items
+        .into_iter()
+        .map(|a| {
+            Row::new(
+                vec![
+                    Cell::text(when(a.at)),
+                    Cell::text(a.actor),
+                    Cell::text(a.action),
+                    Cell::text(a.target),
+                    Cell::text(a.detail),
+                ],
+                vec![],
+            )
+        })
+        .collect();
+    render_list(
+        state,
+        v.context(),
+        "audit",
+        "Audit log",
+        "/admin/audit",
+        &["When", "Who", "Action", "Target", "Detail"],
+        rows,
+        &q,
+        page,
+        found.total,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates_are_civil() {
+        assert_eq!(super::when(0), "1970-01-01 00:00 UTC");
+        assert_eq!(super::when(1_795_392_000), "2026-11-23 00:00 UTC");
+    }
+}

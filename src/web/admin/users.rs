@@ -1,0 +1,241 @@
+//! Admin: users (active and superuser flags, password reset, revoking all their tokens).
+
+use poem::http::StatusCode;
+use poem::web::{Data, Path};
+use poem::{Body, Request, Response, handler};
+
+use super::{Action, Cell, Row, render_list};
+use crate::core::model::User;
+use crate::core::secret::{generate_token, hash_password};
+use crate::web::State;
+use crate::web::forms::{self, Visitor, checked_form, list_query, not_found, parse_id, see_other};
+
+async fn load_user(state: &State, raw_id: &str) -> Result<User, Response> {
+    let id = parse_id(state, raw_id)?;
+    match state.store.user_by_id(id).await {
+        Ok(Some(u)) => Ok(u),
+        Ok(None) => Err(not_found(state)),
+        Err(e) => Err(state.unavailable_page(&e)),
+    }
+}
+
+fn user_page(
+    state: &State,
+    v: &Visitor,
+    status: StatusCode,
+    u: &User,
+    password: Option<&str>,
+    error: Option<&str>,
+) -> Response {
+    let mut ctx = v.context();
+    ctx.insert("section", "users");
+    ctx.insert(
+        "target",
+        &serde_json::json!({
+            "id": u.id, "username": u.username, "email": u.email,
+            "is_active": u.is_active, "is_superuser": u.is_superuser,
+        }),
+    );
+    let q = serde_urlencoded::to_string([("q", &u.username)]).unwrap_or_default();
+    ctx.insert("tokens_url", &format!("/admin/tokens?{q}"));
+    ctx.insert("consents_url", &format!("/admin/consents?{q}"));
+    ctx.insert("new_password", &password);
+    ctx.insert("error", &error);
+    state.render(status, "admin/user.html", &ctx)
+}
+
+/// `GET /admin/users`: searchable by username or email.
+#[handler]
+pub async fn list(req: &Request, Data(state): Data<&State>) -> Response {
+    let v = match forms::superuser(state, req).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let (q, page) = list_query(req);
+    let found = match state.store.list_users(&q).await {
+        Ok(p) => p,
+        Err(e) => return state.unavailable_page(&e),
+    };
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    let rows = found
+        .items
+        .iter()
+        .map(|u| {
+            Row::new(
+                vec![
+                    Cell::link(&u.username, format!("/admin/users/{}", u.id)),
+                    Cell::text(&u.email),
+                    Cell::text(yes(u.is_active)),
+                    Cell::text(yes(u.is_superuser)),
+                ],
+                vec![Action::new(
+                    "Revoke all tokens",
+                    format!("/admin/users/{}/revoke", u.id),
+                    true,
+                )],
+            )
+        })
+        .collect();
+    render_list(
+        state,
+        v.context(),
+        "users",
+        "Users",
+        "/admin/users",
+        &["Username", "Email", "Active", "Superuser"],
+        rows,
+        &q,
+        page,
+        found.total,
+    )
+}
+
+/// `GET /admin/users/:id`.
+#[handler]
+pub async fn show(req: &Request, Path(id): Path<String>, Data(state): Data<&State>) -> Response {
+    let v = match forms::superuser(state, req).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match load_user(state, &id).await {
+        Ok(u) => user_page(state, &v, StatusCode::OK, &u, None, None),
+        Err(r) => r,
+    }
+}
+
+/// `POST /admin/users/:id`: the active and superuser flags.
+#[handler]
+pub async fn update(
+    req: &Request,
+    Path(id): Path<String>,
+    body: Body,
+    Data(state): Data<&State>,
+) -> Response {
+    let v = match forms::superuser(state, req).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let f = match checked_form(state, req, body, &v).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let u = match load_user(state, &id).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let active = f.get("is_active") == "on";
+    let superuser = f.get("is_superuser") == "on";
+    // Locking yourself out would leave nobody able to undo it from the web.
+    if u.id == v.user.id && !(active && superuser) {
+        return user_page(
+            state,
+            &v,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &u,
+            None,
+            Some("You cannot deactivate yourself or remove your own superuser flag."),
+        );
+    }
+    if let Err(e) = state.store.set_user_flags(u.id, active, superuser).await {
+        return state.unavailable_page(&e);
+    }
+    if let Err(r) = v
+        .audit(
+            state,
+            "user.update",
+            &format!("user {}", u.username),
+            &format!("active={active} superuser={superuser}"),
+        )
+        .await
+    {
+        return r;
+    }
+    see_other(&format!("/admin/users/{}", u.id))
+}
+
+/// `POST /admin/users/:id/password`: sets a random temporary password, shown once, and ends
+/// the user's sessions.
+#[handler]
+pub async fn reset_password(
+    req: &Request,
+    Path(id): Path<String>,
+    body: Body,
+    Data(state): Data<&State>,
+) -> Response {
+    let v = match forms::superuser(state, req).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if let Err(r) = checked_form(state, req, body, &v).await {
+        return r;
+    }
+    let u = match load_user(state, &id).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let password: String = generate_token().chars().take(16).collect();
+    let plain = password.clone();
+    let hash = match tokio::task::spawn_blocking(move || hash_password(&plain)).await {
+        Ok(Ok(h)) => h,
+        _ => return state.unavailable_page(&"password hashing failed"),
+    };
+    if let Err(e) = state.store.set_user_password(u.id, &hash).await {
+        return state.unavailable_page(&e);
+    }
+    if let Err(r) = v
+        .audit(
+            state,
+            "user.password_reset",
+            &format!("user {}", u.username),
+            "",
+        )
+        .await
+    {
+        return r;
+    }
+    user_page(state, &v, StatusCode::OK, &u, Some(&password), None)
+}
+
+/// `POST /admin/users/:id/revoke`: every token and unredeemed code of the user.
+#[handler]
+pub async fn revoke_all(
+    req: &Request,
+    Path(id): Path<String>,
+    body: Body,
+    Data(state): Data<&State>,
+) -> Response {
+    let v = match forms::superuser(state, req).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if let Err(r) = checked_form(state, req, body, &v).await {
+        return r;
+    }
+    let u = match load_user(state, &id).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let n = match state
+        .store
+        .revoke_user_tokens(u.id, crate::core::now())
+        .await
+    {
+        Ok(n) => n,
+        Err(e) => return state.unavailable_page(&e),
+    };
+    if let Err(r) = v
+        .audit(
+            state,
+            "user.revoke_all",
+            &format!("user {}", u.username),
+            &format!("{n} revoked"),
+        )
+        .await
+    {
+        return r;
+    }
+    see_other(&format!(
+        "/admin/tokens?{}",
+        serde_urlencoded::to_string([("q", &u.username)]).unwrap_or_default()
+    ))
+}
