@@ -33,6 +33,9 @@ pub enum ErrorCode {
     ServerError,
     /// The server is overloaded or throttling this caller.
     TemporarilyUnavailable,
+    /// Too many failed password attempts for this username or address: wait and retry
+    /// (`slow_down`, from the IANA OAuth extensions error registry).
+    SlowDown,
 }
 
 impl ErrorCode {
@@ -51,6 +54,7 @@ impl ErrorCode {
             Self::InsufficientScope => "insufficient_scope",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::SlowDown => "slow_down",
         }
     }
 }

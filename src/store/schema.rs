@@ -118,3 +118,12 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    login_attempts (id) {
+        id -> BigInt,
+        username -> Text,
+        client_ip -> Text,
+        created_at -> BigInt,
+    }
+}

@@ -81,6 +81,22 @@ pub fn presented_credentials(
     })
 }
 
+/// The caller's IP address, for throttling: the socket peer, or, when that peer is a trusted
+/// proxy, the last address it appended to `X-Forwarded-For` (earlier entries are the client's
+/// own claims and could be forged).
+pub fn client_ip(req: &Request, settings: &crate::settings::Settings) -> String {
+    let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    let forwarded = peer
+        .filter(|ip| settings.trusted_proxies.contains(ip))
+        .and_then(|_| req.header("x-forwarded-for"))
+        .and_then(|v| v.rsplit(',').next())
+        .map(|v| v.trim().to_owned())
+        .filter(|v| v.parse::<std::net::IpAddr>().is_ok());
+    forwarded
+        .or_else(|| peer.map(|ip| ip.to_string()))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
 /// The value of a cookie named `name`.
 pub fn cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers()

@@ -6,9 +6,12 @@ use serde::Serialize;
 
 use super::State;
 use super::error::{no_store_json, oauth_error};
-use super::request::{form_params, presented_credentials};
+use super::request::{client_ip, form_params, presented_credentials};
 use crate::core::error::{ErrorCode, OAuthError};
-use crate::core::grant::{client_auth, code, find_active, refresh};
+use crate::core::grant::password::Throttle;
+use crate::core::grant::{
+    TokenResponse, client_auth, client_credentials, code, find_active, password, refresh,
+};
 use crate::core::model::{Client, ClientType, TokenKind};
 use crate::core::params::Params;
 
@@ -18,23 +21,36 @@ async fn authenticated(
     body: Body,
 ) -> Result<(Params, Client), OAuthError> {
     let params = form_params(req, body).await?;
-    let creds = presented_credentials(req, &params)?;
-    let client = client_auth::authenticate(state.store.as_ref(), &creds).await?;
+    let client = authenticate_params(state, req, &params).await?;
     Ok((params, client))
 }
 
-/// `POST /oauth/token`: dispatches on `grant_type`.
-#[handler]
-pub async fn token(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
+/// Authenticates the client of a request whose parameters are already read.
+pub(crate) async fn authenticate_params(
+    state: &State,
+    req: &Request,
+    params: &Params,
+) -> Result<Client, OAuthError> {
+    let creds = presented_credentials(req, params)?;
+    client_auth::authenticate(state.store.as_ref(), &creds).await
+}
+
+/// Runs the token endpoint on already-read parameters: client authentication, then the grant
+/// named by `grant_type`. Compatibility routes call it after adapting their spellings.
+pub(crate) async fn issue(
+    state: &State,
+    req: &Request,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
     let now = crate::core::now();
-    let (params, client) = match authenticated(state, req, body).await {
+    let client = match authenticate_params(state, req, params).await {
         Ok(v) => v,
         Err(e) => {
             tracing::info!(
                 error = e.code.as_str(),
                 "token request refused before the grant"
             );
-            return oauth_error(&e);
+            return Err(e);
         }
     };
     let grant_type = params.get("grant_type").unwrap_or("").to_owned();
@@ -44,22 +60,48 @@ pub async fn token(req: &Request, body: Body, Data(state): Data<&State>) -> Resp
         "" => Err(OAuthError::invalid_request(
             "missing parameter `grant_type`",
         )),
-        "authorization_code" => code::exchange(store, &client, &params, lifetimes, now).await,
-        "refresh_token" => refresh::refresh(store, &client, &params, lifetimes, now).await,
+        "authorization_code" => code::exchange(store, &client, params, lifetimes, now).await,
+        "refresh_token" => refresh::refresh(store, &client, params, lifetimes, now).await,
+        "client_credentials" => {
+            client_credentials::grant(store, &client, params, lifetimes, now).await
+        }
+        "password" => {
+            let throttle = Throttle {
+                per_user: state.settings.password_attempts_per_user,
+                per_ip: state.settings.password_attempts_per_ip,
+                window: state.settings.password_attempt_window,
+            };
+            let ip = client_ip(req, &state.settings);
+            password::grant(store, &client, params, lifetimes, throttle, &ip, now)
+                .await
+                .map(|(tokens, _)| tokens)
+        }
         other => Err(OAuthError::new(
             ErrorCode::UnsupportedGrantType,
             format!("grant_type `{other}` is not supported"),
         )),
     };
-    match result {
+    match &result {
         Ok(tokens) => {
             tracing::info!(grant = %grant_type, client = %client.client_id, scope = %tokens.scope, outcome = "issued", "grant decision");
-            no_store_json(&tokens)
         }
         Err(e) => {
             tracing::info!(grant = %grant_type, client = %client.client_id, outcome = e.code.as_str(), "grant decision");
-            oauth_error(&e)
         }
+    }
+    result
+}
+
+/// `POST /oauth/token`: dispatches on `grant_type`.
+#[handler]
+pub async fn token(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
+    let params = match form_params(req, body).await {
+        Ok(p) => p,
+        Err(e) => return oauth_error(&e),
+    };
+    match issue(state, req, &params).await {
+        Ok(tokens) => no_store_json(&tokens),
+        Err(e) => oauth_error(&e),
     }
 }
 

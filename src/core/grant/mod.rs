@@ -2,7 +2,9 @@
 
 pub mod authorize;
 pub mod client_auth;
+pub mod client_credentials;
 pub mod code;
+pub mod password;
 pub mod refresh;
 
 use serde::Serialize;
