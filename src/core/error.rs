@@ -36,6 +36,8 @@ pub enum ErrorCode {
     /// Too many failed password attempts for this username or address: wait and retry
     /// (`slow_down`, from the IANA OAuth extensions error registry).
     SlowDown,
+    /// The revocation endpoint does not know the `token_type_hint` given (RFC 7009 §2.2.1).
+    UnsupportedTokenType,
 }
 
 impl ErrorCode {
@@ -55,6 +57,7 @@ impl ErrorCode {
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::SlowDown => "slow_down",
+            Self::UnsupportedTokenType => "unsupported_token_type",
         }
     }
 }

@@ -63,6 +63,7 @@ pub struct Scopegate {
     routes: Vec<RouteFn>,
     banner: Option<BannerFn>,
     default_command: Option<Vec<String>>,
+    user_info: Option<Arc<dyn crate::core::userinfo::UserInfoProvider>>,
 }
 
 impl Default for Scopegate {
@@ -80,7 +81,16 @@ impl Scopegate {
             routes: Vec::new(),
             banner: None,
             default_command: None,
+            user_info: None,
         }
+    }
+
+    /// The host's user data for `/oauth/userinfo` (and Omniport's `get_user_data`), with the
+    /// scope that unlocks each field. Without it, userinfo returns `userId`, `username` and,
+    /// under the `email` scope, `email`.
+    pub fn user_info(mut self, provider: impl crate::core::userinfo::UserInfoProvider) -> Self {
+        self.user_info = Some(Arc::new(provider));
+        self
     }
 
     /// The program name shown in `--help`.

@@ -48,3 +48,39 @@ pub fn no_store_json(body: &impl serde::Serialize) -> Response {
         }
     }
 }
+
+/// An error in the shape of `oauth_error` but with another status, for compatibility routes
+/// whose provider answered differently (Spring's `check_token` answers 400 to a bad token).
+pub fn oauth_error_with_status(err: &OAuthError, status: StatusCode) -> Response {
+    let mut resp = oauth_error(err);
+    resp.set_status(status);
+    resp
+}
+
+/// An RFC 6750 §3 refusal at a protected resource: `WWW-Authenticate: Bearer` with the error
+/// code unless the request carried no token at all (§3.1), and the same as a JSON body.
+pub fn bearer_error(err: &OAuthError, token_presented: bool) -> Response {
+    let challenge = if token_presented {
+        format!(
+            "Bearer realm=\"scopegate\", error=\"{}\", error_description=\"{}\"",
+            err.code.as_str(),
+            err.description.replace(['"', '\\'], "'")
+        )
+    } else {
+        "Bearer realm=\"scopegate\"".to_owned()
+    };
+    let mut resp = oauth_error(err);
+    if let Ok(value) = challenge.parse() {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    }
+    resp
+}
+
+/// Omniport's (Django REST framework's) answer to a request without valid credentials.
+pub fn omniport_unauthorized() -> Response {
+    Response::builder()
+        .status(StatusCode::UNAUTHORIZED)
+        .content_type("application/json")
+        .header(header::WWW_AUTHENTICATE, "Bearer realm=\"api\"")
+        .body(json!({ "detail": "Authentication credentials were not provided." }).to_string())
+}

@@ -10,7 +10,8 @@ use super::request::{client_ip, form_params, presented_credentials};
 use crate::core::error::{ErrorCode, OAuthError};
 use crate::core::grant::password::Throttle;
 use crate::core::grant::{
-    TokenResponse, client_auth, client_credentials, code, find_active, password, refresh,
+    ActiveToken, TokenResponse, client_auth, client_credentials, code, find_active, password,
+    refresh,
 };
 use crate::core::model::{Client, ClientType, TokenKind};
 use crate::core::params::Params;
@@ -128,6 +129,40 @@ pub struct Introspection {
     /// Issue time, unix seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
+    /// Subject: the user's id, or the client_id for a client's own token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// Audience: the client the token was issued to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    /// The issuer, as in the metadata document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+}
+
+impl Introspection {
+    /// The RFC 7662 description of an active token.
+    pub fn of(active: ActiveToken, issuer: String) -> Self {
+        let sub = match &active.user {
+            Some(u) => u.id.to_string(),
+            None => active.client.client_id.clone(),
+        };
+        Introspection {
+            active: true,
+            scope: Some(active.token.scope.to_string()),
+            aud: Some(active.client.client_id.clone()),
+            client_id: Some(active.client.client_id),
+            username: active.user.map(|u| u.username),
+            token_type: Some(match active.token.kind {
+                TokenKind::Access => "Bearer",
+                TokenKind::Refresh => "refresh_token",
+            }),
+            exp: Some(active.token.expires_at),
+            iat: Some(active.token.created_at),
+            sub: Some(sub),
+            iss: Some(issuer),
+        }
+    }
 }
 
 /// `POST /oauth/introspect`: tells an authenticated confidential client whether a token is
@@ -156,18 +191,7 @@ pub async fn introspect(req: &Request, body: Body, Data(state): Data<&State>) ->
     };
     let body = match found {
         None => Introspection::default(),
-        Some(active) => Introspection {
-            active: true,
-            scope: Some(active.token.scope.to_string()),
-            client_id: Some(active.client.client_id),
-            username: active.user.map(|u| u.username),
-            token_type: Some(match active.token.kind {
-                TokenKind::Access => "Bearer",
-                TokenKind::Refresh => "refresh_token",
-            }),
-            exp: Some(active.token.expires_at),
-            iat: Some(active.token.created_at),
-        },
+        Some(active) => Introspection::of(active, super::metadata::issuer(state, req)),
     };
     no_store_json(&body)
 }

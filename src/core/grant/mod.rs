@@ -6,6 +6,7 @@ pub mod client_credentials;
 pub mod code;
 pub mod password;
 pub mod refresh;
+pub mod revoke;
 
 use serde::Serialize;
 
