@@ -8,3 +8,4 @@ mod support;
 mod conformance;
 mod grants;
 mod lifecycle;
+mod walkthroughs;
