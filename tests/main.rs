@@ -5,6 +5,7 @@
 
 mod support;
 
+mod clients;
 mod conformance;
 mod grants;
 mod lifecycle;
