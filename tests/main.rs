@@ -9,4 +9,5 @@ mod clients;
 mod conformance;
 mod grants;
 mod lifecycle;
+mod userinfo;
 mod walkthroughs;
