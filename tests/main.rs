@@ -5,6 +5,7 @@
 
 mod support;
 
+mod cleartokens;
 mod clients;
 mod conformance;
 mod grants;

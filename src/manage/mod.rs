@@ -1,9 +1,11 @@
 //! The command line a host app's `main` hands over to: `serve`, `migrate`, `createsuperuser`,
-//! `createuser`, `register-client`. Bad input gets a one-line error and exit code 2.
+//! `createuser`, `register-client`, `cleartokens`. Bad input gets a one-line error and exit code 2.
 
 mod clients;
 mod serve;
 mod users;
+// Issue 4: grants and lifecycle
+mod tokens;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -191,6 +193,7 @@ impl Scopegate {
             Command::Createsuperuser(args) => users::create(&settings, args, true),
             Command::Createuser(args) => users::create(&settings, args, false),
             Command::RegisterClient(args) => clients::register(&settings, args),
+            Command::Cleartokens(args) => tokens::clear(&settings, args),
         }
     }
 }
@@ -243,6 +246,8 @@ enum Command {
     Createuser(users::UserArgs),
     /// Register an OAuth client application.
     RegisterClient(clients::ClientArgs),
+    /// Delete expired authorization codes and tokens, in batches, and say how many.
+    Cleartokens(tokens::ClearArgs),
 }
 
 /// Runs `f` on a fresh single-threaded runtime: the commands other than serve are one-shot.
