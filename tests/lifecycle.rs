@@ -237,3 +237,31 @@ both_backends! {
         server.stop().await;
     }
 }
+
+both_backends! {
+    async fn metadata_lists_every_endpoint_grant_and_method(db: Backend) {
+        let server = TestServer::start(db).await;
+        let meta: Value = http()
+            .get(server.url("/.well-known/oauth-authorization-server"))
+            .send().await.unwrap().json().await.unwrap();
+        let base = &server.base;
+        for (field, path) in [
+            ("authorization_endpoint", "/oauth/authorize"),
+            ("token_endpoint", "/oauth/token"),
+            ("revocation_endpoint", "/oauth/revoke"),
+            ("introspection_endpoint", "/oauth/introspect"),
+            ("userinfo_endpoint", "/oauth/userinfo"),
+        ] {
+            assert_eq!(meta[field], format!("{base}{path}"), "{field}");
+        }
+        assert_eq!(meta["grant_types_supported"], serde_json::json!([
+            "authorization_code", "implicit", "password", "client_credentials", "refresh_token"
+        ]));
+        assert_eq!(meta["response_types_supported"], serde_json::json!(["code", "token"]));
+        for field in ["token_endpoint_auth_methods_supported", "revocation_endpoint_auth_methods_supported", "introspection_endpoint_auth_methods_supported"] {
+            let methods = meta[field].as_array().unwrap();
+            assert!(methods.contains(&Value::from("client_secret_basic")) && methods.contains(&Value::from("client_secret_post")), "{field}");
+        }
+        server.stop().await;
+    }
+}

@@ -563,13 +563,26 @@ impl Store for DbStore {
             // and issues nothing. The loop ends on a pass that finds nothing left to revoke.
             let mut total = 0u64;
             for _ in 0..64 {
-                let n = diesel::update(
-                    tokens::table
-                        .filter(tokens::grant_id.eq(&grant_id))
-                        .filter(tokens::revoked_at.is_null()),
-                )
-                .set(tokens::revoked_at.eq(now))
-                .execute(conn)?;
+                let n = conn.transaction(|conn| {
+                    if let AnyConnection::Postgresql(_) = conn {
+                        // Lock the family in id order, the order a rotation locks its refresh
+                        // token and then the access token beside it, so the two cannot
+                        // deadlock. (SQLite serializes writers and needs no row locks.)
+                        diesel::sql_query(
+                            "SELECT id FROM tokens WHERE grant_id = $1 AND revoked_at IS NULL \
+                             ORDER BY id FOR UPDATE",
+                        )
+                        .bind::<diesel::sql_types::Text, _>(&grant_id)
+                        .execute(conn)?;
+                    }
+                    diesel::update(
+                        tokens::table
+                            .filter(tokens::grant_id.eq(&grant_id))
+                            .filter(tokens::revoked_at.is_null()),
+                    )
+                    .set(tokens::revoked_at.eq(now))
+                    .execute(conn)
+                })?;
                 if n == 0 {
                     break;
                 }
