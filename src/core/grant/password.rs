@@ -5,7 +5,7 @@ use crate::core::error::{ErrorCode, OAuthError};
 use crate::core::grant::{Grant, TokenResponse, mint, new_grant_id};
 use crate::core::model::{Client, GrantType, Lifetimes, User};
 use crate::core::params::Params;
-use crate::core::secret::{dummy_password_hash, verify_password};
+use crate::core::secret::verify_user_password;
 use crate::core::store::Store;
 
 /// How many password attempts are allowed, and over which sliding window.
@@ -60,21 +60,11 @@ pub async fn grant(
             ),
         ));
     }
-    let user = store
+    let found = store
         .user_by_username(username)
         .await
-        .map_err(store_failed)?
-        .filter(|u| u.is_active);
-    // argon2 is deliberately slow: keep it off the async workers. Unknown users are checked
-    // against a dummy hash so the timing does not reveal which usernames exist.
-    let phc = user.as_ref().map_or_else(
-        || dummy_password_hash().to_owned(),
-        |u| u.password_hash.clone(),
-    );
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
-        .await
-        .unwrap_or(false);
-    let Some(user) = user.filter(|_| ok) else {
+        .map_err(store_failed)?;
+    let Some(user) = verify_user_password(found, password).await else {
         return Err(OAuthError::invalid_grant("wrong username or password"));
     };
     store
