@@ -177,6 +177,14 @@ both_backends! {
         ]).await;
         assert_eq!(status, 429, "{body}");
         assert!(body["error_description"].as_str().unwrap().contains("too many"));
+        let resp = http()
+            .post(server.url("/oauth/token"))
+            .basic_auth(&app.client_id, app.secret.as_deref())
+            .form(&[("grant_type", "password"), ("username", "bob"), ("password", "right")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.headers()["retry-after"], "60");
         server.stop().await;
     }
 

@@ -9,7 +9,7 @@ use poem::{Body, Request, Response, Route, get, handler, post};
 use serde_json::{Value, json};
 
 use super::State;
-use super::error::{no_store_json, oauth_error, oauth_error_with_status};
+use super::error::{no_store_json, oauth_error, oauth_error_with_status, token_error};
 use super::request::{form_params, query_and_form, query_params};
 use super::token::authenticate_params;
 use super::{authorize, revoke, token, userinfo};
@@ -112,7 +112,7 @@ pub async fn onesait_token(req: &Request, body: Body, Data(state): Data<&State>)
     };
     let tokens = match token::issue(state, req, &params).await {
         Ok(t) => t,
-        Err(e) => return oauth_error(&e),
+        Err(e) => return token_error(&e, state.settings.password_attempt_window),
     };
     let user = match find_active(
         state.store.as_ref(),

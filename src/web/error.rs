@@ -84,3 +84,14 @@ pub fn omniport_unauthorized() -> Response {
         .header(header::WWW_AUTHENTICATE, "Bearer realm=\"api\"")
         .body(json!({ "detail": "Authentication credentials were not provided." }).to_string())
 }
+
+/// `oauth_error`, plus `Retry-After` for a throttled caller (RFC 6585 §4 with 429).
+pub fn token_error(err: &OAuthError, retry_after: i64) -> Response {
+    let mut resp = oauth_error(err);
+    if err.code == ErrorCode::SlowDown
+        && let Ok(value) = retry_after.to_string().parse()
+    {
+        resp.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    resp
+}

@@ -5,7 +5,7 @@ use poem::{Body, Request, Response, handler};
 use serde::Serialize;
 
 use super::State;
-use super::error::{no_store_json, oauth_error};
+use super::error::{no_store_json, oauth_error, token_error};
 use super::request::{client_ip, form_params, presented_credentials};
 use crate::core::error::{ErrorCode, OAuthError};
 use crate::core::grant::password::Throttle;
@@ -102,7 +102,7 @@ pub async fn token(req: &Request, body: Body, Data(state): Data<&State>) -> Resp
     };
     match issue(state, req, &params).await {
         Ok(tokens) => no_store_json(&tokens),
-        Err(e) => oauth_error(&e),
+        Err(e) => token_error(&e, state.settings.password_attempt_window),
     }
 }
 
