@@ -205,4 +205,17 @@ both_backends! {
         assert_eq!(statuses, vec![400, 400, 400, 400, 429, 429]);
         server.stop().await;
     }
+
+    async fn successful_logins_do_not_count_against_the_limit(db: Backend) {
+        let server = TestServer::start_with(db, |s| s.password_attempts_per_user = 2, Route::new()).await;
+        server.user("carol", "pw").await;
+        let app = server.client(confidential(vec![GrantType::Password])).await;
+        for _ in 0..5 {
+            let (status, body) = post_token(&server, &app, &[
+                ("grant_type", "password"), ("username", "carol"), ("password", "pw"),
+            ]).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        server.stop().await;
+    }
 }
