@@ -37,6 +37,22 @@ pub struct Settings {
     pub template_dir: Option<PathBuf>,
     /// Log filter (tracing `EnvFilter` syntax). Default `info`.
     pub log: String,
+    /// Serve the implicit grant (`response_type=token`) to public clients that are allowed it.
+    /// Default true.
+    pub implicit_grant: bool,
+    /// Serve oauthost's routes (`/auth/`, `/token/`). Default true.
+    pub compat_oauthost: bool,
+    /// Serve Omniport's routes (`/oauth/authorise/`, `/open_auth/...`). Default true.
+    pub compat_omniport: bool,
+    /// Serve onesait Platform's routes (`/oauth-server/...`). Default true.
+    pub compat_onesait: bool,
+    /// Password-grant attempts allowed per username within `password_attempt_window`. Default 5.
+    pub password_attempts_per_user: i64,
+    /// Password-grant attempts allowed per client IP address within `password_attempt_window`.
+    /// Default 20.
+    pub password_attempts_per_ip: i64,
+    /// The sliding window of password-grant throttling, in seconds. Default 60.
+    pub password_attempt_window: i64,
 }
 
 impl Default for Settings {
@@ -55,6 +71,13 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             template_dir: None,
             log: "info".into(),
+            implicit_grant: true,
+            compat_oauthost: true,
+            compat_omniport: true,
+            compat_onesait: true,
+            password_attempts_per_user: 5,
+            password_attempts_per_ip: 20,
+            password_attempt_window: 60,
         }
     }
 }
@@ -115,10 +138,16 @@ impl Settings {
             ("access_token_lifetime", self.access_token_lifetime),
             ("refresh_token_lifetime", self.refresh_token_lifetime),
             ("session_lifetime", self.session_lifetime),
+            ("password_attempt_window", self.password_attempt_window),
         ] {
             if value <= 0 {
                 return Err(format!("{name} must be a positive number of seconds"));
             }
+        }
+        if self.password_attempts_per_user < 1 || self.password_attempts_per_ip < 1 {
+            return Err(
+                "password_attempts_per_user and password_attempts_per_ip must be at least 1".into(),
+            );
         }
         crate::store::parse_database_url(&self.database_url)?;
         Ok(self)

@@ -28,12 +28,9 @@ fn run(db: &str, args: &[&str], stdin: Option<&str>) -> Run {
         .spawn()
         .expect("spawn scopegate");
     if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
+        // The command may exit before reading (bad input is refused first): a broken pipe
+        // here is not a failure of the test.
+        let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
     } else {
         drop(child.stdin.take());
     }

@@ -239,7 +239,7 @@ both_backends! {
         browser.login("alice", "correct horse").await;
         let cases = [
             (format!("client_id={}&state=s1", c.client_id), "invalid_request"),
-            (format!("client_id={}&response_type=token&state=s1", c.client_id), "unsupported_response_type"),
+            (format!("client_id={}&response_type=magic&state=s1", c.client_id), "unsupported_response_type"),
             (format!("client_id={}&response_type=code&scope=polls:admin&state=s1", c.client_id), "invalid_scope"),
             (format!("client_id={}&response_type=code&scope=a%22b&state=s1", c.client_id), "invalid_scope"),
             (format!("client_id={}&response_type=code&state=s1", public.client_id), "invalid_request"),

@@ -7,9 +7,15 @@ mod support;
 
 mod admin;
 mod browser;
+mod cleartokens;
 mod cli;
+mod clients;
 mod code_flow;
 mod conformance;
+mod grants;
+mod lifecycle;
 mod portal;
 mod portal_store;
+mod userinfo;
+mod walkthroughs;
 mod webdriver;

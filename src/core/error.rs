@@ -33,6 +33,11 @@ pub enum ErrorCode {
     ServerError,
     /// The server is overloaded or throttling this caller.
     TemporarilyUnavailable,
+    /// Too many failed password attempts for this username or address: wait and retry
+    /// (`slow_down`, from the IANA OAuth extensions error registry).
+    SlowDown,
+    /// The revocation endpoint does not know the `token_type_hint` given (RFC 7009 §2.2.1).
+    UnsupportedTokenType,
 }
 
 impl ErrorCode {
@@ -51,6 +56,8 @@ impl ErrorCode {
             Self::InsufficientScope => "insufficient_scope",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::SlowDown => "slow_down",
+            Self::UnsupportedTokenType => "unsupported_token_type",
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod portal;
 pub mod scope;
 pub mod secret;
 pub mod store;
+pub mod userinfo;
 
 /// Seconds since the Unix epoch; every stored time uses it.
 pub fn now() -> i64 {

@@ -40,3 +40,33 @@ impl Params {
             .ok_or_else(|| OAuthError::invalid_request(format!("missing parameter `{name}`")))
     }
 }
+
+// Issue 4: grants and lifecycle (compatibility spellings)
+impl Params {
+    /// Sets `name` to `value` when the request did not give it (Omniport's authorise URL has no
+    /// `response_type`: it means `code`).
+    pub fn with_default(mut self, name: &str, value: &str) -> Self {
+        if self.get(name).is_none() {
+            self.0.insert(name.to_owned(), value.to_owned());
+        }
+        self
+    }
+
+    /// Reads the parameter `alias` as `name` (onesait's `clientId` for `client_id`). Both given
+    /// with different values is `invalid_request`.
+    pub fn with_alias(mut self, alias: &str, name: &str) -> Result<Self, OAuthError> {
+        let Some(value) = self.0.remove(alias).filter(|v| !v.is_empty()) else {
+            return Ok(self);
+        };
+        match self.get(name) {
+            Some(existing) if existing != value => Err(OAuthError::invalid_request(format!(
+                "`{alias}` and `{name}` differ"
+            ))),
+            Some(_) => Ok(self),
+            None => {
+                self.0.insert(name.to_owned(), value);
+                Ok(self)
+            }
+        }
+    }
+}

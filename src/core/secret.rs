@@ -69,6 +69,24 @@ pub fn dummy_password_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_password(&generate_token()).unwrap_or_default())
 }
 
+/// Checks `password` for `user` (absent or inactive users included) on the blocking pool, since
+/// argon2 is deliberately slow; a missing user is checked against the dummy hash so the timing
+/// does not reveal which usernames exist. Returns the user only when the password is right.
+pub async fn verify_user_password(
+    user: Option<super::model::User>,
+    password: String,
+) -> Option<super::model::User> {
+    let user = user.filter(|u| u.is_active);
+    let phc = user.as_ref().map_or_else(
+        || dummy_password_hash().to_owned(),
+        |u| u.password_hash.clone(),
+    );
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
+        .await
+        .unwrap_or(false);
+    user.filter(|_| ok)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

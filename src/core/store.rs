@@ -208,9 +208,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<super::portal::Page<super::portal::TokenSummary>, StoreError>;
     /// Deletes one authorization code, so it can no longer be redeemed.
     async fn revoke_code(&self, code_id: i64) -> Result<u64, StoreError>;
-    /// Revokes one token; revoking a refresh token also revokes the access tokens issued
-    /// beside it. Returns the count.
-    async fn revoke_token(&self, token_id: i64, now: i64) -> Result<u64, StoreError>;
     /// Revokes every live token and deletes every unredeemed code of a user.
     async fn revoke_user_tokens(&self, user_id: i64, now: i64) -> Result<u64, StoreError>;
     /// Revokes every live token and deletes every unredeemed code of a client.
@@ -238,4 +235,52 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<super::portal::Submission, StoreError>;
     /// Records what a claimed submission produced, for repeats to find.
     async fn finish_submission(&self, nonce_hash: &str, result: &str) -> Result<(), StoreError>;
+    // Issue 4: grants and lifecycle
+    /// Records a password-grant attempt *before* the password is checked, then counts the
+    /// attempts since `since` for its username and for its address, itself included. Recording
+    /// first means concurrent guesses cannot all slip under the limit. The caller forgets the
+    /// attempt again (`end_login_attempt`) when it succeeds or is refused as throttled.
+    async fn begin_login_attempt(
+        &self,
+        username: &str,
+        client_ip: &str,
+        now: i64,
+        since: i64,
+    ) -> Result<LoginAttempt, StoreError>;
+    /// Forgets an attempt, so it no longer counts against the limits.
+    async fn end_login_attempt(&self, attempt_id: i64) -> Result<(), StoreError>;
+    /// Revokes a token (RFC 7009). An access token alone is revoked; a refresh token takes its
+    /// whole grant with it (every refresh and access token of the family), including tokens a
+    /// concurrent rotation is issuing at that moment. Returns how many tokens it revoked.
+    async fn revoke_token(&self, token_id: i64, now: i64) -> Result<u64, StoreError>;
+    /// Deletes at most `batch` expired codes, `batch` expired tokens and `batch` login attempts
+    /// older than `attempts_before`. Safe to run from many instances at once.
+    async fn clear_expired(
+        &self,
+        now: i64,
+        attempts_before: i64,
+        batch: i64,
+    ) -> Result<Cleared, StoreError>;
+}
+
+/// A recorded password attempt and the counts it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginAttempt {
+    /// Its storage key, for `end_login_attempt`.
+    pub id: i64,
+    /// Attempts for this username within the window, this one included.
+    pub by_user: i64,
+    /// Attempts from this address within the window, this one included.
+    pub by_ip: i64,
+}
+
+/// What one `clear_expired` batch deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cleared {
+    /// Authorization codes.
+    pub codes: u64,
+    /// Access and refresh tokens.
+    pub tokens: u64,
+    /// Login attempts.
+    pub attempts: u64,
 }

@@ -37,6 +37,15 @@ pub struct ClientArgs {
     /// Print {"client_id": .., "client_secret": ..} as JSON.
     #[arg(long)]
     json: bool,
+    /// This client's authorization code lifetime in seconds (default: the server's).
+    #[arg(long)]
+    code_lifetime: Option<i64>,
+    /// This client's access token lifetime in seconds (default: the server's).
+    #[arg(long)]
+    access_token_lifetime: Option<i64>,
+    /// This client's refresh token lifetime in seconds (default: the server's).
+    #[arg(long)]
+    refresh_token_lifetime: Option<i64>,
 }
 
 fn usage(msg: impl Into<String>) -> CommandError {
@@ -108,6 +117,17 @@ pub(super) fn register(settings: &Settings, args: ClientArgs) -> Result<(), Comm
             "client_credentials and password need a confidential client (they authenticate with a secret)",
         ));
     }
+    for (flag, value) in [
+        ("--code-lifetime", args.code_lifetime),
+        ("--access-token-lifetime", args.access_token_lifetime),
+        ("--refresh-token-lifetime", args.refresh_token_lifetime),
+    ] {
+        if value.is_some_and(|v| v <= 0) {
+            return Err(usage(format!(
+                "{flag} must be a positive number of seconds"
+            )));
+        }
+    }
     let client_id = match args.client_id {
         Some(id) if !id.is_empty() && id.chars().all(|c| c.is_ascii_graphic() && c != ':') => id,
         Some(id) => {
@@ -132,9 +152,9 @@ pub(super) fn register(settings: &Settings, args: ClientArgs) -> Result<(), Comm
         } else {
             Approval::Pending
         },
-        code_lifetime: None,
-        access_token_lifetime: None,
-        refresh_token_lifetime: None,
+        code_lifetime: args.code_lifetime,
+        access_token_lifetime: args.access_token_lifetime,
+        refresh_token_lifetime: args.refresh_token_lifetime,
         owner_id: None,
     }))?;
     let client = match created {

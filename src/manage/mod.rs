@@ -1,9 +1,11 @@
 //! The command line a host app's `main` hands over to: `serve`, `migrate`, `createsuperuser`,
-//! `createuser`, `register-client`. Bad input gets a one-line error and exit code 2.
+//! `createuser`, `register-client`, `cleartokens`. Bad input gets a one-line error and exit code 2.
 
 mod clients;
 mod serve;
 mod users;
+// Issue 4: grants and lifecycle
+mod tokens;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -63,6 +65,7 @@ pub struct Scopegate {
     routes: Vec<RouteFn>,
     banner: Option<BannerFn>,
     default_command: Option<Vec<String>>,
+    user_info: Option<Arc<dyn crate::core::userinfo::UserInfoProvider>>,
 }
 
 impl Default for Scopegate {
@@ -80,7 +83,16 @@ impl Scopegate {
             routes: Vec::new(),
             banner: None,
             default_command: None,
+            user_info: None,
         }
+    }
+
+    /// The host's user data for `/oauth/userinfo` (and Omniport's `get_user_data`), with the
+    /// scope that unlocks each field. Without it, userinfo returns `userId`, `username` and,
+    /// under the `email` scope, `email`.
+    pub fn user_info(mut self, provider: impl crate::core::userinfo::UserInfoProvider) -> Self {
+        self.user_info = Some(Arc::new(provider));
+        self
     }
 
     /// The program name shown in `--help`.
@@ -181,6 +193,7 @@ impl Scopegate {
             Command::Createsuperuser(args) => users::create(&settings, args, true),
             Command::Createuser(args) => users::create(&settings, args, false),
             Command::RegisterClient(args) => clients::register(&settings, args),
+            Command::Cleartokens(args) => tokens::clear(&settings, args),
         }
     }
 }
@@ -233,6 +246,8 @@ enum Command {
     Createuser(users::UserArgs),
     /// Register an OAuth client application.
     RegisterClient(clients::ClientArgs),
+    /// Delete expired authorization codes and tokens, in batches, and say how many.
+    Cleartokens(tokens::ClearArgs),
 }
 
 /// Runs `f` on a fresh single-threaded runtime: the commands other than serve are one-shot.

@@ -11,7 +11,11 @@ pub(super) fn serve(host: &Scopegate, settings: Settings) -> Result<(), CommandE
     addr.parse::<std::net::SocketAddr>()
         .map_err(|_| CommandError::Usage(format!("--addr {addr:?} is not HOST:PORT")))?;
     let banner = host.banner.as_ref().map(|b| b(&settings));
-    let state = crate::web::build_state(settings).map_err(CommandError::Failed)?;
+    let state = match &host.user_info {
+        Some(provider) => crate::web::build_state_with(settings, provider.clone()),
+        None => crate::web::build_state(settings),
+    }
+    .map_err(CommandError::Failed)?;
     let app = crate::web::app(state, host.host_routes(Route::new()));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -523,21 +523,6 @@ pub(super) fn revoke_code(conn: &mut AnyConnection, code_id: i64) -> Result<u64,
     Ok(count(n))
 }
 
-pub(super) fn revoke_token(
-    conn: &mut AnyConnection,
-    token_id: i64,
-    now: i64,
-) -> Result<u64, StoreError> {
-    let n = diesel::update(
-        tokens::table
-            .filter(tokens::id.eq(token_id).or(tokens::refresh_id.eq(token_id)))
-            .filter(tokens::revoked_at.is_null()),
-    )
-    .set(tokens::revoked_at.eq(now))
-    .execute(conn)?;
-    Ok(count(n))
-}
-
 pub(super) fn revoke_user_tokens(
     conn: &mut AnyConnection,
     user_id: i64,

@@ -8,11 +8,12 @@ use super::models::{
     ClientRow, CodeRow, PendingRow, ScopeRow, SessionRow, TokenRow, UserRow, approval_columns,
     grant_types_column, pkce_columns,
 };
+use super::schema::login_attempts;
 use super::schema::{
     auth_codes, clients, consents, pending_authorizations, scopes, sessions, tokens, users,
 };
 use super::{AnyConnection, DbStore, admin};
-use crate::core::model::Approval;
+use crate::core::model::{Approval, TokenKind};
 use crate::core::model::{
     AuthCode, Client, NewClient, NewCode, NewToken, NewUser, PendingAuthorization, Scope, Session,
     Token, User,
@@ -22,6 +23,7 @@ use crate::core::portal::{
     Submission, TokenSummary,
 };
 use crate::core::scope::ScopeSet;
+use crate::core::store::{Cleared, LoginAttempt};
 use crate::core::store::{Redeemed, Store, StoreError};
 
 fn insert_token(
@@ -53,6 +55,43 @@ fn insert_pair(
     let refresh_id = refresh.map(|r| insert_token(conn, r, None)).transpose()?;
     insert_token(conn, access, refresh_id)?;
     Ok(())
+}
+
+/// Revokes every token of a family, including tokens a concurrent rotation is inserting.
+///
+/// Each pass is a fresh statement with a fresh snapshot. A rotation that held a row lock during
+/// one pass has committed when that pass ends, so the next pass sees the tokens it inserted; a
+/// rotation that comes later finds its refresh token revoked and issues nothing. The loop ends on
+/// a pass that finds nothing left to revoke.
+fn revoke_family(conn: &mut AnyConnection, grant_id: &str, now: i64) -> Result<u64, StoreError> {
+    let mut total = 0u64;
+    for _ in 0..64 {
+        let n = conn.transaction(|conn| {
+            if let AnyConnection::Postgresql(_) = conn {
+                // Lock the family in id order, the order a rotation locks its refresh token and
+                // then the access token beside it, so the two cannot deadlock. (SQLite
+                // serializes writers and needs no row locks.)
+                diesel::sql_query(
+                    "SELECT id FROM tokens WHERE grant_id = $1 AND revoked_at IS NULL \
+                     ORDER BY id FOR UPDATE",
+                )
+                .bind::<diesel::sql_types::Text, _>(grant_id)
+                .execute(conn)?;
+            }
+            diesel::update(
+                tokens::table
+                    .filter(tokens::grant_id.eq(grant_id))
+                    .filter(tokens::revoked_at.is_null()),
+            )
+            .set(tokens::revoked_at.eq(now))
+            .execute(conn)
+        })?;
+        if n == 0 {
+            break;
+        }
+        total = total.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
+    }
+    Ok(total)
 }
 
 #[async_trait]
@@ -325,17 +364,8 @@ impl Store for DbStore {
 
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<u64, StoreError> {
         let grant_id = grant_id.to_owned();
-        self.run(move |conn| {
-            let n = diesel::update(
-                tokens::table
-                    .filter(tokens::grant_id.eq(grant_id))
-                    .filter(tokens::revoked_at.is_null()),
-            )
-            .set(tokens::revoked_at.eq(now))
-            .execute(conn)?;
-            Ok(u64::try_from(n).unwrap_or(u64::MAX))
-        })
-        .await
+        self.run(move |conn| revoke_family(conn, &grant_id, now))
+            .await
     }
 
     async fn create_session(
@@ -606,11 +636,6 @@ impl Store for DbStore {
         self.run(move |c| admin::revoke_code(c, code_id)).await
     }
 
-    async fn revoke_token(&self, token_id: i64, now: i64) -> Result<u64, StoreError> {
-        self.run(move |c| admin::revoke_token(c, token_id, now))
-            .await
-    }
-
     async fn revoke_user_tokens(&self, user_id: i64, now: i64) -> Result<u64, StoreError> {
         self.run(move |c| admin::revoke_user_tokens(c, user_id, now))
             .await
@@ -650,5 +675,124 @@ impl Store for DbStore {
         let (nonce_hash, result) = (nonce_hash.to_owned(), result.to_owned());
         self.run(move |c| admin::finish_submission(c, &nonce_hash, &result))
             .await
+    }
+
+    // Issue 4: grants and lifecycle
+    async fn begin_login_attempt(
+        &self,
+        username: &str,
+        client_ip: &str,
+        now: i64,
+        since: i64,
+    ) -> Result<LoginAttempt, StoreError> {
+        let username = username.to_owned();
+        let client_ip = client_ip.to_owned();
+        self.run(move |conn| {
+            // Two statements, not a transaction: the insert commits before the count, so of N
+            // concurrent attempts the k-th to commit counts at least k.
+            let id: i64 = diesel::insert_into(login_attempts::table)
+                .values((
+                    login_attempts::username.eq(&username),
+                    login_attempts::client_ip.eq(&client_ip),
+                    login_attempts::created_at.eq(now),
+                ))
+                .returning(login_attempts::id)
+                .get_result(conn)?;
+            let by_user: i64 = login_attempts::table
+                .filter(login_attempts::username.eq(&username))
+                .filter(login_attempts::created_at.gt(since))
+                .count()
+                .get_result(conn)?;
+            let by_ip: i64 = login_attempts::table
+                .filter(login_attempts::client_ip.eq(&client_ip))
+                .filter(login_attempts::created_at.gt(since))
+                .count()
+                .get_result(conn)?;
+            Ok(LoginAttempt { id, by_user, by_ip })
+        })
+        .await
+    }
+
+    async fn end_login_attempt(&self, attempt_id: i64) -> Result<(), StoreError> {
+        self.run(move |conn| {
+            diesel::delete(login_attempts::table.find(attempt_id)).execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn revoke_token(&self, token_id: i64, now: i64) -> Result<u64, StoreError> {
+        self.run(move |conn| {
+            let found: Option<(String, String)> = tokens::table
+                .find(token_id)
+                .select((tokens::kind, tokens::grant_id))
+                .first(conn)
+                .optional()?;
+            let Some((kind, grant_id)) = found else {
+                return Ok(0);
+            };
+            if kind != TokenKind::Refresh.as_str() {
+                let n = diesel::update(
+                    tokens::table
+                        .find(token_id)
+                        .filter(tokens::revoked_at.is_null()),
+                )
+                .set(tokens::revoked_at.eq(now))
+                .execute(conn)?;
+                return Ok(u64::try_from(n).unwrap_or(u64::MAX));
+            }
+            // The access tokens issued beside it end too, even outside the family.
+            let beside = diesel::update(
+                tokens::table
+                    .filter(tokens::refresh_id.eq(token_id))
+                    .filter(tokens::revoked_at.is_null()),
+            )
+            .set(tokens::revoked_at.eq(now))
+            .execute(conn)?;
+            let family = revoke_family(conn, &grant_id, now)?;
+            Ok(family.saturating_add(u64::try_from(beside).unwrap_or(u64::MAX)))
+        })
+        .await
+    }
+
+    async fn clear_expired(
+        &self,
+        now: i64,
+        attempts_before: i64,
+        batch: i64,
+    ) -> Result<Cleared, StoreError> {
+        self.run(move |conn| {
+            let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+            // Ids first, then a delete by id: bounded work per statement on both backends.
+            let code_ids: Vec<i64> = auth_codes::table
+                .filter(auth_codes::expires_at.lt(now))
+                .select(auth_codes::id)
+                .limit(batch)
+                .load(conn)?;
+            let codes = diesel::delete(auth_codes::table.filter(auth_codes::id.eq_any(&code_ids)))
+                .execute(conn)?;
+            let token_ids: Vec<i64> = tokens::table
+                .filter(tokens::expires_at.lt(now))
+                .select(tokens::id)
+                .limit(batch)
+                .load(conn)?;
+            let toks = diesel::delete(tokens::table.filter(tokens::id.eq_any(&token_ids)))
+                .execute(conn)?;
+            let attempt_ids: Vec<i64> = login_attempts::table
+                .filter(login_attempts::created_at.lt(attempts_before))
+                .select(login_attempts::id)
+                .limit(batch)
+                .load(conn)?;
+            let attempts = diesel::delete(
+                login_attempts::table.filter(login_attempts::id.eq_any(&attempt_ids)),
+            )
+            .execute(conn)?;
+            Ok(Cleared {
+                codes: count(codes),
+                tokens: count(toks),
+                attempts: count(attempts),
+            })
+        })
+        .await
     }
 }

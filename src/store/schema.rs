@@ -178,3 +178,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     client_members,
     client_profiles,
 );
+diesel::table! {
+    login_attempts (id) {
+        id -> BigInt,
+        username -> Text,
+        client_ip -> Text,
+        created_at -> BigInt,
+    }
+}

@@ -14,9 +14,10 @@ use super::pages::found;
 use super::request::{form_params, query_params};
 use super::session;
 use crate::core::error::{ErrorCode, OAuthError};
-use crate::core::grant::authorize::{AuthorizeError, validate};
-use crate::core::grant::new_grant_id;
-use crate::core::model::{Approval, NewCode, PendingAuthorization};
+use crate::core::grant::authorize::{AuthorizeError, ValidateOptions, validate_with};
+use crate::core::grant::{Grant, mint, new_grant_id};
+use crate::core::model::{Approval, Client, Lifetimes, NewCode, PendingAuthorization};
+use crate::core::params::Params;
 use crate::core::secret::{generate_token, hash_secret};
 
 /// How long a consent page stays answerable.
@@ -24,9 +25,14 @@ const CONSENT_TTL: i64 = 600;
 
 /// Appends the response parameters to the redirect URI's query (RFC 6749 §4.1.2: keeping any
 /// query the registered URI already has).
-fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Option<String> {
+fn redirect_with(redirect_uri: &str, params: &[(&str, &str)], fragment: bool) -> Option<String> {
     let mut url = url::Url::parse(redirect_uri).ok()?;
-    {
+    if fragment {
+        // RFC 6749 §4.2.2: the implicit grant answers in the fragment, which the browser keeps
+        // to itself (never sent to the client's server or logged by proxies).
+        let encoded = serde_urlencoded::to_string(params).ok()?;
+        url.set_fragment(Some(&encoded));
+    } else {
         let mut q = url.query_pairs_mut();
         for (k, v) in params {
             q.append_pair(k, v);
@@ -36,7 +42,16 @@ fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Option<String> 
 }
 
 fn redirect_response(state: &State, redirect_uri: &str, params: &[(&str, &str)]) -> Response {
-    match redirect_with(redirect_uri, params) {
+    redirect_response_in(state, redirect_uri, params, false)
+}
+
+fn redirect_response_in(
+    state: &State,
+    redirect_uri: &str,
+    params: &[(&str, &str)],
+    fragment: bool,
+) -> Response {
+    match redirect_with(redirect_uri, params, fragment) {
         Some(location) => found(&location).finish(),
         None => state.error_page(
             StatusCode::BAD_REQUEST,
@@ -76,7 +91,22 @@ pub async fn show(req: &Request, Data(state): Data<&State>) -> Response {
         Ok(p) => p,
         Err(e) => return page_for(state, &e),
     };
-    let request = match validate(state.store.as_ref(), &params, false).await {
+    let options = ValidateOptions {
+        implicit_enabled: state.settings.implicit_grant,
+        public_clients_need_pkce: true,
+    };
+    show_params(req, state, &params, options).await
+}
+
+/// The consent page for already-read parameters; compatibility routes adapt their spellings
+/// and then call this.
+pub(crate) async fn show_params(
+    req: &Request,
+    state: &State,
+    params: &Params,
+    options: ValidateOptions,
+) -> Response {
+    let request = match validate_with(state.store.as_ref(), params, options).await {
         Ok(r) => r,
         Err(AuthorizeError::Page(e)) => return page_for(state, &e),
         Err(AuthorizeError::Redirect {
@@ -85,10 +115,11 @@ pub async fn show(req: &Request, Data(state): Data<&State>) -> Response {
             state: client_state,
         }) => {
             tracing::info!(error = error.code.as_str(), "authorization request refused");
-            return redirect_response(
+            return redirect_response_in(
                 state,
                 &redirect_uri,
                 &error_params(&error, client_state.as_deref()),
+                params.get("response_type") == Some("token"),
             );
         }
     };
@@ -97,7 +128,8 @@ pub async fn show(req: &Request, Data(state): Data<&State>) -> Response {
         Err(e) => return state.unavailable_page(&e),
     };
     let Some((s, user)) = s.and_then(|s| s.user.clone().map(|u| (s, u))) else {
-        let here = format!("/oauth/authorize?{}", req.uri().query().unwrap_or(""));
+        // Back to the very URL asked for, so a compatibility route keeps its own defaults.
+        let here = format!("{}?{}", req.uri().path(), req.uri().query().unwrap_or(""));
         let login = format!(
             "/login?{}",
             serde_urlencoded::to_string([("next", here)]).unwrap_or_default()
@@ -215,13 +247,15 @@ pub async fn decide(req: &Request, body: Body, Data(state): Data<&State>) -> Res
         Err(e) => return state.unavailable_page(&e),
     };
     let client_state = pending.state.as_deref();
+    let implicit = pending.response_type == "token";
     if form.get("decision") != Some("approve") {
         tracing::info!(client = %client.client_id, decision = "deny", "authorization decision");
         let err = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
-        return redirect_response(
+        return redirect_response_in(
             state,
             &pending.redirect_uri,
             &error_params(&err, client_state),
+            implicit,
         );
     }
     let user_id = pending.user_id;
@@ -232,8 +266,11 @@ pub async fn decide(req: &Request, body: Body, Data(state): Data<&State>) -> Res
     {
         return state.unavailable_page(&e);
     }
-    let code = generate_token();
     let lifetimes = client.lifetimes(state.settings.lifetimes());
+    if implicit {
+        return implicit_redirect(state, &client, &pending, lifetimes, now).await;
+    }
+    let code = generate_token();
     let stored = state
         .store
         .create_code(NewCode {
@@ -257,4 +294,53 @@ pub async fn decide(req: &Request, body: Body, Data(state): Data<&State>) -> Res
         params.push(("state", st));
     }
     redirect_response(state, &pending.redirect_uri, &params)
+}
+
+/// RFC 6749 §4.2.2: the access token in the redirect's fragment, and no refresh token.
+async fn implicit_redirect(
+    state: &State,
+    client: &Client,
+    pending: &PendingAuthorization,
+    lifetimes: Lifetimes,
+    now: i64,
+) -> Response {
+    if !state.settings.implicit_grant {
+        // Switched off between the consent page and the answer.
+        let err = OAuthError::new(
+            ErrorCode::UnsupportedResponseType,
+            "the implicit grant is switched off",
+        );
+        return redirect_response_in(
+            state,
+            &pending.redirect_uri,
+            &error_params(&err, pending.state.as_deref()),
+            true,
+        );
+    }
+    let minted = mint(
+        Grant {
+            client,
+            user_id: Some(pending.user_id),
+            scope: pending.scope.clone(),
+            refresh_scope: None,
+            grant_id: new_grant_id(),
+        },
+        lifetimes,
+        now,
+    );
+    if let Err(e) = state.store.issue_tokens(minted.access, None).await {
+        return state.unavailable_page(&e);
+    }
+    tracing::info!(client = %client.client_id, user_id = pending.user_id, scope = %pending.scope, decision = "approve", grant = "implicit", "authorization decision");
+    let expires_in = minted.response.expires_in.to_string();
+    let mut params = vec![
+        ("access_token", minted.response.access_token.as_str()),
+        ("token_type", "Bearer"),
+        ("expires_in", expires_in.as_str()),
+        ("scope", minted.response.scope.as_str()),
+    ];
+    if let Some(st) = pending.state.as_deref() {
+        params.push(("state", st));
+    }
+    redirect_response_in(state, &pending.redirect_uri, &params, true)
 }

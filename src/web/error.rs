@@ -13,6 +13,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
         ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::SlowDown => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::BAD_REQUEST,
     }
 }
@@ -46,4 +47,51 @@ pub fn no_store_json(body: &impl serde::Serialize) -> Response {
             oauth_error(&OAuthError::server_error())
         }
     }
+}
+
+/// An error in the shape of `oauth_error` but with another status, for compatibility routes
+/// whose provider answered differently (Spring's `check_token` answers 400 to a bad token).
+pub fn oauth_error_with_status(err: &OAuthError, status: StatusCode) -> Response {
+    let mut resp = oauth_error(err);
+    resp.set_status(status);
+    resp
+}
+
+/// An RFC 6750 §3 refusal at a protected resource: `WWW-Authenticate: Bearer` with the error
+/// code unless the request carried no token at all (§3.1), and the same as a JSON body.
+pub fn bearer_error(err: &OAuthError, token_presented: bool) -> Response {
+    let challenge = if token_presented {
+        format!(
+            "Bearer realm=\"scopegate\", error=\"{}\", error_description=\"{}\"",
+            err.code.as_str(),
+            err.description.replace(['"', '\\'], "'")
+        )
+    } else {
+        "Bearer realm=\"scopegate\"".to_owned()
+    };
+    let mut resp = oauth_error(err);
+    if let Ok(value) = challenge.parse() {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    }
+    resp
+}
+
+/// Omniport's (Django REST framework's) answer to a request without valid credentials.
+pub fn omniport_unauthorized() -> Response {
+    Response::builder()
+        .status(StatusCode::UNAUTHORIZED)
+        .content_type("application/json")
+        .header(header::WWW_AUTHENTICATE, "Bearer realm=\"api\"")
+        .body(json!({ "detail": "Authentication credentials were not provided." }).to_string())
+}
+
+/// `oauth_error`, plus `Retry-After` for a throttled caller (RFC 6585 §4 with 429).
+pub fn token_error(err: &OAuthError, retry_after: i64) -> Response {
+    let mut resp = oauth_error(err);
+    if err.code == ErrorCode::SlowDown
+        && let Ok(value) = retry_after.to_string().parse()
+    {
+        resp.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    resp
 }

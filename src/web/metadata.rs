@@ -32,20 +32,30 @@ pub async fn metadata(req: &Request, Data(state): Data<&State>) -> Response {
             Vec::new()
         }
     };
-    let grants: Vec<&str> = [GrantType::AuthorizationCode, GrantType::RefreshToken]
+    let implicit = state.settings.implicit_grant;
+    let grants: Vec<&str> = GrantType::ALL
         .iter()
+        .filter(|g| implicit || **g != GrantType::Implicit)
         .map(|g| g.as_str())
         .collect();
+    let (response_types, response_modes) = if implicit {
+        (vec!["code", "token"], vec!["query", "fragment"])
+    } else {
+        (vec!["code"], vec!["query"])
+    };
     Json(json!({
         "issuer": base,
         "authorization_endpoint": format!("{base}/oauth/authorize"),
         "token_endpoint": format!("{base}/oauth/token"),
+        "revocation_endpoint": format!("{base}/oauth/revoke"),
         "introspection_endpoint": format!("{base}/oauth/introspect"),
+        "userinfo_endpoint": format!("{base}/oauth/userinfo"),
         "scopes_supported": scopes,
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
+        "response_types_supported": response_types,
+        "response_modes_supported": response_modes,
         "grant_types_supported": grants,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256", "plain"],
     }))

@@ -12,6 +12,10 @@ pub mod request;
 pub mod session;
 pub mod templates;
 pub mod token;
+// Issue 4: grants and lifecycle
+pub mod compat;
+pub mod revoke;
+pub mod userinfo;
 
 use std::sync::Arc;
 
@@ -19,6 +23,7 @@ use poem::{Endpoint, EndpointExt, Route, get, post};
 use tera::Tera;
 
 use crate::core::store::Store;
+use crate::core::userinfo::{DefaultUserInfo, UserInfoProvider};
 use crate::settings::Settings;
 
 /// Everything a request handler needs, shared by all requests.
@@ -29,6 +34,8 @@ pub struct AppState {
     pub settings: Settings,
     /// The page templates (built-in, overridden by `template_dir`).
     pub templates: Tera,
+    /// The host's user data for `/oauth/userinfo`.
+    pub user_info: Arc<dyn UserInfoProvider>,
 }
 
 /// Shared handle on the application state.
@@ -52,19 +59,33 @@ pub fn routes(route: Route) -> Route {
         // Issue 5: admin pages (superusers) and the developer portal (any signed-in user).
         .nest("/admin", admin::routes())
         .nest("/developer", developer::routes())
+        // Issue 4: token lifecycle (RFC 7009 revocation, user info).
+        .at("/oauth/revoke", post(revoke::revoke))
+        .at(
+            "/oauth/userinfo",
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
 }
 
 /// The whole application: scopegate's routes plus the host's, with the state and the
 /// middleware (request log, HTTPS rule, security headers) around them.
 pub fn app(state: State, host_routes: Route) -> impl Endpoint {
     let settings = state.settings.clone();
-    routes(host_routes)
+    compat::routes(routes(host_routes), &settings)
         .data(state)
         .around(move |ep, req| middleware::around(ep, req, settings.clone()))
 }
 
 /// Opens the database named by `settings`, applies pending migrations, and loads the templates.
 pub fn build_state(settings: Settings) -> Result<State, String> {
+    build_state_with(settings, Arc::new(DefaultUserInfo))
+}
+
+/// `build_state` with the host's user-info provider.
+pub fn build_state_with(
+    settings: Settings,
+    user_info: Arc<dyn UserInfoProvider>,
+) -> Result<State, String> {
     let store = crate::store::DbStore::open(&settings.database_url, settings.pool_size)
         .map_err(|e| e.to_string())?;
     store
@@ -75,5 +96,6 @@ pub fn build_state(settings: Settings) -> Result<State, String> {
         store: store.shared(),
         settings,
         templates,
+        user_info,
     }))
 }

@@ -8,7 +8,7 @@ use tera::Context;
 use super::State;
 use super::request::{form_params, query_params};
 use super::session::{self, BrowserSession};
-use crate::core::secret::{dummy_password_hash, verify_password};
+use crate::core::secret::verify_user_password;
 
 /// Only same-site paths may be a post-login destination; anything else would be an open
 /// redirect.
@@ -99,20 +99,11 @@ pub async fn login(req: &Request, body: Body, Data(state): Data<&State>) -> Resp
         return with_cookie(resp, cookie);
     }
     let password = form.get("password").unwrap_or("").to_owned();
-    let user = match state.store.user_by_username(&username).await {
-        Ok(u) => u.filter(|u| u.is_active),
+    let account = match state.store.user_by_username(&username).await {
+        Ok(u) => u,
         Err(e) => return state.unavailable_page(&e),
     };
-    // argon2 is deliberately slow: keep it off the async workers. Unknown users are checked
-    // against a dummy hash so the timing does not reveal which usernames exist.
-    let phc = user.as_ref().map_or_else(
-        || dummy_password_hash().to_owned(),
-        |u| u.password_hash.clone(),
-    );
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
-        .await
-        .unwrap_or(false);
-    let Some(user) = user.filter(|_| ok) else {
+    let Some(user) = verify_user_password(account, password).await else {
         tracing::info!(username = %username, "login refused");
         return login_page(
             state,

@@ -81,6 +81,86 @@ pub fn presented_credentials(
     })
 }
 
+/// The query string's parameters together with a form body's (when the body is a form), for
+/// endpoints that providers documented with either: onesait's `check_token` and `revoke_token`
+/// take `token` in the query. A parameter given in both places counts as repeated.
+pub async fn query_and_form(req: &Request, body: Body) -> Result<Params, OAuthError> {
+    let bad = || OAuthError::invalid_request("the parameters are not valid form encoding");
+    let mut pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.uri().query().unwrap_or("")).map_err(|_| bad())?;
+    let is_form = req
+        .content_type()
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|ct| {
+            ct.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if is_form {
+        let bytes = body
+            .into_bytes_limit(MAX_BODY)
+            .await
+            .map_err(|_| OAuthError::invalid_request("the body is unreadable or too large"))?;
+        let body_pairs: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(&bytes).map_err(|_| bad())?;
+        pairs.extend(body_pairs);
+    }
+    Params::from_pairs(pairs)
+}
+
+/// Where an access token was found (RFC 6750 §2.1–2.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BearerToken {
+    /// No token anywhere.
+    Missing,
+    /// Exactly one token, by one method.
+    Found(String),
+    /// More than one method was used (§3.1 `invalid_request`), or the header was malformed.
+    Malformed(&'static str),
+}
+
+/// Finds the access token in the `Authorization: Bearer` header, the form field
+/// `access_token`, or the query parameter `access_token`; exactly one may be used.
+pub fn bearer_token(req: &Request, params: &Params) -> BearerToken {
+    let header = match req.header("authorization") {
+        Some(value) => match value.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                let token = token.trim();
+                if token.is_empty() {
+                    return BearerToken::Malformed("the Bearer header carries no token");
+                }
+                Some(token.to_owned())
+            }
+            // Another scheme (Basic, ...) is not an access token.
+            _ => None,
+        },
+        None => None,
+    };
+    let param = params.get("access_token").map(str::to_owned);
+    match (header, param) {
+        (Some(_), Some(_)) => {
+            BearerToken::Malformed("the access token was sent by more than one method")
+        }
+        (Some(t), None) | (None, Some(t)) => BearerToken::Found(t),
+        (None, None) => BearerToken::Missing,
+    }
+}
+
+/// The caller's IP address, for throttling: the socket peer, or, when that peer is a trusted
+/// proxy, the last address it appended to `X-Forwarded-For` (earlier entries are the client's
+/// own claims and could be forged).
+pub fn client_ip(req: &Request, settings: &crate::settings::Settings) -> String {
+    let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    let forwarded = peer
+        .filter(|ip| settings.trusted_proxies.contains(ip))
+        .and_then(|_| req.header("x-forwarded-for"))
+        .and_then(|v| v.rsplit(',').next())
+        .map(|v| v.trim().to_owned())
+        .filter(|v| v.parse::<std::net::IpAddr>().is_ok());
+    forwarded
+        .or_else(|| peer.map(|ip| ip.to_string()))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
 /// The value of a cookie named `name`.
 pub fn cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers()

@@ -5,10 +5,14 @@ use poem::{Body, Request, Response, handler};
 use serde::Serialize;
 
 use super::State;
-use super::error::{no_store_json, oauth_error};
-use super::request::{form_params, presented_credentials};
+use super::error::{no_store_json, oauth_error, token_error};
+use super::request::{client_ip, form_params, presented_credentials};
 use crate::core::error::{ErrorCode, OAuthError};
-use crate::core::grant::{client_auth, code, find_active, refresh};
+use crate::core::grant::password::Throttle;
+use crate::core::grant::{
+    ActiveToken, TokenResponse, client_auth, client_credentials, code, find_active, password,
+    refresh,
+};
 use crate::core::model::{Client, ClientType, TokenKind};
 use crate::core::params::Params;
 
@@ -18,23 +22,36 @@ async fn authenticated(
     body: Body,
 ) -> Result<(Params, Client), OAuthError> {
     let params = form_params(req, body).await?;
-    let creds = presented_credentials(req, &params)?;
-    let client = client_auth::authenticate(state.store.as_ref(), &creds).await?;
+    let client = authenticate_params(state, req, &params).await?;
     Ok((params, client))
 }
 
-/// `POST /oauth/token`: dispatches on `grant_type`.
-#[handler]
-pub async fn token(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
+/// Authenticates the client of a request whose parameters are already read.
+pub(crate) async fn authenticate_params(
+    state: &State,
+    req: &Request,
+    params: &Params,
+) -> Result<Client, OAuthError> {
+    let creds = presented_credentials(req, params)?;
+    client_auth::authenticate(state.store.as_ref(), &creds).await
+}
+
+/// Runs the token endpoint on already-read parameters: client authentication, then the grant
+/// named by `grant_type`. Compatibility routes call it after adapting their spellings.
+pub(crate) async fn issue(
+    state: &State,
+    req: &Request,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
     let now = crate::core::now();
-    let (params, client) = match authenticated(state, req, body).await {
+    let client = match authenticate_params(state, req, params).await {
         Ok(v) => v,
         Err(e) => {
             tracing::info!(
                 error = e.code.as_str(),
                 "token request refused before the grant"
             );
-            return oauth_error(&e);
+            return Err(e);
         }
     };
     let grant_type = params.get("grant_type").unwrap_or("").to_owned();
@@ -44,22 +61,48 @@ pub async fn token(req: &Request, body: Body, Data(state): Data<&State>) -> Resp
         "" => Err(OAuthError::invalid_request(
             "missing parameter `grant_type`",
         )),
-        "authorization_code" => code::exchange(store, &client, &params, lifetimes, now).await,
-        "refresh_token" => refresh::refresh(store, &client, &params, lifetimes, now).await,
+        "authorization_code" => code::exchange(store, &client, params, lifetimes, now).await,
+        "refresh_token" => refresh::refresh(store, &client, params, lifetimes, now).await,
+        "client_credentials" => {
+            client_credentials::grant(store, &client, params, lifetimes, now).await
+        }
+        "password" => {
+            let throttle = Throttle {
+                per_user: state.settings.password_attempts_per_user,
+                per_ip: state.settings.password_attempts_per_ip,
+                window: state.settings.password_attempt_window,
+            };
+            let ip = client_ip(req, &state.settings);
+            password::grant(store, &client, params, lifetimes, throttle, &ip, now)
+                .await
+                .map(|(tokens, _)| tokens)
+        }
         other => Err(OAuthError::new(
             ErrorCode::UnsupportedGrantType,
             format!("grant_type `{other}` is not supported"),
         )),
     };
-    match result {
+    match &result {
         Ok(tokens) => {
             tracing::info!(grant = %grant_type, client = %client.client_id, scope = %tokens.scope, outcome = "issued", "grant decision");
-            no_store_json(&tokens)
         }
         Err(e) => {
             tracing::info!(grant = %grant_type, client = %client.client_id, outcome = e.code.as_str(), "grant decision");
-            oauth_error(&e)
         }
+    }
+    result
+}
+
+/// `POST /oauth/token`: dispatches on `grant_type`.
+#[handler]
+pub async fn token(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
+    let params = match form_params(req, body).await {
+        Ok(p) => p,
+        Err(e) => return oauth_error(&e),
+    };
+    match issue(state, req, &params).await {
+        Ok(tokens) => no_store_json(&tokens),
+        Err(e) => token_error(&e, state.settings.password_attempt_window),
     }
 }
 
@@ -86,6 +129,40 @@ pub struct Introspection {
     /// Issue time, unix seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
+    /// Subject: the user's id, or the client_id for a client's own token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// Audience: the client the token was issued to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    /// The issuer, as in the metadata document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+}
+
+impl Introspection {
+    /// The RFC 7662 description of an active token.
+    pub fn of(active: ActiveToken, issuer: String) -> Self {
+        let sub = match &active.user {
+            Some(u) => u.id.to_string(),
+            None => active.client.client_id.clone(),
+        };
+        Introspection {
+            active: true,
+            scope: Some(active.token.scope.to_string()),
+            aud: Some(active.client.client_id.clone()),
+            client_id: Some(active.client.client_id),
+            username: active.user.map(|u| u.username),
+            token_type: Some(match active.token.kind {
+                TokenKind::Access => "Bearer",
+                TokenKind::Refresh => "refresh_token",
+            }),
+            exp: Some(active.token.expires_at),
+            iat: Some(active.token.created_at),
+            sub: Some(sub),
+            iss: Some(issuer),
+        }
+    }
 }
 
 /// `POST /oauth/introspect`: tells an authenticated confidential client whether a token is
@@ -114,18 +191,7 @@ pub async fn introspect(req: &Request, body: Body, Data(state): Data<&State>) ->
     };
     let body = match found {
         None => Introspection::default(),
-        Some(active) => Introspection {
-            active: true,
-            scope: Some(active.token.scope.to_string()),
-            client_id: Some(active.client.client_id),
-            username: active.user.map(|u| u.username),
-            token_type: Some(match active.token.kind {
-                TokenKind::Access => "Bearer",
-                TokenKind::Refresh => "refresh_token",
-            }),
-            exp: Some(active.token.expires_at),
-            iat: Some(active.token.created_at),
-        },
+        Some(active) => Introspection::of(active, super::metadata::issuer(state, req)),
     };
     no_store_json(&body)
 }

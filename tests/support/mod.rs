@@ -517,3 +517,49 @@ pub async fn is_active(server: &TestServer, client_id: &str, secret: &str, token
 pub fn slashes(html: String) -> String {
     html.replace("&#x2F;", "/")
 }
+// Issue 4: grants and lifecycle
+impl TestServer {
+    /// `start_with`, but the state is built by `build` from the test settings (a host's
+    /// user-info provider, for instance).
+    pub async fn start_custom(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Settings),
+        build: impl FnOnce(Settings) -> Result<State, String> + Send + 'static,
+    ) -> TestServer {
+        let db = TestDb::new(backend);
+        let mut settings = test_settings(&db);
+        tweak(&mut settings);
+        let state = tokio::task::spawn_blocking(move || build(settings))
+            .await
+            .unwrap()
+            .expect("state");
+        let acceptor = TcpListener::bind("127.0.0.1:0")
+            .into_acceptor()
+            .await
+            .expect("bind");
+        let addr = acceptor.local_addr()[0]
+            .as_socket_addr()
+            .copied()
+            .expect("tcp address");
+        let app = scopegate::web::app(state.clone(), Route::new());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = poem::Server::new_with_acceptor(acceptor)
+                .run_with_graceful_shutdown(
+                    app,
+                    async move {
+                        let _ = stopped.await;
+                    },
+                    Some(std::time::Duration::from_secs(1)),
+                )
+                .await;
+        });
+        TestServer {
+            base: format!("http://{addr}"),
+            state,
+            stop: Some(stop),
+            task: Some(task),
+            db,
+        }
+    }
+}

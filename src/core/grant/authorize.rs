@@ -53,6 +53,35 @@ pub async fn validate(
     params: &Params,
     implicit_enabled: bool,
 ) -> Result<AuthorizationRequest, AuthorizeError> {
+    validate_with(
+        store,
+        params,
+        ValidateOptions {
+            implicit_enabled,
+            public_clients_need_pkce: true,
+        },
+    )
+    .await
+}
+
+/// Server and route choices that change what an authorization request may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValidateOptions {
+    /// The server-wide switch for `response_type=token`.
+    pub implicit_enabled: bool,
+    /// Public clients must send a PKCE challenge with `response_type=code`. Only oauthost's
+    /// compatibility route turns this off: oauthost predates PKCE and its documented clients
+    /// (section 4.1.1) cannot send one.
+    pub public_clients_need_pkce: bool,
+}
+
+/// [`validate`] with explicit options.
+pub async fn validate_with(
+    store: &dyn Store,
+    params: &Params,
+    options: ValidateOptions,
+) -> Result<AuthorizationRequest, AuthorizeError> {
+    let implicit_enabled = options.implicit_enabled;
     let client_id = params.require("client_id").map_err(AuthorizeError::Page)?;
     let client = store
         .client_by_client_id(client_id)
@@ -169,6 +198,7 @@ pub async fn validate(
     };
     if grant == GrantType::AuthorizationCode
         && client.client_type == ClientType::Public
+        && options.public_clients_need_pkce
         && pkce.is_none()
     {
         return Err(redirect(OAuthError::invalid_request(

@@ -2,8 +2,11 @@
 
 pub mod authorize;
 pub mod client_auth;
+pub mod client_credentials;
 pub mod code;
+pub mod password;
 pub mod refresh;
+pub mod revoke;
 
 use serde::Serialize;
 

@@ -1,0 +1,58 @@
+//! What `/oauth/userinfo` tells a client about the user, filtered by the token's scopes.
+//!
+//! The host application supplies the data through [`UserInfoProvider`] and declares which scope
+//! unlocks each top-level field. A field it returns but does not declare is never sent, so a
+//! forgotten declaration fails closed.
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use super::model::User;
+use super::scope::ScopeSet;
+
+/// The host's source of user data (e.g. Omniport's `person`, `student`, `contactInformation`).
+#[async_trait]
+pub trait UserInfoProvider: Send + Sync + 'static {
+    /// `(field, scope)` pairs: the top-level field is sent only to tokens holding the scope.
+    fn field_scopes(&self) -> Vec<(String, String)>;
+    /// The user's extra fields. `userId` and `username` are always added by scopegate.
+    async fn fields(&self, user: &User) -> Result<Map<String, Value>, String>;
+}
+
+/// The built-in provider: `email` under the scope `email`, nothing else.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultUserInfo;
+
+#[async_trait]
+impl UserInfoProvider for DefaultUserInfo {
+    fn field_scopes(&self) -> Vec<(String, String)> {
+        vec![("email".into(), "email".into())]
+    }
+    async fn fields(&self, user: &User) -> Result<Map<String, Value>, String> {
+        let mut map = Map::new();
+        map.insert("email".into(), Value::String(user.email.clone()));
+        Ok(map)
+    }
+}
+
+/// The document for `user` as seen by a token with `scope`: `userId`, `username`, then each
+/// provided field whose declared scope the token holds.
+pub async fn document(
+    provider: &dyn UserInfoProvider,
+    user: &User,
+    scope: &ScopeSet,
+) -> Result<Value, String> {
+    let declared = provider.field_scopes();
+    let mut out = Map::new();
+    out.insert("userId".into(), Value::from(user.id));
+    out.insert("username".into(), Value::String(user.username.clone()));
+    for (field, value) in provider.fields(user).await? {
+        let unlocked = declared
+            .iter()
+            .any(|(f, s)| *f == field && scope.contains(s));
+        if unlocked && field != "userId" && field != "username" {
+            out.insert(field, value);
+        }
+    }
+    Ok(Value::Object(out))
+}

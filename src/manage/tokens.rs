@@ -1,0 +1,50 @@
+//! `cleartokens`.
+
+use clap::Args;
+
+use super::{CommandError, block_on, open_store};
+use crate::core::store::{Cleared, Store};
+use crate::settings::Settings;
+
+/// Arguments of `cleartokens`.
+#[derive(Args, Debug)]
+pub struct ClearArgs {
+    /// Rows deleted per statement; small batches keep each transaction short.
+    #[arg(long, default_value_t = 1000)]
+    batch_size: i64,
+}
+
+/// Deletes expired codes and tokens (and stale login attempts) in bounded batches until none
+/// is left, then says how many went. Every instance may run it at once: a row deleted by one is
+/// simply not found by the others.
+pub(super) fn clear(settings: &Settings, args: ClearArgs) -> Result<(), CommandError> {
+    if args.batch_size < 1 {
+        return Err(CommandError::Usage(
+            "--batch-size must be at least 1".into(),
+        ));
+    }
+    let store = open_store(settings)?;
+    let now = crate::core::now();
+    let attempts_before = now - settings.password_attempt_window;
+    let batch = u64::try_from(args.batch_size).unwrap_or(u64::MAX);
+    let total = block_on(async {
+        let mut total = Cleared::default();
+        loop {
+            let done = store
+                .clear_expired(now, attempts_before, args.batch_size)
+                .await
+                .map_err(|e| CommandError::Failed(e.to_string()))?;
+            total.codes += done.codes;
+            total.tokens += done.tokens;
+            total.attempts += done.attempts;
+            if done.codes < batch && done.tokens < batch && done.attempts < batch {
+                return Ok::<_, CommandError>(total);
+            }
+        }
+    })??;
+    println!(
+        "Deleted {} expired authorization codes, {} expired tokens and {} stale login attempts.",
+        total.codes, total.tokens, total.attempts
+    );
+    Ok(())
+}

@@ -1,0 +1,189 @@
+//! Compatibility routes: the paths, parameter spellings and response shapes of the providers
+//! scopegate replaces (oauthost, Omniport, onesait Platform), so their documented clients work
+//! unchanged. Each family can be switched off in the settings. `docs/compatibility.md` lists
+//! every difference from the standard endpoints.
+
+use poem::http::StatusCode;
+use poem::web::Data;
+use poem::{Body, Request, Response, Route, get, handler, post};
+use serde_json::{Value, json};
+
+use super::State;
+use super::error::{no_store_json, oauth_error, oauth_error_with_status, token_error};
+use super::request::{form_params, query_and_form, query_params};
+use super::token::authenticate_params;
+use super::{authorize, revoke, token, userinfo};
+use crate::core::error::{ErrorCode, OAuthError};
+use crate::core::grant::authorize::ValidateOptions;
+use crate::core::grant::find_active;
+use crate::core::model::{ClientType, TokenKind, User};
+use crate::settings::Settings;
+
+/// Adds the compatibility routes the settings switch on.
+pub fn routes(mut route: Route, settings: &Settings) -> Route {
+    if settings.compat_oauthost {
+        route = route
+            .at("/auth/", get(oauthost_authorize).post(authorize::decide))
+            .at("/token/", post(token::token));
+    }
+    if settings.compat_omniport {
+        route = route
+            .at(
+                "/oauth/authorise/",
+                get(omniport_authorise).post(authorize::decide),
+            )
+            .at(
+                "/oauth/authorise",
+                get(omniport_authorise).post(authorize::decide),
+            )
+            .at("/open_auth/token/", post(token::token))
+            .at("/open_auth/revoke_token/", post(revoke::omniport_revoke))
+            .at(
+                "/open_auth/get_user_data/",
+                get(userinfo::omniport_user_data).post(userinfo::omniport_user_data),
+            );
+    }
+    if settings.compat_onesait {
+        route = route
+            .at("/oauth-server/oauth/token", post(onesait_token))
+            .at(
+                "/oauth-server/oauth/check_token",
+                get(onesait_check_token).post(onesait_check_token),
+            )
+            .at(
+                "/oauth-server/openplatform-oauth/revoke_token",
+                post(revoke::onesait_revoke),
+            );
+    }
+    route
+}
+
+/// oauthost's `GET /auth/`: the standard authorization request, except that a public client
+/// may leave out PKCE, which oauthost never had (its quick start, section 4.1.1, names the
+/// client by `client_id` alone).
+#[handler]
+pub async fn oauthost_authorize(req: &Request, Data(state): Data<&State>) -> Response {
+    let params = match query_params(req) {
+        Ok(p) => p,
+        Err(e) => return oauth_error(&e),
+    };
+    let options = ValidateOptions {
+        implicit_enabled: state.settings.implicit_grant,
+        public_clients_need_pkce: false,
+    };
+    authorize::show_params(req, state, &params, options).await
+}
+
+/// Omniport's `GET /oauth/authorise/`: its documented URL carries no `response_type`, which
+/// therefore defaults to `code`.
+#[handler]
+pub async fn omniport_authorise(req: &Request, Data(state): Data<&State>) -> Response {
+    let params = match query_params(req) {
+        Ok(p) => p.with_default("response_type", "code"),
+        Err(e) => return oauth_error(&e),
+    };
+    let options = ValidateOptions {
+        implicit_enabled: state.settings.implicit_grant,
+        public_clients_need_pkce: true,
+    };
+    authorize::show_params(req, state, &params, options).await
+}
+
+/// Spring Security's role names for a user: `ROLE_USER`, plus `ROLE_ADMIN` for superusers; a
+/// client's own token has `ROLE_CLIENT`.
+pub fn authorities(user: Option<&User>) -> Vec<&'static str> {
+    match user {
+        Some(u) if u.is_superuser => vec!["ROLE_ADMIN", "ROLE_USER"],
+        Some(_) => vec!["ROLE_USER"],
+        None => vec!["ROLE_CLIENT"],
+    }
+}
+
+/// onesait's `POST /oauth-server/oauth/token`: the standard token endpoint, reading `clientId`
+/// as `client_id`, with the user's `authorities` added to the response.
+#[handler]
+pub async fn onesait_token(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
+    let params = match form_params(req, body)
+        .await
+        .and_then(|p| p.with_alias("clientId", "client_id"))
+    {
+        Ok(p) => p,
+        Err(e) => return oauth_error(&e),
+    };
+    let tokens = match token::issue(state, req, &params).await {
+        Ok(t) => t,
+        Err(e) => return token_error(&e, state.settings.password_attempt_window),
+    };
+    let user = match find_active(
+        state.store.as_ref(),
+        &tokens.access_token,
+        crate::core::now(),
+    )
+    .await
+    {
+        Ok(found) => found.and_then(|a| a.user),
+        Err(e) => {
+            tracing::error!(error = %e, "token lookup failed after issuing");
+            return oauth_error(&OAuthError::server_error());
+        }
+    };
+    let mut body = match serde_json::to_value(&tokens) {
+        Ok(v) => v,
+        Err(_) => return oauth_error(&OAuthError::server_error()),
+    };
+    if let Value::Object(map) = &mut body {
+        map.insert("authorities".into(), json!(authorities(user.as_ref())));
+    }
+    no_store_json(&body)
+}
+
+/// onesait's `/oauth-server/oauth/check_token` (Spring's `CheckTokenEndpoint`): `token` in the
+/// query or the form, Basic auth of a confidential client. A token that is not active gets
+/// Spring's 400 `invalid_token`.
+#[handler]
+pub async fn onesait_check_token(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
+    let params = match query_and_form(req, body).await {
+        Ok(p) => p,
+        Err(e) => return oauth_error(&e),
+    };
+    let client = match authenticate_params(state, req, &params).await {
+        Ok(c) if c.client_type == ClientType::Confidential => c,
+        Ok(_) => {
+            return oauth_error(&OAuthError::invalid_client(
+                "check_token is for confidential clients",
+            ));
+        }
+        Err(e) => return oauth_error(&e),
+    };
+    let presented = match params.require("token") {
+        Ok(t) => t,
+        Err(e) => return oauth_error(&e),
+    };
+    let found = match find_active(state.store.as_ref(), presented, crate::core::now()).await {
+        Ok(f) => f.filter(|a| a.token.kind == TokenKind::Access),
+        Err(e) => {
+            tracing::error!(error = %e, "check_token lookup failed");
+            return oauth_error(&OAuthError::server_error());
+        }
+    };
+    let Some(active) = found else {
+        tracing::info!(client = %client.client_id, "check_token: token not active");
+        return oauth_error_with_status(
+            &OAuthError::new(ErrorCode::InvalidToken, "Token was not recognised"),
+            StatusCode::BAD_REQUEST,
+        );
+    };
+    let scope: Vec<&str> = active.token.scope.iter().collect();
+    let mut body = json!({
+        "active": true,
+        "exp": active.token.expires_at,
+        "client_id": active.client.client_id,
+        "scope": scope,
+        "aud": [active.client.client_id],
+        "authorities": authorities(active.user.as_ref()),
+    });
+    if let (Some(user), Value::Object(map)) = (&active.user, &mut body) {
+        map.insert("user_name".into(), json!(user.username));
+    }
+    no_store_json(&body)
+}

@@ -1,0 +1,77 @@
+//! `cleartokens` deletes expired codes and tokens in batches and says how many;
+//! `register-client` takes per-client lifetimes.
+
+use std::process::Command;
+
+use scopegate::core::model::{GrantType, NewToken, TokenKind};
+use scopegate::core::now;
+use scopegate::core::secret::{generate_token, hash_secret};
+
+use crate::both_backends;
+use crate::support::{ClientSpec, TestServer};
+
+fn cli(url: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_scopegate"))
+        .arg("--database-url")
+        .arg(url)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn token(client: i64, expires_at: i64) -> (String, NewToken) {
+    let value = generate_token();
+    (
+        value.clone(),
+        NewToken {
+            token_hash: hash_secret(&value),
+            kind: TokenKind::Access,
+            client_id: client,
+            user_id: None,
+            scope: "polls:vote".parse().unwrap(),
+            grant_id: generate_token(),
+            created_at: now() - 100,
+            expires_at,
+        },
+    )
+}
+
+both_backends! {
+    async fn expired_tokens_are_cleared_in_batches(db: Backend) {
+        let server = TestServer::start(db).await;
+        let app = server.client(ClientSpec { grants: vec![GrantType::ClientCredentials], ..ClientSpec::default() }).await;
+        let store = server.store();
+        for _ in 0..5 {
+            store.issue_tokens(token(app.client.id, now() - 10).1, None).await.unwrap();
+        }
+        let (live, row) = token(app.client.id, now() + 3600);
+        store.issue_tokens(row, None).await.unwrap();
+        let (ok, out) = cli(&server.db.url, &["cleartokens", "--batch-size", "2"]);
+        assert!(ok, "{out}");
+        assert!(out.contains("0 expired authorization codes, 5 expired tokens"), "{out}");
+        assert!(store.token_by_hash(&hash_secret(&live)).await.unwrap().is_some());
+        let (_, out) = cli(&server.db.url, &["cleartokens"]);
+        assert!(out.contains("0 expired tokens"), "{out}");
+        server.stop().await;
+    }
+
+    async fn register_client_takes_lifetimes(db: Backend) {
+        let server = TestServer::start(db).await;
+        let (ok, out) = cli(&server.db.url, &[
+            "register-client", "--name", "Realm", "--grant-type", "password",
+            "--client-type", "confidential", "--scope", "read", "--approved", "--json",
+            "--access-token-lifetime", "43200", "--refresh-token-lifetime", "90",
+        ]);
+        assert!(ok, "{out}");
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        let client = server.store().client_by_client_id(v["client_id"].as_str().unwrap()).await.unwrap().unwrap();
+        assert_eq!(client.access_token_lifetime, Some(43200));
+        assert_eq!(client.refresh_token_lifetime, Some(90));
+        assert_eq!(client.code_lifetime, None);
+        server.stop().await;
+    }
+}
