@@ -134,10 +134,21 @@ impl TestServer {
         tweak: impl FnOnce(&mut Settings),
         host: Route,
     ) -> TestServer {
+        Self::launch(backend, tweak, scopegate::web::build_state, host).await
+    }
+
+    /// Starts a server and its database; `build` makes the state (e.g. with a host's
+    /// user-info provider), `host` adds the host's routes.
+    pub async fn launch(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Settings),
+        build: impl FnOnce(Settings) -> Result<State, String> + Send + 'static,
+        host: Route,
+    ) -> TestServer {
         let db = TestDb::new(backend);
         let mut settings = test_settings(&db);
         tweak(&mut settings);
-        let state = tokio::task::spawn_blocking(move || scopegate::web::build_state(settings))
+        let state = tokio::task::spawn_blocking(move || build(settings))
             .await
             .unwrap()
             .expect("state");
@@ -526,40 +537,6 @@ impl TestServer {
         tweak: impl FnOnce(&mut Settings),
         build: impl FnOnce(Settings) -> Result<State, String> + Send + 'static,
     ) -> TestServer {
-        let db = TestDb::new(backend);
-        let mut settings = test_settings(&db);
-        tweak(&mut settings);
-        let state = tokio::task::spawn_blocking(move || build(settings))
-            .await
-            .unwrap()
-            .expect("state");
-        let acceptor = TcpListener::bind("127.0.0.1:0")
-            .into_acceptor()
-            .await
-            .expect("bind");
-        let addr = acceptor.local_addr()[0]
-            .as_socket_addr()
-            .copied()
-            .expect("tcp address");
-        let app = scopegate::web::app(state.clone(), Route::new());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = poem::Server::new_with_acceptor(acceptor)
-                .run_with_graceful_shutdown(
-                    app,
-                    async move {
-                        let _ = stopped.await;
-                    },
-                    Some(std::time::Duration::from_secs(1)),
-                )
-                .await;
-        });
-        TestServer {
-            base: format!("http://{addr}"),
-            state,
-            stop: Some(stop),
-            task: Some(task),
-            db,
-        }
+        Self::launch(backend, tweak, build, Route::new()).await
     }
 }
