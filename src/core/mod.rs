@@ -7,6 +7,7 @@ pub mod grant;
 pub mod model;
 pub mod params;
 pub mod pkce;
+pub mod revocation;
 pub mod scope;
 pub mod secret;
 pub mod store;

@@ -1,8 +1,9 @@
 //! The command line a host app's `main` hands over to: `serve`, `migrate`, `createsuperuser`,
-//! `createuser`, `register-client`. Bad input gets a one-line error and exit code 2.
+//! `createuser`, `register-client`, `syncscopes`. Bad input gets a one-line error and exit code 2.
 
 mod clients;
 mod serve;
+pub mod syncscopes;
 mod users;
 
 use std::ffi::OsString;
@@ -181,6 +182,7 @@ impl Scopegate {
             Command::Createsuperuser(args) => users::create(&settings, args, true),
             Command::Createuser(args) => users::create(&settings, args, false),
             Command::RegisterClient(args) => clients::register(&settings, args),
+            Command::Syncscopes(args) => syncscopes::run(&settings, args),
         }
     }
 }
@@ -233,6 +235,8 @@ enum Command {
     Createuser(users::UserArgs),
     /// Register an OAuth client application.
     RegisterClient(clients::ClientArgs),
+    /// Push the scopes guarded in code (#[oauth_required]) to the database.
+    Syncscopes(syncscopes::SyncArgs),
 }
 
 /// Runs `f` on a fresh single-threaded runtime: the commands other than serve are one-shot.

@@ -316,6 +316,7 @@ impl Store for DbStore {
             })
         })
         .await
+        .inspect(|_| crate::core::revocation::note_revocation())
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<u64, StoreError> {
@@ -331,6 +332,7 @@ impl Store for DbStore {
             Ok(u64::try_from(n).unwrap_or(u64::MAX))
         })
         .await
+        .inspect(|_| crate::core::revocation::note_revocation())
     }
 
     async fn create_session(
@@ -486,6 +488,62 @@ impl Store for DbStore {
                 Err(StoreError::Conflict(_)) => update(conn).map(|_| ()).map_err(Into::into),
                 Err(e) => Err(e),
             }
+        })
+        .await
+    }
+
+    // Issue 3: scopes and guard
+    async fn create_scope(
+        &self,
+        name: &str,
+        description: &str,
+        from_code: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let (name, description) = (name.to_owned(), description.to_owned());
+        self.run(move |conn| {
+            diesel::insert_into(scopes::table)
+                .values((
+                    scopes::name.eq(&name),
+                    scopes::description.eq(&description),
+                    scopes::from_code.eq(from_code),
+                    scopes::created_at.eq(now),
+                ))
+                .execute(conn)
+                .map_err(|e| match StoreError::from(e) {
+                    StoreError::Conflict(_) => StoreError::Conflict(format!("scope {name:?}")),
+                    other => other,
+                })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update_scope_description(
+        &self,
+        name: &str,
+        description: &str,
+    ) -> Result<bool, StoreError> {
+        let (name, description) = (name.to_owned(), description.to_owned());
+        self.run(move |conn| {
+            let n = diesel::update(scopes::table.filter(scopes::name.eq(name)))
+                .set(scopes::description.eq(description))
+                .execute(conn)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn delete_code_scope(&self, name: &str) -> Result<bool, StoreError> {
+        let name = name.to_owned();
+        self.run(move |conn| {
+            let n = diesel::delete(
+                scopes::table
+                    .filter(scopes::name.eq(name))
+                    .filter(scopes::from_code.eq(true)),
+            )
+            .execute(conn)?;
+            Ok(n > 0)
         })
         .await
     }

@@ -47,3 +47,28 @@ pub fn no_store_json(body: &impl serde::Serialize) -> Response {
         }
     }
 }
+
+/// An RFC 6750 §3 response for a protected resource: the status of the error, a
+/// `WWW-Authenticate: Bearer` challenge carrying `error`, `error_description` and, for
+/// `insufficient_scope`, the `scope` the resource needs; the same fields in a JSON body.
+pub fn bearer_error(err: &OAuthError, scope: Option<&crate::core::scope::ScopeSet>) -> Response {
+    // Descriptions are ours, but quote-escape anyway: a quoted-string may not hold `"` or `\`.
+    let clean = |s: &str| s.replace(['"', '\\'], "'");
+    let mut challenge = format!(
+        "Bearer realm=\"scopegate\", error=\"{}\", error_description=\"{}\"",
+        err.code.as_str(),
+        clean(&err.description)
+    );
+    let mut body = json!({ "error": err.code.as_str(), "error_description": err.description });
+    if let Some(scope) = scope {
+        challenge.push_str(&format!(", scope=\"{scope}\""));
+        body["scope"] = json!(scope.to_string());
+    }
+    Response::builder()
+        .status(status_of(err.code))
+        .content_type("application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .header(header::PRAGMA, "no-cache")
+        .header(header::WWW_AUTHENTICATE, challenge)
+        .body(body.to_string())
+}

@@ -4,6 +4,8 @@ pub mod authorize;
 pub mod error;
 pub mod metadata;
 pub mod middleware;
+pub mod oauth_docs;
+pub mod openapi;
 pub mod pages;
 pub mod request;
 pub mod session;
