@@ -6,3 +6,13 @@
 mod support;
 
 mod conformance;
+
+// The polls demo's module, compiled into the tests so they drive the real demo routes and its
+// guarded handlers land in this binary's registry.
+#[path = "../examples/polls/polls.rs"]
+#[allow(dead_code)]
+mod polls;
+
+mod guards;
+mod openapi;
+mod syncscopes;
