@@ -16,3 +16,4 @@ pub mod web;
 pub use guard::Caller;
 pub use manage::Scopegate;
 pub use scopegate_macros::oauth_required;
+pub use web::openapi::ApiCaller;

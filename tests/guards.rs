@@ -175,3 +175,21 @@ fn every_guarded_demo_handler_is_registered() {
         assert_eq!(scopes.get(scope).map(String::as_str), Some(desc), "{scope}");
     }
 }
+
+both_backends! {
+    async fn the_consent_screen_shows_synced_descriptions(db: Backend) {
+        let (server, client, _user) = demo(db).await;
+        let browser = crate::support::Browser::new(&server);
+        browser.login("alice", "correct horse").await;
+        let url = format!(
+            "/oauth/authorize?response_type=code&client_id={}&redirect_uri={}&scope=polls:vote%20polls:stats&state=s",
+            client.client_id, client.redirect_uri
+        );
+        let resp = browser.get(&url).await;
+        assert_eq!(resp.status(), 200);
+        let page = resp.text().await.unwrap();
+        assert!(page.contains("Vote in polls."), "{page}");
+        assert!(page.contains("See voting statistics."), "{page}");
+        server.stop().await;
+    }
+}

@@ -16,3 +16,4 @@ mod polls;
 mod guards;
 mod openapi;
 mod syncscopes;
+mod ui;

@@ -34,8 +34,15 @@ use proc_macro::TokenStream;
 /// description in the registry, which `syncscopes` pushes to the database.
 #[proc_macro_attribute]
 pub fn oauth_required(attr: TokenStream, item: TokenStream) -> TokenStream {
-    match oauth_required::expand(attr.into(), item.into()) {
+    let original: proc_macro2::TokenStream = item.into();
+    match oauth_required::expand(attr.into(), original.clone()) {
         Ok(tokens) => tokens.into(),
-        Err(err) => err.into_compile_error().into(),
+        // The item goes out unchanged beside the error, so the error is the only one reported
+        // (no cascade of "unused import" or "no such method" errors).
+        Err(err) => {
+            let mut out = err.into_compile_error();
+            out.extend(original);
+            out.into()
+        }
     }
 }

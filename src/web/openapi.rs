@@ -290,7 +290,49 @@ fn explorer_page(generated: &str) -> String {
     page
 }
 
+/// Registers the explorer's public client (`DOCS_CLIENT_ID`, PKCE, redirect URI
+/// `<issuer>/docs/ui/oauth-receiver.html`, every registered scope) unless it exists, so the
+/// Authorize button works without a set-up step. Skipped when `SCOPEGATE_DOCS_CLIENT_ID` names
+/// a client registered by hand.
+async fn ensure_docs_client(state: &State, issuer: &str) {
+    use crate::core::model::{Approval, ClientType, GrantType, NewClient};
+    if std::env::var_os("SCOPEGATE_DOCS_CLIENT_ID").is_some() {
+        return;
+    }
+    match state.store.client_by_client_id(DOCS_CLIENT_ID).await {
+        Ok(Some(_)) => return,
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "docs client lookup failed");
+            return;
+        }
+    }
+    let client = NewClient {
+        client_id: DOCS_CLIENT_ID.into(),
+        secret_hash: None,
+        name: "API docs explorer".into(),
+        client_type: ClientType::Public,
+        grant_types: vec![GrantType::AuthorizationCode],
+        redirect_uris: vec![format!("{issuer}/docs/ui/oauth-receiver.html")],
+        scopes: crate::registry::scopes().into_keys().collect(),
+        approval: Approval::Approved,
+        code_lifetime: None,
+        access_token_lifetime: None,
+        refresh_token_lifetime: None,
+        owner_id: None,
+    };
+    // A concurrent first visit may have created it: a conflict is fine.
+    if let Err(e) = state.store.create_client(client).await {
+        tracing::debug!(error = %e, "docs client not created");
+    }
+}
+
 #[handler]
-fn docs_page(Data(docs): Data<&Arc<Docs>>) -> Html<String> {
+async fn docs_page(
+    req: &Request,
+    Data(docs): Data<&Arc<Docs>>,
+    Data(state): Data<&State>,
+) -> Html<String> {
+    ensure_docs_client(state, &super::metadata::issuer(state, req)).await;
     Html(docs.page.clone())
 }
