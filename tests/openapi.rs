@@ -68,3 +68,65 @@ async fn the_document_lists_scopes_endpoints_and_per_operation_security() {
     assert_eq!(receiver.status(), 200);
     server.stop().await;
 }
+
+/// What the explorer's Authorize button does: the docs client (registered by the first visit to
+/// `/docs`) runs authorization code + PKCE against this server, and the token works on a guarded
+/// operation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_explorer_client_completes_a_pkce_flow() {
+    use base64::Engine;
+    use sha2::Digest;
+    let server = TestServer::start_with(
+        Backend::Postgres,
+        |_| {},
+        crate::polls::routes(Route::new()),
+    )
+    .await;
+    server.user("alice", "correct horse").await;
+    assert_eq!(
+        http()
+            .get(server.url("/docs"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let redirect = server.url("/docs/ui/oauth-receiver.html");
+    let verifier = "a".repeat(20) + &scopegate::core::secret::generate_token();
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let browser = crate::support::Browser::new(&server);
+    browser.login("alice", "correct horse").await;
+    let url = format!(
+        "/oauth/authorize?response_type=code&client_id={}&redirect_uri={}&scope=polls:stats&state=xyz&code_challenge={challenge}&code_challenge_method=S256",
+        scopegate::web::openapi::DOCS_CLIENT_ID,
+        redirect
+    );
+    let location = browser.authorize(&url, "approve").await;
+    assert!(location.starts_with(&redirect), "{location}");
+    let code = crate::support::query_of(&location)["code"].clone();
+    let resp = http()
+        .post(server.url("/oauth/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect.as_str()),
+            ("client_id", scopegate::web::openapi::DOCS_CLIENT_ID),
+            ("code_verifier", verifier.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let tokens: Value = resp.json().await.unwrap();
+    let token = tokens["access_token"].as_str().unwrap();
+    let resp = http()
+        .get(server.url("/api/stats"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    server.stop().await;
+}
