@@ -135,11 +135,12 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             ));
         }
         let body = &item.block;
-        let new_body: syn::Block = syn::parse_quote! {{
+        // parse2, not parse_quote!: the macro reports errors, it never panics.
+        let new_body: syn::Block = syn::parse2(quote! {{
             #spec_items
             ::scopegate::__private::require::<#marker>(&#caller)?;
             #body
-        }};
+        }})?;
         *item.block = new_body;
         return Ok(quote! { #item });
     }
@@ -151,10 +152,9 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
              a poem-openapi #[OpenApi] impl)",
         ));
     }
-    item.sig.inputs.insert(
-        0,
-        syn::parse_quote! { __scopegate_guard: ::scopegate::__private::Guard<#marker> },
-    );
+    let guard_arg: FnArg =
+        syn::parse2(quote! { __scopegate_guard: ::scopegate::__private::Guard<#marker> })?;
+    item.sig.inputs.insert(0, guard_arg);
     Ok(quote! {
         #spec_items
         #item
