@@ -94,8 +94,33 @@ struct Cached {
 
 type CacheKey = (usize, [u8; 32]);
 
-static CACHE: LazyLock<RwLock<HashMap<CacheKey, Cached>>> =
-    LazyLock::new(|| RwLock::new(HashMap::new()));
+/// Hashes a cache key cheaply: the key already holds a SHA-256 digest, uniformly spread and not
+/// choosable by a caller, so its first bytes make a good table hash (SipHash would only add
+/// work on the hot path).
+#[derive(Default)]
+struct DigestHasher(u64);
+
+impl std::hash::Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        if let Some(head) = bytes.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
+            self.0 ^= u64::from_le_bytes(head);
+        } else {
+            for &b in bytes {
+                self.0 = self.0.rotate_left(8) ^ u64::from(b);
+            }
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (self.0 ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type Cache = HashMap<CacheKey, Cached, std::hash::BuildHasherDefault<DigestHasher>>;
+
+static CACHE: LazyLock<RwLock<Cache>> = LazyLock::new(|| RwLock::new(Cache::default()));
 
 fn is_form(req: &Request) -> bool {
     req.content_type()
