@@ -108,6 +108,7 @@ pub fn mount<T: OpenApi + 'static>(route: Route, prefix: &str, api: T, title: &s
         .spec(),
     )
     .unwrap_or_else(|_| json!({}));
+    warn_ambiguous_operations();
     let docs = Arc::new(Docs {
         spec: merge(own_spec, host_spec),
         page: explorer_page(&service.swagger_ui_html()),
@@ -162,6 +163,32 @@ fn scopes_by_summary() -> BTreeMap<&'static str, BTreeSet<String>> {
         }
     }
     out
+}
+
+/// Operations are matched to their guards by summary (first doc line): say so loudly when two
+/// guarded operations with different scopes share one, or one has none.
+fn warn_ambiguous_operations() {
+    let mut seen: BTreeMap<&'static str, &crate::core::scope::ScopeSet> = BTreeMap::new();
+    for entry in crate::registry::entries() {
+        if entry.kind != GuardKind::Operation {
+            continue;
+        }
+        if entry.description.is_empty() {
+            tracing::warn!(
+                function = entry.function,
+                module = entry.module_path,
+                "guarded operation has no doc comment: /openapi.json cannot list its scopes"
+            );
+        } else if let Some(other) = seen.insert(entry.description, entry.scopes())
+            && other != entry.scopes()
+        {
+            tracing::warn!(
+                summary = entry.description,
+                "guarded operations with different scopes share a summary: /openapi.json lists \
+                 the union of their scopes for each"
+            );
+        }
+    }
 }
 
 /// The finished document for a server reachable at `issuer`.
