@@ -175,7 +175,6 @@ impl PollsApi {
         caller: ApiCaller,
         id: poem_openapi::param::Path<u64>,
     ) -> poem::Result<payload::Json<Poll>> {
-        let _ = &caller;
         self.polls
             .get(id.0)
             .map(payload::Json)
@@ -191,7 +190,6 @@ impl PollsApi {
         id: poem_openapi::param::Path<u64>,
         body: payload::Json<VoteBody>,
     ) -> poem::Result<payload::Json<Poll>> {
-        let _ = &caller;
         let choice = usize::try_from(body.0.choice).map_err(|_| not_found())?;
         self.polls
             .vote(id.0, choice)
@@ -203,7 +201,6 @@ impl PollsApi {
     #[oauth_required(scope = "polls:stats")]
     #[oai(path = "/stats", method = "get")]
     async fn stats(&self, caller: ApiCaller) -> poem::Result<payload::Json<Stats>> {
-        let _ = &caller;
         Ok(payload::Json(self.polls.stats()))
     }
 }
