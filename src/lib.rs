@@ -3,11 +3,17 @@
 //! The protocol lives in [`core`], storage in [`store`], the HTTP surface in [`web`], and the
 //! command line a host app hands over to in [`manage`].
 
+#[doc(hidden)]
+pub mod __private;
 pub mod core;
+pub mod guard;
 pub mod manage;
+pub mod registry;
 pub mod settings;
 pub mod store;
 pub mod web;
 
+pub use guard::Caller;
 pub use manage::Scopegate;
 pub use scopegate_macros::oauth_required;
+pub use web::openapi::ApiCaller;

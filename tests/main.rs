@@ -13,9 +13,19 @@ mod clients;
 mod code_flow;
 mod conformance;
 mod grants;
+mod guards;
 mod lifecycle;
+mod openapi;
 mod portal;
 mod portal_store;
+mod syncscopes;
+mod ui;
 mod userinfo;
 mod walkthroughs;
 mod webdriver;
+
+// The polls demo's module, compiled into the tests so they drive the real demo routes and its
+// guarded handlers land in this binary's registry.
+#[path = "../examples/polls/polls.rs"]
+#[allow(dead_code)]
+mod polls;

@@ -1,17 +1,39 @@
-//! The polls app itself: a few polls kept in memory.
+//! The polls app itself: a few polls kept in memory, guarded the oauthost way.
+//!
+//! Plain poem handlers under `/polls/` and poem-openapi operations under `/api/`; every guarded
+//! one names its scope explicitly (`scope = "polls:vote"`) or derives it (`scope_auto`, giving
+//! `polls:<function>` because this module is named `polls`). The first line of each doc comment
+//! is the scope's description on the consent screen after `syncscopes`.
 
 use std::sync::{Arc, Mutex};
 
-use poem::web::{Data, Html, Json, Path};
-use poem::{EndpointExt, Route, get, handler};
-use serde::Serialize;
+use poem::web::{Data, Form, Html, Json, Path};
+use poem::{EndpointExt, Route, get, handler, post};
+use poem_openapi::{Object, OpenApi, payload};
+use scopegate::web::openapi::ApiCaller;
+use scopegate::{Caller, oauth_required};
+use serde::{Deserialize, Serialize};
 
 /// One poll and its vote counts.
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, Object)]
 pub struct Poll {
-    id: usize,
+    id: u64,
     question: String,
-    choices: Vec<(String, u64)>,
+    choices: Vec<Choice>,
+}
+
+/// One answer of a poll and its votes.
+#[derive(Clone, Serialize, Object)]
+pub struct Choice {
+    text: String,
+    votes: u64,
+}
+
+/// Totals over every poll.
+#[derive(Clone, Serialize, Object)]
+pub struct Stats {
+    polls: u64,
+    votes: u64,
 }
 
 /// The polls, shared by the handlers.
@@ -19,11 +41,18 @@ pub struct Poll {
 pub struct Polls(Arc<Mutex<Vec<Poll>>>);
 
 impl Polls {
-    fn demo() -> Self {
-        let poll = |id: usize, q: &str, c: &[&str]| Poll {
+    /// Two demo polls.
+    pub fn demo() -> Self {
+        let poll = |id: u64, q: &str, c: &[&str]| Poll {
             id,
             question: q.into(),
-            choices: c.iter().map(|c| ((*c).to_owned(), 0)).collect(),
+            choices: c
+                .iter()
+                .map(|c| Choice {
+                    text: (*c).to_owned(),
+                    votes: 0,
+                })
+                .collect(),
         };
         Polls(Arc::new(Mutex::new(vec![
             poll(1, "What's up?", &["Not much", "The sky"]),
@@ -34,6 +63,30 @@ impl Polls {
     fn all(&self) -> Vec<Poll> {
         self.0.lock().map(|p| p.clone()).unwrap_or_default()
     }
+
+    fn get(&self, id: u64) -> Option<Poll> {
+        self.all().into_iter().find(|p| p.id == id)
+    }
+
+    /// Adds a vote; `None` when the poll or the choice does not exist.
+    fn vote(&self, id: u64, choice: usize) -> Option<Poll> {
+        let mut polls = self.0.lock().ok()?;
+        let poll = polls.iter_mut().find(|p| p.id == id)?;
+        poll.choices.get_mut(choice)?.votes += 1;
+        Some(poll.clone())
+    }
+
+    fn stats(&self) -> Stats {
+        let all = self.all();
+        Stats {
+            polls: all.len() as u64,
+            votes: all.iter().flat_map(|p| &p.choices).map(|c| c.votes).sum(),
+        }
+    }
+}
+
+fn not_found() -> poem::Error {
+    poem::Error::from_status(poem::http::StatusCode::NOT_FOUND)
 }
 
 #[handler]
@@ -41,29 +94,126 @@ fn home(Data(polls): Data<&Polls>) -> Html<String> {
     let items: String = polls
         .all()
         .iter()
-        .map(|p| format!("<li><a href=\"/polls/{}/\">{}</a></li>", p.id, p.question))
+        .map(|p| format!("<li>{}: {}</li>", p.id, p.question))
         .collect();
     Html(format!(
         "<!doctype html><title>Polls</title><h1>Polls</h1><ul>{items}</ul>\
-         <p><a href=\"/login\">Sign in</a> · \
+         <p><a href=\"/login\">Sign in</a> · <a href=\"/docs\">API explorer</a> · \
          <a href=\"/.well-known/oauth-authorization-server\">OAuth metadata</a></p>"
     ))
 }
 
+/// List the polls.
+#[oauth_required(scope_auto)]
 #[handler]
-fn detail(Path(id): Path<usize>, Data(polls): Data<&Polls>) -> poem::Result<Json<Poll>> {
-    polls
-        .all()
-        .into_iter()
-        .find(|p| p.id == id)
-        .map(Json)
-        .ok_or_else(|| poem::Error::from_status(poem::http::StatusCode::NOT_FOUND))
+fn index(Data(polls): Data<&Polls>) -> Json<Vec<Poll>> {
+    Json(polls.all())
 }
 
-/// Adds the polls routes to scopegate's.
+/// Read a poll's question and choices.
+#[oauth_required(scope_auto)]
+#[handler]
+fn detail(Path(id): Path<u64>, Data(polls): Data<&Polls>) -> poem::Result<Json<Poll>> {
+    polls.get(id).map(Json).ok_or_else(not_found)
+}
+
+/// The form a vote is posted with (`access_token` may ride along, RFC 6750 §2.2).
+#[derive(Deserialize)]
+struct VoteForm {
+    choice: usize,
+}
+
+/// Vote in polls.
+#[oauth_required(scope = "polls:vote")]
+#[handler]
+fn vote(
+    caller: Caller,
+    Path(id): Path<u64>,
+    Form(form): Form<VoteForm>,
+    Data(polls): Data<&Polls>,
+) -> poem::Result<Json<serde_json::Value>> {
+    let poll = polls.vote(id, form.choice).ok_or_else(not_found)?;
+    let voter = caller.user.as_ref().map(|u| u.username.clone());
+    Ok(Json(
+        serde_json::json!({ "poll": poll.id, "voter": voter, "client": caller.client.client_id }),
+    ))
+}
+
+/// See the results of polls.
+#[oauth_required(scope_auto)]
+#[handler]
+fn results(Path(id): Path<u64>, Data(polls): Data<&Polls>) -> poem::Result<Json<Poll>> {
+    polls.get(id).map(Json).ok_or_else(not_found)
+}
+
+/// See voting statistics.
+#[oauth_required(scope = "polls:stats")]
+#[handler]
+fn stats(Data(polls): Data<&Polls>) -> Json<Stats> {
+    Json(polls.stats())
+}
+
+/// A vote sent to the JSON API.
+#[derive(Deserialize, Object)]
+pub struct VoteBody {
+    /// Index of the chosen answer, from 0.
+    choice: u64,
+}
+
+/// The polls JSON API, documented in `/openapi.json`.
+pub struct PollsApi {
+    polls: Polls,
+}
+
+#[OpenApi]
+impl PollsApi {
+    /// See the results of polls.
+    #[oauth_required(scope_auto)]
+    #[oai(path = "/polls/:id/results", method = "get")]
+    async fn results(
+        &self,
+        caller: ApiCaller,
+        id: poem_openapi::param::Path<u64>,
+    ) -> poem::Result<payload::Json<Poll>> {
+        self.polls
+            .get(id.0)
+            .map(payload::Json)
+            .ok_or_else(not_found)
+    }
+
+    /// Vote in polls.
+    #[oauth_required(scope = "polls:vote")]
+    #[oai(path = "/polls/:id/vote", method = "post")]
+    async fn vote(
+        &self,
+        caller: ApiCaller,
+        id: poem_openapi::param::Path<u64>,
+        body: payload::Json<VoteBody>,
+    ) -> poem::Result<payload::Json<Poll>> {
+        let choice = usize::try_from(body.0.choice).map_err(|_| not_found())?;
+        self.polls
+            .vote(id.0, choice)
+            .map(payload::Json)
+            .ok_or_else(not_found)
+    }
+
+    /// See voting statistics.
+    #[oauth_required(scope = "polls:stats")]
+    #[oai(path = "/stats", method = "get")]
+    async fn stats(&self, caller: ApiCaller) -> poem::Result<payload::Json<Stats>> {
+        Ok(payload::Json(self.polls.stats()))
+    }
+}
+
+/// Adds the polls routes, the JSON API under `/api`, and its docs, to scopegate's.
 pub fn routes(route: Route) -> Route {
     let polls = Polls::demo();
-    route
+    let route = route
         .at("/", get(home).data(polls.clone()))
-        .at("/polls/:id/", get(detail).data(polls))
+        .at("/polls/", get(index).data(polls.clone()))
+        .at("/polls/:id/", get(detail).data(polls.clone()))
+        .at("/polls/:id/vote", post(vote).data(polls.clone()))
+        .at("/polls/:id/results", get(results).data(polls.clone()))
+        .at("/polls/stats", get(stats).data(polls.clone()));
+    scopegate::web::openapi::mount(route, "/api", PollsApi { polls }, "Polls")
 }

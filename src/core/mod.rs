@@ -8,6 +8,7 @@ pub mod model;
 pub mod params;
 pub mod pkce;
 pub mod portal;
+pub mod revocation;
 pub mod scope;
 pub mod secret;
 pub mod store;

@@ -261,6 +261,25 @@ pub trait Store: Send + Sync + 'static {
         attempts_before: i64,
         batch: i64,
     ) -> Result<Cleared, StoreError>;
+
+    // Issue 3: scopes and guard
+    /// Creates a scope; `Conflict` when the name is taken.
+    async fn create_scope(
+        &self,
+        name: &str,
+        description: &str,
+        from_code: bool,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Changes a scope's description; `false` when there is no such scope.
+    async fn update_scope_description(
+        &self,
+        name: &str,
+        description: &str,
+    ) -> Result<bool, StoreError>;
+    /// Deletes a scope that `syncscopes` created (`from_code`); a scope made by hand is never
+    /// deleted here. `true` when one was deleted.
+    async fn delete_code_scope(&self, name: &str) -> Result<bool, StoreError>;
 }
 
 /// A recorded password attempt and the counts it belongs to.

@@ -1,8 +1,10 @@
 //! The command line a host app's `main` hands over to: `serve`, `migrate`, `createsuperuser`,
-//! `createuser`, `register-client`, `cleartokens`. Bad input gets a one-line error and exit code 2.
+//! `createuser`, `register-client`, `syncscopes`, `cleartokens`. Bad input gets a one-line error and
+//! exit code 2.
 
 mod clients;
 mod serve;
+pub mod syncscopes;
 mod users;
 // Issue 4: grants and lifecycle
 mod tokens;
@@ -194,6 +196,7 @@ impl Scopegate {
             Command::Createuser(args) => users::create(&settings, args, false),
             Command::RegisterClient(args) => clients::register(&settings, args),
             Command::Cleartokens(args) => tokens::clear(&settings, args),
+            Command::Syncscopes(args) => syncscopes::run(&settings, args),
         }
     }
 }
@@ -248,6 +251,8 @@ enum Command {
     RegisterClient(clients::ClientArgs),
     /// Delete expired authorization codes and tokens, in batches, and say how many.
     Cleartokens(tokens::ClearArgs),
+    /// Push the scopes guarded in code (#[oauth_required]) to the database.
+    Syncscopes(syncscopes::SyncArgs),
 }
 
 /// Runs `f` on a fresh single-threaded runtime: the commands other than serve are one-shot.

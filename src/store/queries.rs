@@ -91,6 +91,9 @@ fn revoke_family(conn: &mut AnyConnection, grant_id: &str, now: i64) -> Result<u
         }
         total = total.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
     }
+    if total > 0 {
+        crate::core::revocation::note_revocation();
+    }
     Ok(total)
 }
 
@@ -360,6 +363,7 @@ impl Store for DbStore {
             })
         })
         .await
+        .inspect(|_| crate::core::revocation::note_revocation())
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<u64, StoreError> {
@@ -548,6 +552,7 @@ impl Store for DbStore {
         let approval = approval.clone();
         self.run(move |c| admin::set_approval(c, client_id, &approval))
             .await
+            .inspect(|_| crate::core::revocation::note_revocation())
     }
 
     async fn set_client_secret(
@@ -560,7 +565,9 @@ impl Store for DbStore {
     }
 
     async fn delete_client(&self, client_id: i64) -> Result<(), StoreError> {
-        self.run(move |c| admin::delete_client(c, client_id)).await
+        self.run(move |c| admin::delete_client(c, client_id))
+            .await
+            .inspect(|_| crate::core::revocation::note_revocation())
     }
 
     async fn client_profile(&self, client_id: i64) -> Result<Option<ClientProfile>, StoreError> {
@@ -614,6 +621,7 @@ impl Store for DbStore {
     ) -> Result<(), StoreError> {
         self.run(move |c| admin::set_user_flags(c, user_id, is_active, is_superuser))
             .await
+            .inspect(|_| crate::core::revocation::note_revocation())
     }
 
     async fn set_user_password(&self, user_id: i64, password_hash: &str) -> Result<(), StoreError> {
@@ -639,11 +647,13 @@ impl Store for DbStore {
     async fn revoke_user_tokens(&self, user_id: i64, now: i64) -> Result<u64, StoreError> {
         self.run(move |c| admin::revoke_user_tokens(c, user_id, now))
             .await
+            .inspect(|_| crate::core::revocation::note_revocation())
     }
 
     async fn revoke_client_tokens(&self, client_id: i64, now: i64) -> Result<u64, StoreError> {
         self.run(move |c| admin::revoke_client_tokens(c, client_id, now))
             .await
+            .inspect(|_| crate::core::revocation::note_revocation())
     }
 
     async fn list_consents(&self, q: &ListQuery) -> Result<Page<ConsentSummary>, StoreError> {
@@ -654,6 +664,7 @@ impl Store for DbStore {
     async fn withdraw_consent(&self, consent_id: i64, now: i64) -> Result<u64, StoreError> {
         self.run(move |c| admin::withdraw_consent(c, consent_id, now))
             .await
+            .inspect(|_| crate::core::revocation::note_revocation())
     }
 
     async fn audit(&self, entry: NewAuditEntry, now: i64) -> Result<(), StoreError> {
@@ -792,6 +803,62 @@ impl Store for DbStore {
                 tokens: count(toks),
                 attempts: count(attempts),
             })
+        })
+        .await
+    }
+
+    // Issue 3: scopes and guard
+    async fn create_scope(
+        &self,
+        name: &str,
+        description: &str,
+        from_code: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let (name, description) = (name.to_owned(), description.to_owned());
+        self.run(move |conn| {
+            diesel::insert_into(scopes::table)
+                .values((
+                    scopes::name.eq(&name),
+                    scopes::description.eq(&description),
+                    scopes::from_code.eq(from_code),
+                    scopes::created_at.eq(now),
+                ))
+                .execute(conn)
+                .map_err(|e| match StoreError::from(e) {
+                    StoreError::Conflict(_) => StoreError::Conflict(format!("scope {name:?}")),
+                    other => other,
+                })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update_scope_description(
+        &self,
+        name: &str,
+        description: &str,
+    ) -> Result<bool, StoreError> {
+        let (name, description) = (name.to_owned(), description.to_owned());
+        self.run(move |conn| {
+            let n = diesel::update(scopes::table.filter(scopes::name.eq(name)))
+                .set(scopes::description.eq(description))
+                .execute(conn)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn delete_code_scope(&self, name: &str) -> Result<bool, StoreError> {
+        let name = name.to_owned();
+        self.run(move |conn| {
+            let n = diesel::delete(
+                scopes::table
+                    .filter(scopes::name.eq(name))
+                    .filter(scopes::from_code.eq(true)),
+            )
+            .execute(conn)?;
+            Ok(n > 0)
         })
         .await
     }

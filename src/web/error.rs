@@ -57,25 +57,6 @@ pub fn oauth_error_with_status(err: &OAuthError, status: StatusCode) -> Response
     resp
 }
 
-/// An RFC 6750 §3 refusal at a protected resource: `WWW-Authenticate: Bearer` with the error
-/// code unless the request carried no token at all (§3.1), and the same as a JSON body.
-pub fn bearer_error(err: &OAuthError, token_presented: bool) -> Response {
-    let challenge = if token_presented {
-        format!(
-            "Bearer realm=\"scopegate\", error=\"{}\", error_description=\"{}\"",
-            err.code.as_str(),
-            err.description.replace(['"', '\\'], "'")
-        )
-    } else {
-        "Bearer realm=\"scopegate\"".to_owned()
-    };
-    let mut resp = oauth_error(err);
-    if let Ok(value) = challenge.parse() {
-        resp.headers_mut().insert(header::WWW_AUTHENTICATE, value);
-    }
-    resp
-}
-
 /// Omniport's (Django REST framework's) answer to a request without valid credentials.
 pub fn omniport_unauthorized() -> Response {
     Response::builder()
@@ -94,4 +75,39 @@ pub fn token_error(err: &OAuthError, retry_after: i64) -> Response {
         resp.headers_mut().insert(header::RETRY_AFTER, value);
     }
     resp
+}
+
+/// An RFC 6750 §3 response for a protected resource: the status of the error, a
+/// `WWW-Authenticate: Bearer` challenge with `error`, `error_description` and, for
+/// `insufficient_scope`, the `scope` the resource needs; the same fields in a JSON body.
+/// With `error_code` false the challenge is bare (`Bearer realm="scopegate"`), as RFC 6750
+/// §3.1 asks when a request carried no token at all.
+pub fn bearer_error(
+    err: &OAuthError,
+    scope: Option<&crate::core::scope::ScopeSet>,
+    error_code: bool,
+) -> Response {
+    // Descriptions are ours, but quote-escape anyway: a quoted-string may not hold `"` or `\`.
+    let clean = |s: &str| s.replace(['"', '\\'], "'");
+    let mut challenge = if error_code {
+        format!(
+            "Bearer realm=\"scopegate\", error=\"{}\", error_description=\"{}\"",
+            err.code.as_str(),
+            clean(&err.description)
+        )
+    } else {
+        "Bearer realm=\"scopegate\"".to_owned()
+    };
+    let mut body = json!({ "error": err.code.as_str(), "error_description": err.description });
+    if let Some(scope) = scope {
+        challenge.push_str(&format!(", scope=\"{scope}\""));
+        body["scope"] = json!(scope.to_string());
+    }
+    Response::builder()
+        .status(status_of(err.code))
+        .content_type("application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .header(header::PRAGMA, "no-cache")
+        .header(header::WWW_AUTHENTICATE, challenge)
+        .body(body.to_string())
 }

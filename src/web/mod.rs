@@ -7,6 +7,8 @@ pub mod error;
 pub mod forms;
 pub mod metadata;
 pub mod middleware;
+pub mod oauth_docs;
+pub mod openapi;
 pub mod pages;
 pub mod request;
 pub mod session;

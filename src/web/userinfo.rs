@@ -54,7 +54,7 @@ pub async fn userinfo(req: &Request, body: Body, Data(state): Data<&State>) -> R
     match lookup(state, req, body).await {
         Ok(doc) => no_store_json(&doc),
         Err((e, _)) if e.code == ErrorCode::ServerError => oauth_error(&e),
-        Err((e, presented)) => bearer_error(&e, presented),
+        Err((e, presented)) => bearer_error(&e, None, presented),
     }
 }
 

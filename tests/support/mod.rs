@@ -540,3 +540,38 @@ impl TestServer {
         Self::launch(backend, tweak, build, Route::new()).await
     }
 }
+
+// Issue 3: guards.
+
+/// An access token issued straight into the store (no HTTP flow), valid for `lifetime` seconds
+/// (negative: already expired). Returns the plain token and its grant id.
+pub async fn issue_access_token(
+    server: &TestServer,
+    client: &TestClient,
+    user: Option<&User>,
+    scope: &str,
+    lifetime: i64,
+) -> (String, String) {
+    use scopegate::core::model::{NewToken, TokenKind};
+    let token = generate_token();
+    let grant_id = generate_token();
+    let now = scopegate::core::now();
+    server
+        .store()
+        .issue_tokens(
+            NewToken {
+                token_hash: hash_secret(&token),
+                kind: TokenKind::Access,
+                client_id: client.client.id,
+                user_id: user.map(|u| u.id),
+                scope: scope.parse::<ScopeSet>().unwrap(),
+                grant_id: grant_id.clone(),
+                created_at: now,
+                expires_at: now + lifetime,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    (token, grant_id)
+}

@@ -1,0 +1,318 @@
+//! The runtime behind `#[oauth_required]`: finds the bearer token (RFC 6750 §2.1–2.3),
+//! validates it (through a short-lived in-process cache), checks scopes, and hands the handler
+//! a [`Caller`].
+//!
+//! Cache rules (ARCHITECTURE.md, "Many instances"): entries are keyed by the SHA-256 of the
+//! token (never the token), live at most [`CACHE_TTL`], and are ignored once any revocation
+//! happened in this process after they were made ([`crate::core::revocation`]). So a revocation
+//! is honoured by the very next request of the same process and by other instances within 1 s.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::sync::{Arc, LazyLock, RwLock};
+use std::time::{Duration, Instant};
+
+use poem::web::RequestBody;
+use poem::{Body, FromRequest, Request};
+use sha2::{Digest, Sha256};
+
+use crate::core::error::{ErrorCode, OAuthError};
+use crate::core::grant::find_active;
+use crate::core::model::{Client, User};
+use crate::core::scope::ScopeSet;
+use crate::registry::GuardEntry;
+use crate::web::State;
+
+/// How long a validated token may be served from the cache.
+pub const CACHE_TTL: Duration = Duration::from_millis(900);
+/// Past this many entries the cache is cleared rather than grown.
+const CACHE_MAX: usize = 100_000;
+/// The largest form body read for an `access_token` field.
+const MAX_FORM: usize = 64 * 1024;
+
+/// Who is calling a guarded handler: the token's user (none for client credentials), its
+/// client, and the scopes it was granted. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Caller(Arc<CallerInfo>);
+
+/// The data behind a [`Caller`].
+#[derive(Debug)]
+pub struct CallerInfo {
+    /// The resource owner, when the grant has one.
+    pub user: Option<User>,
+    /// The client the token was issued to.
+    pub client: Client,
+    /// The scopes the token grants.
+    pub scopes: ScopeSet,
+    /// When the token expires (Unix seconds).
+    pub expires_at: i64,
+}
+
+impl Deref for Caller {
+    type Target = CallerInfo;
+    fn deref(&self) -> &CallerInfo {
+        &self.0
+    }
+}
+
+impl AsRef<Caller> for Caller {
+    fn as_ref(&self) -> &Caller {
+        self
+    }
+}
+
+/// A guard failure, carried as the RFC 6750 response `web::error` builds.
+#[derive(Debug, Clone)]
+pub struct GuardError {
+    /// `invalid_request`, `invalid_token`, `insufficient_scope` or `server_error`.
+    pub error: OAuthError,
+    /// For `insufficient_scope`: the scope the resource needs.
+    pub scope: Option<ScopeSet>,
+}
+
+impl GuardError {
+    fn new(code: ErrorCode, description: &str) -> Self {
+        Self {
+            error: OAuthError::new(code, description),
+            scope: None,
+        }
+    }
+}
+
+impl From<GuardError> for poem::Error {
+    fn from(e: GuardError) -> Self {
+        poem::Error::from_response(crate::web::error::bearer_error(
+            &e.error,
+            e.scope.as_ref(),
+            true,
+        ))
+    }
+}
+
+struct Cached {
+    caller: Caller,
+    generation: u64,
+    fetched: Instant,
+}
+
+type CacheKey = (usize, [u8; 32]);
+
+/// Hashes a cache key cheaply: the key already holds a SHA-256 digest, uniformly spread and not
+/// choosable by a caller, so its first bytes make a good table hash (SipHash would only add
+/// work on the hot path).
+#[derive(Default)]
+struct DigestHasher(u64);
+
+impl std::hash::Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        if let Some(head) = bytes.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
+            self.0 ^= u64::from_le_bytes(head);
+        } else {
+            for &b in bytes {
+                self.0 = self.0.rotate_left(8) ^ u64::from(b);
+            }
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (self.0 ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type Cache = HashMap<CacheKey, Cached, std::hash::BuildHasherDefault<DigestHasher>>;
+
+static CACHE: LazyLock<RwLock<Cache>> = LazyLock::new(|| RwLock::new(Cache::default()));
+
+fn is_form(req: &Request) -> bool {
+    req.content_type()
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|ct| {
+            ct.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// The `access_token` values of a form-encoded string; a malformed string has none.
+fn access_tokens_in(form: &[u8]) -> Vec<String> {
+    form_urlencoded_pairs(form)
+        .into_iter()
+        .filter(|(k, _)| k == "access_token")
+        .map(|(_, v)| v)
+        .collect()
+}
+
+fn form_urlencoded_pairs(form: &[u8]) -> Vec<(String, String)> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(form).unwrap_or_default()
+}
+
+/// Finds the token in exactly one of the three places RFC 6750 §2 allows. A form body is read
+/// and put back, so the handler can still read it.
+pub async fn presented_token(req: &Request, body: &mut RequestBody) -> Result<String, GuardError> {
+    let mut found: Vec<String> = Vec::new();
+    let mut headers = req
+        .headers()
+        .get_all(poem::http::header::AUTHORIZATION)
+        .iter();
+    if let Some(value) = headers.next() {
+        if headers.next().is_some() {
+            return Err(GuardError::new(
+                ErrorCode::InvalidRequest,
+                "more than one Authorization header",
+            ));
+        }
+        let value = value.to_str().unwrap_or("");
+        if let Some((scheme, token)) = value.split_once(' ')
+            && scheme.eq_ignore_ascii_case("bearer")
+        {
+            found.push(token.trim().to_owned());
+        }
+    }
+    found.extend(access_tokens_in(req.uri().query().unwrap_or("").as_bytes()));
+    if is_form(req) && body.is_some() {
+        let bytes = match body.take() {
+            Ok(b) => b.into_bytes_limit(MAX_FORM).await.map_err(|_| {
+                GuardError::new(
+                    ErrorCode::InvalidRequest,
+                    "the body is unreadable or too large",
+                )
+            })?,
+            Err(_) => Default::default(),
+        };
+        found.extend(access_tokens_in(&bytes));
+        *body = RequestBody::new(Body::from(bytes));
+    }
+    match found.len() {
+        0 => Err(GuardError::new(
+            ErrorCode::InvalidToken,
+            "no access token was presented",
+        )),
+        1 => found
+            .pop()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| GuardError::new(ErrorCode::InvalidToken, "the access token is empty")),
+        _ => Err(GuardError::new(
+            ErrorCode::InvalidRequest,
+            "the access token was presented in more than one way",
+        )),
+    }
+}
+
+/// Validates a presented token: from the cache when a fresh entry exists, else from the store.
+pub async fn validate(state: &State, token: &str) -> Result<Caller, GuardError> {
+    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    // The store's address tells apart servers sharing this process (tests run several).
+    let key: CacheKey = (Arc::as_ptr(&state.store) as *const () as usize, digest);
+    let now = crate::core::now();
+    let generation = crate::core::revocation::generation();
+    if let Ok(cache) = CACHE.read()
+        && let Some(hit) = cache.get(&key)
+        && hit.generation == generation
+        && hit.fetched.elapsed() < CACHE_TTL
+        && hit.caller.expires_at > now
+    {
+        return Ok(hit.caller.clone());
+    }
+    let fetched = Instant::now();
+    let active = find_active(state.store.as_ref(), token, now)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "token lookup failed");
+            GuardError {
+                error: OAuthError::server_error(),
+                scope: None,
+            }
+        })?;
+    let Some(active) = active else {
+        return Err(GuardError::new(
+            ErrorCode::InvalidToken,
+            "the access token is unknown, expired or revoked",
+        ));
+    };
+    if active.token.kind != crate::core::model::TokenKind::Access {
+        return Err(GuardError::new(
+            ErrorCode::InvalidToken,
+            "a refresh token is not an access token",
+        ));
+    }
+    let caller = Caller(Arc::new(CallerInfo {
+        user: active.user,
+        client: active.client,
+        scopes: active.token.scope.clone(),
+        expires_at: active.token.expires_at,
+    }));
+    if let Ok(mut cache) = CACHE.write() {
+        if cache.len() >= CACHE_MAX {
+            cache.clear();
+        }
+        // `generation` was read before the lookup: a revocation during it makes this stale.
+        cache.insert(
+            key,
+            Cached {
+                caller: caller.clone(),
+                generation,
+                fetched,
+            },
+        );
+    }
+    Ok(caller)
+}
+
+/// Fails with `insufficient_scope` unless `caller` holds every scope of `required`.
+pub fn check_scopes(caller: &Caller, required: &ScopeSet) -> Result<(), GuardError> {
+    if required.is_subset(&caller.scopes) {
+        Ok(())
+    } else {
+        Err(GuardError {
+            error: OAuthError::new(
+                ErrorCode::InsufficientScope,
+                "the access token lacks a scope this resource needs",
+            ),
+            scope: Some(required.clone()),
+        })
+    }
+}
+
+/// Finds and validates the token of a request (no scope check).
+pub async fn caller_from(req: &Request, body: &mut RequestBody) -> Result<Caller, GuardError> {
+    let Some(state) = req.data::<State>() else {
+        tracing::error!("a guarded handler is mounted outside scopegate::web::app");
+        return Err(GuardError {
+            error: OAuthError::server_error(),
+            scope: None,
+        });
+    };
+    let token = presented_token(req, body).await?;
+    validate(state, &token).await
+}
+
+impl<'a> FromRequest<'a> for Caller {
+    async fn from_request(req: &'a Request, body: &mut RequestBody) -> poem::Result<Self> {
+        Ok(caller_from(req, body).await?)
+    }
+}
+
+/// Links a guard to its registry entry; the macro implements it on a marker type.
+pub trait GuardSpec: Send + Sync + 'static {
+    /// The guarded handler's registry entry.
+    fn entry() -> &'static GuardEntry;
+}
+
+/// The extractor `#[oauth_required]` adds in front of a poem handler's parameters: it rejects
+/// the request before any other extractor runs unless the token holds the scopes of `S`.
+pub struct Guard<S: GuardSpec>(pub Caller, PhantomData<S>);
+
+impl<'a, S: GuardSpec> FromRequest<'a> for Guard<S> {
+    async fn from_request(req: &'a Request, body: &mut RequestBody) -> poem::Result<Self> {
+        let caller = caller_from(req, body).await?;
+        check_scopes(&caller, S::entry().scopes())?;
+        Ok(Guard(caller, PhantomData))
+    }
+}
+
+/// The scope check the macro puts at the top of a guarded poem-openapi operation.
+pub fn require<S: GuardSpec>(caller: &impl AsRef<Caller>) -> poem::Result<()> {
+    Ok(check_scopes(caller.as_ref(), S::entry().scopes())?)
+}

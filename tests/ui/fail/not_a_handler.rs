@@ -1,0 +1,6 @@
+use scopegate::oauth_required;
+
+#[oauth_required(scope = "polls:vote")]
+fn vote() {}
+
+fn main() {}
