@@ -10,7 +10,7 @@ use poem::web::Query;
 use poem::{Route, get, handler};
 use scopegate::core::model::Approval;
 
-use crate::support::{Backend, TestServer, exchange_code, is_active, query_of, words};
+use crate::support::{Backend, TestServer, exchange_code, http, is_active, query_of, words};
 use crate::webdriver::{Driver, screenshot_dir};
 
 /// The app's redirect target, on the test server itself so the browser has somewhere to land.
@@ -46,7 +46,8 @@ async fn logout(d: &Driver, base: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_story_in_a_real_browser() {
-    let host = Route::new()
+    // The polls demo's guarded API is the resource the app calls with its token.
+    let host = crate::polls::routes(Route::new())
         .at("/callback", get(callback))
         .at("/logo.svg", get(logo));
     let server = TestServer::start_with(Backend::Sqlite, |_| {}, host).await;
@@ -192,6 +193,21 @@ async fn full_story_in_a_real_browser() {
     let tokens = exchange_code(&server, &client_id, &secret, &redirect, &q["code"]).await;
     let access = tokens["access_token"].as_str().unwrap().to_owned();
     assert!(is_active(&server, &client_id, &secret, &access).await);
+    let vote = || async {
+        http()
+            .post(server.url("/polls/1/vote"))
+            .bearer_auth(&access)
+            .form(&[("choice", "0")])
+            .send()
+            .await
+            .unwrap()
+    };
+    let voted = vote().await;
+    assert_eq!(voted.status(), 200, "the token opens the guarded API");
+    assert_eq!(
+        voted.json::<serde_json::Value>().await.unwrap()["voter"],
+        "alice"
+    );
     logout(&d, &base).await;
 
     // 6. The admin revokes the user's tokens; the token is dead.
@@ -209,6 +225,18 @@ async fn full_story_in_a_real_browser() {
     .await;
     assert!(d.source().await.contains("revoked"));
     assert!(!is_active(&server, &client_id, &secret, &access).await);
+    let refused = vote().await;
+    assert_eq!(
+        refused.status(),
+        401,
+        "the next API call after the revocation is refused"
+    );
+    assert!(
+        refused.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
     d.goto(&format!("{base}/admin/audit")).await;
     let audit = d.source().await;
     for action in ["app.register", "client.approve", "user.revoke_all"] {
