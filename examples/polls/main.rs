@@ -23,7 +23,8 @@ fn main() -> ExitCode {
                  \x20                           --redirect-uri http://127.0.0.1:8000/ --grant-type authorization_code \\\n\
                  \x20                           --client-type confidential --scope polls:vote polls:stats polls:results --approved\n\
                  \x20 3. Push the guarded scopes:  cargo run --example polls -- syncscopes polls\n\
-                 \x20 4. Sign in at http://{addr}/login, or try the API at http://{addr}/docs (Authorize).\n",
+                 \x20 4. Sign in at http://{addr}/login, or try the API at http://{addr}/docs (Authorize).\n\
+                 \x20    Admin pages: http://{addr}/admin/   Developer portal: http://{addr}/developer/\n",
                 addr = s.addr,
                 db = s.database_url
             )
