@@ -71,7 +71,16 @@ pub struct GuardError {
     pub scope: Option<ScopeSet>,
 }
 
+/// The description of the refusal of a request that carried no token at all.
+const NO_TOKEN: &str = "no access token was presented";
+
 impl GuardError {
+    /// True when the request carried no token at all (RFC 6750 §3.1 then lets a resource
+    /// answer with a bare challenge).
+    pub fn is_missing_token(&self) -> bool {
+        self.error.code == ErrorCode::InvalidToken && self.error.description == NO_TOKEN
+    }
+
     fn new(code: ErrorCode, description: &str) -> Self {
         Self {
             error: OAuthError::new(code, description),
@@ -185,10 +194,7 @@ pub async fn presented_token(req: &Request, body: &mut RequestBody) -> Result<St
         *body = RequestBody::new(Body::from(bytes));
     }
     match found.len() {
-        0 => Err(GuardError::new(
-            ErrorCode::InvalidToken,
-            "no access token was presented",
-        )),
+        0 => Err(GuardError::new(ErrorCode::InvalidToken, NO_TOKEN)),
         1 => found
             .pop()
             .filter(|t| !t.is_empty())

@@ -107,44 +107,6 @@ pub async fn query_and_form(req: &Request, body: Body) -> Result<Params, OAuthEr
     Params::from_pairs(pairs)
 }
 
-/// Where an access token was found (RFC 6750 §2.1–2.3).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BearerToken {
-    /// No token anywhere.
-    Missing,
-    /// Exactly one token, by one method.
-    Found(String),
-    /// More than one method was used (§3.1 `invalid_request`), or the header was malformed.
-    Malformed(&'static str),
-}
-
-/// Finds the access token in the `Authorization: Bearer` header, the form field
-/// `access_token`, or the query parameter `access_token`; exactly one may be used.
-pub fn bearer_token(req: &Request, params: &Params) -> BearerToken {
-    let header = match req.header("authorization") {
-        Some(value) => match value.split_once(' ') {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-                let token = token.trim();
-                if token.is_empty() {
-                    return BearerToken::Malformed("the Bearer header carries no token");
-                }
-                Some(token.to_owned())
-            }
-            // Another scheme (Basic, ...) is not an access token.
-            _ => None,
-        },
-        None => None,
-    };
-    let param = params.get("access_token").map(str::to_owned);
-    match (header, param) {
-        (Some(_), Some(_)) => {
-            BearerToken::Malformed("the access token was sent by more than one method")
-        }
-        (Some(t), None) | (None, Some(t)) => BearerToken::Found(t),
-        (None, None) => BearerToken::Missing,
-    }
-}
-
 /// The caller's IP address, for throttling: the socket peer, or, when that peer is a trusted
 /// proxy, the last address it appended to `X-Forwarded-For` (earlier entries are the client's
 /// own claims and could be forged).

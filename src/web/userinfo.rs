@@ -1,46 +1,39 @@
 //! `GET|POST /oauth/userinfo`: the token's user, filtered by its scopes; also Omniport's
 //! `/open_auth/get_user_data/`. The token may come by any of RFC 6750's three methods.
 
-use poem::web::Data;
+use poem::web::{Data, RequestBody};
 use poem::{Body, Request, Response, handler};
 
 use super::State;
 use super::error::{bearer_error, no_store_json, oauth_error, omniport_unauthorized};
-use super::request::{BearerToken, bearer_token, query_and_form};
 use crate::core::error::{ErrorCode, OAuthError};
-use crate::core::grant::find_active;
-use crate::core::model::TokenKind;
+use crate::guard;
 
-/// The user document, or the RFC 6750 error and whether a token had been presented.
+/// The user document, or the RFC 6750 error and whether a token had been presented. The token
+/// is found and validated exactly as a guarded handler's is (and shares its cache).
 async fn lookup(
     state: &State,
     req: &Request,
     body: Body,
 ) -> Result<serde_json::Value, (OAuthError, bool)> {
-    let params = query_and_form(req, body).await.map_err(|e| (e, true))?;
-    let presented = match bearer_token(req, &params) {
-        BearerToken::Found(t) => t,
-        BearerToken::Missing => {
-            return Err((
-                OAuthError::new(ErrorCode::InvalidToken, "an access token is required"),
-                false,
-            ));
-        }
-        BearerToken::Malformed(why) => return Err((OAuthError::invalid_request(why), true)),
-    };
-    let invalid = |why: &str| (OAuthError::new(ErrorCode::InvalidToken, why), true);
-    let found = find_active(state.store.as_ref(), &presented, crate::core::now())
+    let mut body = RequestBody::new(body);
+    let presented = guard::presented_token(req, &mut body).await.map_err(|e| {
+        let presented = !e.is_missing_token();
+        (e.error, presented)
+    })?;
+    let caller = guard::validate(state, &presented)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "userinfo lookup failed");
-            (OAuthError::server_error(), true)
-        })?
-        .filter(|a| a.token.kind == TokenKind::Access)
-        .ok_or_else(|| invalid("the access token is unknown, expired or revoked"))?;
-    let user = found
-        .user
-        .ok_or_else(|| invalid("this access token was issued to a client, not for a user"))?;
-    crate::core::userinfo::document(state.user_info.as_ref(), &user, &found.token.scope)
+        .map_err(|e| (e.error, true))?;
+    let user = caller.user.as_ref().ok_or_else(|| {
+        (
+            OAuthError::new(
+                ErrorCode::InvalidToken,
+                "this access token was issued to a client, not for a user",
+            ),
+            true,
+        )
+    })?;
+    crate::core::userinfo::document(state.user_info.as_ref(), user, &caller.scopes)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "the user-info provider failed");
