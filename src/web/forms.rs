@@ -31,14 +31,7 @@ impl FormData {
 
     /// Reads a request body; `None` when it is not a form or is too large.
     pub async fn read(req: &Request, body: Body) -> Option<Self> {
-        let is_form = req
-            .content_type()
-            .and_then(|ct| ct.split(';').next())
-            .is_some_and(|ct| {
-                ct.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            });
-        if !is_form {
+        if !super::request::is_form(req) {
             return None;
         }
         let bytes = body.into_bytes_limit(MAX_BODY).await.ok()?;
