@@ -164,6 +164,29 @@ pub async fn checked_form(
     Ok(form)
 }
 
+/// The signed-in superuser and their CSRF-checked form: what every admin POST action starts
+/// with. The superuser check comes first so that outsiders never reach the form checks.
+pub async fn superuser_form(
+    state: &State,
+    req: &Request,
+    body: Body,
+) -> Result<(Visitor, FormData), Response> {
+    let v = superuser(state, req).await?;
+    let f = checked_form(state, req, body, &v).await?;
+    Ok((v, f))
+}
+
+/// The signed-in user and their CSRF-checked form: what every developer-portal POST starts with.
+pub async fn signed_in_form(
+    state: &State,
+    req: &Request,
+    body: Body,
+) -> Result<(Visitor, FormData), Response> {
+    let v = signed_in(state, req).await?;
+    let f = checked_form(state, req, body, &v).await?;
+    Ok((v, f))
+}
+
 /// A fresh single-use nonce for a creating form (see [`claim`]).
 pub fn new_nonce() -> String {
     generate_token()

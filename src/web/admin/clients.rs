@@ -13,9 +13,7 @@ use crate::core::model::{Approval, Client, ClientType, GrantType, NewClient};
 use crate::core::scope::{ScopeSet, is_scope_token};
 use crate::core::secret::{generate_id, generate_token, hash_secret};
 use crate::web::State;
-use crate::web::forms::{
-    self, FormData, Visitor, checked_form, list_query, not_found, parse_id, see_other,
-};
+use crate::web::forms::{self, FormData, Visitor, list_query, not_found, parse_id, see_other};
 
 /// What the client form holds, as typed (so an invalid submission shows it again).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -322,12 +320,8 @@ pub async fn new_form(req: &Request, Data(state): Data<&State>) -> Response {
 /// `POST /admin/clients/new`: creates the client and shows its secret once.
 #[handler]
 pub async fn create(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let f = match checked_form(state, req, body, &v).await {
-        Ok(f) => f,
+    let (v, f) = match forms::superuser_form(state, req, body).await {
+        Ok(vf) => vf,
         Err(r) => return r,
     };
     let form = ClientForm::from_form(&f);
@@ -430,12 +424,8 @@ pub async fn update(
     body: Body,
     Data(state): Data<&State>,
 ) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let f = match checked_form(state, req, body, &v).await {
-        Ok(f) => f,
+    let (v, f) = match forms::superuser_form(state, req, body).await {
+        Ok(vf) => vf,
         Err(r) => return r,
     };
     let mut client = match load_client(state, &id).await {
@@ -509,13 +499,10 @@ pub async fn approve(
     body: Body,
     Data(state): Data<&State>,
 ) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
+    let (v, _) = match forms::superuser_form(state, req, body).await {
+        Ok(vf) => vf,
         Err(r) => return r,
     };
-    if let Err(r) = checked_form(state, req, body, &v).await {
-        return r;
-    }
     let client = match load_client(state, &id).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -541,12 +528,8 @@ pub async fn reject(
     body: Body,
     Data(state): Data<&State>,
 ) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let f = match checked_form(state, req, body, &v).await {
-        Ok(f) => f,
+    let (v, f) = match forms::superuser_form(state, req, body).await {
+        Ok(vf) => vf,
         Err(r) => return r,
     };
     let client = match load_client(state, &id).await {
@@ -601,13 +584,10 @@ pub async fn regenerate_secret(
     body: Body,
     Data(state): Data<&State>,
 ) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
+    let (v, _) = match forms::superuser_form(state, req, body).await {
+        Ok(vf) => vf,
         Err(r) => return r,
     };
-    if let Err(r) = checked_form(state, req, body, &v).await {
-        return r;
-    }
     let client = match load_client(state, &id).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -651,13 +631,10 @@ pub async fn revoke_all(
     body: Body,
     Data(state): Data<&State>,
 ) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
+    let (v, _) = match forms::superuser_form(state, req, body).await {
+        Ok(vf) => vf,
         Err(r) => return r,
     };
-    if let Err(r) = checked_form(state, req, body, &v).await {
-        return r;
-    }
     let client = match load_client(state, &id).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -695,13 +672,10 @@ pub async fn delete(
     body: Body,
     Data(state): Data<&State>,
 ) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
+    let (v, _) = match forms::superuser_form(state, req, body).await {
+        Ok(vf) => vf,
         Err(r) => return r,
     };
-    if let Err(r) = checked_form(state, req, body, &v).await {
-        return r;
-    }
     let client = match load_client(state, &id).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -780,12 +754,8 @@ async fn scopes_page(
 /// `POST /admin/scopes`: sets a scope's description, adding the scope if it is new.
 #[handler]
 pub async fn save_scope(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let f = match checked_form(state, req, body, &v).await {
-        Ok(f) => f,
+    let (v, f) = match forms::superuser_form(state, req, body).await {
+        Ok(vf) => vf,
         Err(r) => return r,
     };
     let name = f.get("name").trim();

@@ -6,7 +6,7 @@ use poem::{Body, Request, Response, handler};
 
 use super::{Action, Cell, Row, render_list, when};
 use crate::web::State;
-use crate::web::forms::{self, checked_form, list_query, parse_id, see_other};
+use crate::web::forms::{self, list_query, parse_id, see_other};
 
 fn state_of(used: Option<i64>, revoked: Option<i64>, expires: i64, now: i64) -> &'static str {
     if revoked.is_some() {
@@ -196,13 +196,10 @@ async fn act(
     action: &str,
     back: &str,
 ) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
+    let (v, _) = match forms::superuser_form(state, req, body).await {
+        Ok(vf) => vf,
         Err(r) => return r,
     };
-    if let Err(r) = checked_form(state, req, body, &v).await {
-        return r;
-    }
     let id = match parse_id(state, raw_id) {
         Ok(id) => id,
         Err(r) => return r,

@@ -8,7 +8,7 @@ use super::{Action, Cell, Row, render_list};
 use crate::core::model::User;
 use crate::core::secret::{generate_token, hash_password};
 use crate::web::State;
-use crate::web::forms::{self, Visitor, checked_form, list_query, not_found, parse_id, see_other};
+use crate::web::forms::{self, Visitor, list_query, not_found, parse_id, see_other};
 
 async fn load_user(state: &State, raw_id: &str) -> Result<User, Response> {
     let id = parse_id(state, raw_id)?;
@@ -111,12 +111,8 @@ pub async fn update(
     body: Body,
     Data(state): Data<&State>,
 ) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let f = match checked_form(state, req, body, &v).await {
-        Ok(f) => f,
+    let (v, f) = match forms::superuser_form(state, req, body).await {
+        Ok(vf) => vf,
         Err(r) => return r,
     };
     let u = match load_user(state, &id).await {
@@ -162,13 +158,10 @@ pub async fn reset_password(
     body: Body,
     Data(state): Data<&State>,
 ) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
+    let (v, _) = match forms::superuser_form(state, req, body).await {
+        Ok(vf) => vf,
         Err(r) => return r,
     };
-    if let Err(r) = checked_form(state, req, body, &v).await {
-        return r;
-    }
     let u = match load_user(state, &id).await {
         Ok(u) => u,
         Err(r) => return r,
@@ -204,13 +197,10 @@ pub async fn revoke_all(
     body: Body,
     Data(state): Data<&State>,
 ) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
+    let (v, _) = match forms::superuser_form(state, req, body).await {
+        Ok(vf) => vf,
         Err(r) => return r,
     };
-    if let Err(r) = checked_form(state, req, body, &v).await {
-        return r;
-    }
     let u = match load_user(state, &id).await {
         Ok(u) => u,
         Err(r) => return r,

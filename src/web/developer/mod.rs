@@ -11,9 +11,7 @@ use serde::Serialize;
 
 use super::State;
 use super::admin::clients::approval_view;
-use super::forms::{
-    self, FormData, Visitor, check_optional_url, checked_form, not_found, see_other, word_count,
-};
+use super::forms::{self, FormData, Visitor, check_optional_url, not_found, see_other, word_count};
 use crate::core::model::{Approval, Client, ClientType, GrantType, NewClient};
 use crate::core::portal::ClientProfile;
 use crate::core::scope::ScopeSet;
@@ -132,12 +130,8 @@ pub async fn add_form(req: &Request, Data(state): Data<&State>) -> Response {
 /// secret shown once. The form's single-use nonce makes a double submit open the same app.
 #[handler]
 pub async fn add(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
-    let v = match forms::signed_in(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let f = match checked_form(state, req, body, &v).await {
-        Ok(f) => f,
+    let (v, f) = match forms::signed_in_form(state, req, body).await {
+        Ok(vf) => vf,
         Err(r) => return r,
     };
     let form = AddForm {
@@ -374,8 +368,7 @@ async fn post_guard(
     body: Body,
     client_id: &str,
 ) -> Result<(Visitor, FormData, Client), Response> {
-    let v = forms::signed_in(state, req).await?;
-    let f = checked_form(state, req, body, &v).await?;
+    let (v, f) = forms::signed_in_form(state, req, body).await?;
     let c = editable(state, &v, client_id).await?;
     Ok((v, f, c))
 }
