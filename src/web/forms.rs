@@ -187,6 +187,22 @@ pub async fn signed_in_form(
     Ok((v, f))
 }
 
+/// Records a finished action in the audit log and then redirects (post/redirect/get): the
+/// redirect is only sent once the audit line is written, so no change goes unrecorded.
+pub async fn audited_redirect(
+    state: &State,
+    v: &Visitor,
+    action: &str,
+    target: &str,
+    detail: &str,
+    location: &str,
+) -> Response {
+    match v.audit(state, action, target, detail).await {
+        Ok(()) => see_other(location),
+        Err(r) => r,
+    }
+}
+
 /// A fresh single-use nonce for a creating form (see [`claim`]).
 pub fn new_nonce() -> String {
     generate_token()

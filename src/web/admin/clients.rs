@@ -514,10 +514,15 @@ pub async fn approve(
     {
         return state.unavailable_page(&e);
     }
-    if let Err(r) = v.audit(state, "client.approve", &target(&client), "").await {
-        return r;
-    }
-    see_other(&format!("/admin/clients/{}", client.id))
+    forms::audited_redirect(
+        state,
+        &v,
+        "client.approve",
+        &target(&client),
+        "",
+        &format!("/admin/clients/{}", client.id),
+    )
+    .await
 }
 
 /// `POST /admin/clients/:id/reject`: needs a reason, shown to the app's developers.
@@ -567,13 +572,15 @@ pub async fn reject(
     {
         return state.unavailable_page(&e);
     }
-    if let Err(r) = v
-        .audit(state, "client.reject", &target(&client), reason)
-        .await
-    {
-        return r;
-    }
-    see_other(&format!("/admin/clients/{}", client.id))
+    forms::audited_redirect(
+        state,
+        &v,
+        "client.reject",
+        &target(&client),
+        reason,
+        &format!("/admin/clients/{}", client.id),
+    )
+    .await
 }
 
 /// `POST /admin/clients/:id/secret`: a new secret, shown once on the returned page.
@@ -647,21 +654,15 @@ pub async fn revoke_all(
         Ok(n) => n,
         Err(e) => return state.unavailable_page(&e),
     };
-    if let Err(r) = v
-        .audit(
-            state,
-            "client.revoke_all",
-            &target(&client),
-            &format!("{n} revoked"),
-        )
-        .await
-    {
-        return r;
-    }
-    see_other(&format!(
-        "/admin/tokens?{}",
-        serde_urlencoded::to_string([("q", &client.client_id)]).unwrap_or_default()
-    ))
+    forms::audited_redirect(
+        state,
+        &v,
+        "client.revoke_all",
+        &target(&client),
+        &format!("{n} revoked"),
+        &super::tokens_search(&client.client_id),
+    )
+    .await
 }
 
 /// `POST /admin/clients/:id/delete`.
@@ -683,10 +684,15 @@ pub async fn delete(
     if let Err(e) = state.store.delete_client(client.id).await {
         return state.unavailable_page(&e);
     }
-    if let Err(r) = v.audit(state, "client.delete", &target(&client), "").await {
-        return r;
-    }
-    see_other("/admin/clients")
+    forms::audited_redirect(
+        state,
+        &v,
+        "client.delete",
+        &target(&client),
+        "",
+        "/admin/clients",
+    )
+    .await
 }
 
 /// `GET /admin/scopes`: every scope, with a form to describe or add one.
@@ -791,11 +797,13 @@ pub async fn save_scope(req: &Request, body: Body, Data(state): Data<&State>) ->
     if let Err(e) = state.store.save_scope(name, description).await {
         return state.unavailable_page(&e);
     }
-    if let Err(r) = v
-        .audit(state, "scope.save", &format!("scope {name}"), description)
-        .await
-    {
-        return r;
-    }
-    see_other("/admin/scopes")
+    forms::audited_redirect(
+        state,
+        &v,
+        "scope.save",
+        &format!("scope {name}"),
+        description,
+        "/admin/scopes",
+    )
+    .await
 }

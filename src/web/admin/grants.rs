@@ -6,7 +6,7 @@ use poem::{Body, Request, Response, handler};
 
 use super::{Action, Cell, Row, render_list, when};
 use crate::web::State;
-use crate::web::forms::{self, list_query, parse_id, see_other};
+use crate::web::forms::{self, list_query, parse_id};
 
 fn state_of(used: Option<i64>, revoked: Option<i64>, expires: i64, now: i64) -> &'static str {
     if revoked.is_some() {
@@ -215,18 +215,15 @@ async fn act(
         Err(e) => return state.unavailable_page(&e),
     };
     let what = action.split('.').next().unwrap_or(action);
-    if let Err(r) = v
-        .audit(
-            state,
-            action,
-            &format!("{what} #{id}"),
-            &format!("{n} affected"),
-        )
-        .await
-    {
-        return r;
-    }
-    see_other(back)
+    forms::audited_redirect(
+        state,
+        &v,
+        action,
+        &format!("{what} #{id}"),
+        &format!("{n} affected"),
+        back,
+    )
+    .await
 }
 
 /// `POST /admin/codes/:id/revoke`.

@@ -120,6 +120,15 @@ pub(crate) fn render_list(
     state.render(StatusCode::OK, "admin/list.html", &ctx)
 }
 
+/// The token listing searched for `search` (a username or client id): where a bulk revocation
+/// sends the admin, so they see the tokens it just revoked.
+pub(crate) fn tokens_search(search: &str) -> String {
+    format!(
+        "/admin/tokens?{}",
+        serde_urlencoded::to_string([("q", search)]).unwrap_or_default()
+    )
+}
+
 /// A unix time as `YYYY-MM-DD HH:MM UTC`.
 pub(crate) fn when(t: i64) -> String {
     let days = t.div_euclid(86_400);

@@ -8,7 +8,7 @@ use super::{Action, Cell, Row, render_list};
 use crate::core::model::User;
 use crate::core::secret::{generate_token, hash_password};
 use crate::web::State;
-use crate::web::forms::{self, Visitor, list_query, not_found, parse_id, see_other};
+use crate::web::forms::{self, Visitor, list_query, not_found, parse_id};
 
 async fn load_user(state: &State, raw_id: &str) -> Result<User, Response> {
     let id = parse_id(state, raw_id)?;
@@ -135,18 +135,15 @@ pub async fn update(
     if let Err(e) = state.store.set_user_flags(u.id, active, superuser).await {
         return state.unavailable_page(&e);
     }
-    if let Err(r) = v
-        .audit(
-            state,
-            "user.update",
-            &format!("user {}", u.username),
-            &format!("active={active} superuser={superuser}"),
-        )
-        .await
-    {
-        return r;
-    }
-    see_other(&format!("/admin/users/{}", u.id))
+    forms::audited_redirect(
+        state,
+        &v,
+        "user.update",
+        &format!("user {}", u.username),
+        &format!("active={active} superuser={superuser}"),
+        &format!("/admin/users/{}", u.id),
+    )
+    .await
 }
 
 /// `POST /admin/users/:id/password`: sets a random temporary password, shown once, and ends
@@ -213,19 +210,13 @@ pub async fn revoke_all(
         Ok(n) => n,
         Err(e) => return state.unavailable_page(&e),
     };
-    if let Err(r) = v
-        .audit(
-            state,
-            "user.revoke_all",
-            &format!("user {}", u.username),
-            &format!("{n} revoked"),
-        )
-        .await
-    {
-        return r;
-    }
-    see_other(&format!(
-        "/admin/tokens?{}",
-        serde_urlencoded::to_string([("q", &u.username)]).unwrap_or_default()
-    ))
+    forms::audited_redirect(
+        state,
+        &v,
+        "user.revoke_all",
+        &format!("user {}", u.username),
+        &format!("{n} revoked"),
+        &super::tokens_search(&u.username),
+    )
+    .await
 }
