@@ -237,6 +237,19 @@ async fn load_client(state: &State, raw_id: &str) -> Result<Client, Response> {
     }
 }
 
+/// The superuser, their CSRF-checked form and the client named in the path: what every POST
+/// action on one client starts with, in the order that reveals nothing to outsiders.
+async fn client_action(
+    state: &State,
+    req: &Request,
+    body: Body,
+    raw_id: &str,
+) -> Result<(Visitor, FormData, Client), Response> {
+    let (v, f) = forms::superuser_form(state, req, body).await?;
+    let client = load_client(state, raw_id).await?;
+    Ok((v, f, client))
+}
+
 fn target(c: &Client) -> String {
     format!("client {} ({})", c.name, c.client_id)
 }
@@ -499,12 +512,8 @@ pub async fn approve(
     body: Body,
     Data(state): Data<&State>,
 ) -> Response {
-    let (v, _) = match forms::superuser_form(state, req, body).await {
-        Ok(vf) => vf,
-        Err(r) => return r,
-    };
-    let client = match load_client(state, &id).await {
-        Ok(c) => c,
+    let (v, _, client) = match client_action(state, req, body, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     if let Err(e) = state
@@ -533,12 +542,8 @@ pub async fn reject(
     body: Body,
     Data(state): Data<&State>,
 ) -> Response {
-    let (v, f) = match forms::superuser_form(state, req, body).await {
-        Ok(vf) => vf,
-        Err(r) => return r,
-    };
-    let client = match load_client(state, &id).await {
-        Ok(c) => c,
+    let (v, f, client) = match client_action(state, req, body, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let reason = f.get("reason").trim();
@@ -591,12 +596,8 @@ pub async fn regenerate_secret(
     body: Body,
     Data(state): Data<&State>,
 ) -> Response {
-    let (v, _) = match forms::superuser_form(state, req, body).await {
-        Ok(vf) => vf,
-        Err(r) => return r,
-    };
-    let client = match load_client(state, &id).await {
-        Ok(c) => c,
+    let (v, _, client) = match client_action(state, req, body, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     if client.client_type != ClientType::Confidential {
@@ -638,12 +639,8 @@ pub async fn revoke_all(
     body: Body,
     Data(state): Data<&State>,
 ) -> Response {
-    let (v, _) = match forms::superuser_form(state, req, body).await {
-        Ok(vf) => vf,
-        Err(r) => return r,
-    };
-    let client = match load_client(state, &id).await {
-        Ok(c) => c,
+    let (v, _, client) = match client_action(state, req, body, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let n = match state
@@ -673,12 +670,8 @@ pub async fn delete(
     body: Body,
     Data(state): Data<&State>,
 ) -> Response {
-    let (v, _) = match forms::superuser_form(state, req, body).await {
-        Ok(vf) => vf,
-        Err(r) => return r,
-    };
-    let client = match load_client(state, &id).await {
-        Ok(c) => c,
+    let (v, _, client) = match client_action(state, req, body, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     if let Err(e) = state.store.delete_client(client.id).await {
