@@ -9,7 +9,7 @@ use tera::Context;
 use super::State;
 use super::pages::found;
 use super::session::{self, BrowserSession};
-use crate::core::model::User;
+use crate::core::model::{Client, User};
 use crate::core::portal::{ListQuery, NewAuditEntry, Submission};
 use crate::core::secret::{generate_token, hash_secret};
 
@@ -201,6 +201,11 @@ pub async fn audited_redirect(
         Ok(()) => see_other(location),
         Err(r) => r,
     }
+}
+
+/// How audit lines name a client: its name for people, its public id to search the log by.
+pub fn client_target(c: &Client) -> String {
+    format!("client {} ({})", c.name, c.client_id)
 }
 
 /// A fresh single-use nonce for a creating form (see [`claim`]).

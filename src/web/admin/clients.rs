@@ -13,7 +13,9 @@ use crate::core::model::{Approval, Client, ClientType, GrantType, NewClient};
 use crate::core::scope::{ScopeSet, is_scope_token};
 use crate::core::secret::{generate_id, generate_token, hash_secret};
 use crate::web::State;
-use crate::web::forms::{self, FormData, Visitor, list_query, not_found, parse_id, see_other};
+use crate::web::forms::{
+    self, FormData, Visitor, client_target, list_query, not_found, parse_id, see_other,
+};
 
 /// What the client form holds, as typed (so an invalid submission shows it again).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -250,10 +252,6 @@ async fn client_action(
     Ok((v, f, client))
 }
 
-fn target(c: &Client) -> String {
-    format!("client {} ({})", c.name, c.client_id)
-}
-
 /// `GET /admin/clients`: searchable by name or client id.
 #[handler]
 pub async fn list(req: &Request, Data(state): Data<&State>) -> Response {
@@ -389,7 +387,10 @@ pub async fn create(req: &Request, body: Body, Data(state): Data<&State>) -> Res
         Err(e) => return state.unavailable_page(&e),
     };
     forms::finish(state, &form.nonce, &client.id.to_string()).await;
-    if let Err(r) = v.audit(state, "client.create", &target(&client), "").await {
+    if let Err(r) = v
+        .audit(state, "client.create", &client_target(&client), "")
+        .await
+    {
         return r;
     }
     let form = ClientForm::from_client(&client);
@@ -485,7 +486,10 @@ pub async fn update(
     if let Err(e) = state.store.update_client(&client).await {
         return state.unavailable_page(&e);
     }
-    if let Err(r) = v.audit(state, "client.update", &target(&client), "").await {
+    if let Err(r) = v
+        .audit(state, "client.update", &client_target(&client), "")
+        .await
+    {
         return r;
     }
     if new_secret.is_some() {
@@ -527,7 +531,7 @@ pub async fn approve(
         state,
         &v,
         "client.approve",
-        &target(&client),
+        &client_target(&client),
         "",
         &format!("/admin/clients/{}", client.id),
     )
@@ -581,7 +585,7 @@ pub async fn reject(
         state,
         &v,
         "client.reject",
-        &target(&client),
+        &client_target(&client),
         reason,
         &format!("/admin/clients/{}", client.id),
     )
@@ -615,7 +619,10 @@ pub async fn regenerate_secret(
     {
         return state.unavailable_page(&e);
     }
-    if let Err(r) = v.audit(state, "client.secret", &target(&client), "").await {
+    if let Err(r) = v
+        .audit(state, "client.secret", &client_target(&client), "")
+        .await
+    {
         return r;
     }
     let form = ClientForm::from_client(&client);
@@ -655,7 +662,7 @@ pub async fn revoke_all(
         state,
         &v,
         "client.revoke_all",
-        &target(&client),
+        &client_target(&client),
         &format!("{n} revoked"),
         &super::tokens_search(&client.client_id),
     )
@@ -681,7 +688,7 @@ pub async fn delete(
         state,
         &v,
         "client.delete",
-        &target(&client),
+        &client_target(&client),
         "",
         "/admin/clients",
     )
