@@ -8,7 +8,7 @@ use poem::web::{Data, Path};
 use poem::{Body, Request, Response, handler};
 use serde::Serialize;
 
-use super::{Cell, Row, render_list, when};
+use super::{Cell, Row, Table, listing, when};
 use crate::core::model::{Approval, Client, ClientType, GrantType, NewClient};
 use crate::core::scope::{ScopeSet, is_scope_token};
 use crate::core::secret::{generate_id, generate_token, hash_secret};
@@ -255,19 +255,18 @@ async fn client_action(
 /// `GET /admin/clients`: searchable by name or client id.
 #[handler]
 pub async fn list(req: &Request, Data(state): Data<&State>) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let (q, page) = list_query(req);
-    let found = match state.store.list_clients(&q).await {
-        Ok(p) => p,
-        Err(e) => return state.unavailable_page(&e),
-    };
-    let rows = found
-        .items
-        .iter()
-        .map(|c| {
+    listing(
+        state,
+        req,
+        Table {
+            section: "clients",
+            title: "Clients",
+            path: "/admin/clients",
+            columns: &["Name", "Client ID", "Type", "Status", "Scopes"],
+            new_url: Some("/admin/clients/new"),
+        },
+        |q| async move { state.store.list_clients(&q).await },
+        |c| {
             let (status, reason) = approval_view(&c.approval);
             let status = if reason.is_empty() {
                 status.to_owned()
@@ -284,22 +283,9 @@ pub async fn list(req: &Request, Data(state): Data<&State>) -> Response {
                 ],
                 vec![],
             )
-        })
-        .collect();
-    let mut ctx = v.context();
-    ctx.insert("new_url", "/admin/clients/new");
-    render_list(
-        state,
-        ctx,
-        "clients",
-        "Clients",
-        "/admin/clients",
-        &["Name", "Client ID", "Type", "Status", "Scopes"],
-        rows,
-        &q,
-        page,
-        found.total,
+        },
     )
+    .await
 }
 
 /// `GET /admin/clients/new`.

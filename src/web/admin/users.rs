@@ -4,11 +4,11 @@ use poem::http::StatusCode;
 use poem::web::{Data, Path};
 use poem::{Body, Request, Response, handler};
 
-use super::{Action, Cell, Row, render_list};
+use super::{Action, Cell, Row, Table, listing};
 use crate::core::model::User;
 use crate::core::secret::{generate_token, hash_password};
 use crate::web::State;
-use crate::web::forms::{self, FormData, Visitor, list_query, not_found, parse_id};
+use crate::web::forms::{self, FormData, Visitor, not_found, parse_id};
 
 async fn load_user(state: &State, raw_id: &str) -> Result<User, Response> {
     let id = parse_id(state, raw_id)?;
@@ -60,20 +60,19 @@ fn user_page(
 /// `GET /admin/users`: searchable by username or email.
 #[handler]
 pub async fn list(req: &Request, Data(state): Data<&State>) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let (q, page) = list_query(req);
-    let found = match state.store.list_users(&q).await {
-        Ok(p) => p,
-        Err(e) => return state.unavailable_page(&e),
-    };
     let yes = |b: bool| if b { "yes" } else { "no" };
-    let rows = found
-        .items
-        .iter()
-        .map(|u| {
+    listing(
+        state,
+        req,
+        Table {
+            section: "users",
+            title: "Users",
+            path: "/admin/users",
+            columns: &["Username", "Email", "Active", "Superuser"],
+            new_url: None,
+        },
+        |q| async move { state.store.list_users(&q).await },
+        |u| {
             Row::new(
                 vec![
                     Cell::link(&u.username, format!("/admin/users/{}", u.id)),
@@ -87,20 +86,9 @@ pub async fn list(req: &Request, Data(state): Data<&State>) -> Response {
                     true,
                 )],
             )
-        })
-        .collect();
-    render_list(
-        state,
-        v.context(),
-        "users",
-        "Users",
-        "/admin/users",
-        &["Username", "Email", "Active", "Superuser"],
-        rows,
-        &q,
-        page,
-        found.total,
+        },
     )
+    .await
 }
 
 /// `GET /admin/users/:id`.
