@@ -523,27 +523,36 @@ pub(super) fn revoke_code(conn: &mut AnyConnection, code_id: i64) -> Result<u64,
     Ok(count(n))
 }
 
+/// Revokes the live tokens and deletes the unredeemed codes whose owner column `$col` equals
+/// `$id`, in one transaction. A macro rather than a function because diesel gives every column
+/// its own type, and the user and client revocations differ only in that column.
+macro_rules! revoke_owned {
+    ($conn:expr, $col:ident, $id:expr, $now:expr) => {
+        $conn.transaction(|conn| {
+            let t = diesel::update(
+                tokens::table
+                    .filter(tokens::$col.eq($id))
+                    .filter(tokens::revoked_at.is_null()),
+            )
+            .set(tokens::revoked_at.eq($now))
+            .execute(conn)?;
+            let c = diesel::delete(
+                auth_codes::table
+                    .filter(auth_codes::$col.eq($id))
+                    .filter(auth_codes::used_at.is_null()),
+            )
+            .execute(conn)?;
+            Ok(count(t + c))
+        })
+    };
+}
+
 pub(super) fn revoke_user_tokens(
     conn: &mut AnyConnection,
     user_id: i64,
     now: i64,
 ) -> Result<u64, StoreError> {
-    conn.transaction(|conn| {
-        let t = diesel::update(
-            tokens::table
-                .filter(tokens::user_id.eq(user_id))
-                .filter(tokens::revoked_at.is_null()),
-        )
-        .set(tokens::revoked_at.eq(now))
-        .execute(conn)?;
-        let c = diesel::delete(
-            auth_codes::table
-                .filter(auth_codes::user_id.eq(user_id))
-                .filter(auth_codes::used_at.is_null()),
-        )
-        .execute(conn)?;
-        Ok(count(t + c))
-    })
+    revoke_owned!(conn, user_id, user_id, now)
 }
 
 pub(super) fn revoke_client_tokens(
@@ -551,22 +560,7 @@ pub(super) fn revoke_client_tokens(
     client_id: i64,
     now: i64,
 ) -> Result<u64, StoreError> {
-    conn.transaction(|conn| {
-        let t = diesel::update(
-            tokens::table
-                .filter(tokens::client_id.eq(client_id))
-                .filter(tokens::revoked_at.is_null()),
-        )
-        .set(tokens::revoked_at.eq(now))
-        .execute(conn)?;
-        let c = diesel::delete(
-            auth_codes::table
-                .filter(auth_codes::client_id.eq(client_id))
-                .filter(auth_codes::used_at.is_null()),
-        )
-        .execute(conn)?;
-        Ok(count(t + c))
-    })
+    revoke_owned!(conn, client_id, client_id, now)
 }
 
 pub(super) fn list_consents(

@@ -9,7 +9,7 @@ use tera::Context;
 use super::State;
 use super::pages::found;
 use super::session::{self, BrowserSession};
-use crate::core::model::User;
+use crate::core::model::{Client, User};
 use crate::core::portal::{ListQuery, NewAuditEntry, Submission};
 use crate::core::secret::{generate_token, hash_secret};
 
@@ -31,14 +31,7 @@ impl FormData {
 
     /// Reads a request body; `None` when it is not a form or is too large.
     pub async fn read(req: &Request, body: Body) -> Option<Self> {
-        let is_form = req
-            .content_type()
-            .and_then(|ct| ct.split(';').next())
-            .is_some_and(|ct| {
-                ct.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            });
-        if !is_form {
+        if !super::request::is_form(req) {
             return None;
         }
         let bytes = body.into_bytes_limit(MAX_BODY).await.ok()?;
@@ -169,6 +162,50 @@ pub async fn checked_form(
         ));
     }
     Ok(form)
+}
+
+/// The signed-in superuser and their CSRF-checked form: what every admin POST action starts
+/// with. The superuser check comes first so that outsiders never reach the form checks.
+pub async fn superuser_form(
+    state: &State,
+    req: &Request,
+    body: Body,
+) -> Result<(Visitor, FormData), Response> {
+    let v = superuser(state, req).await?;
+    let f = checked_form(state, req, body, &v).await?;
+    Ok((v, f))
+}
+
+/// The signed-in user and their CSRF-checked form: what every developer-portal POST starts with.
+pub async fn signed_in_form(
+    state: &State,
+    req: &Request,
+    body: Body,
+) -> Result<(Visitor, FormData), Response> {
+    let v = signed_in(state, req).await?;
+    let f = checked_form(state, req, body, &v).await?;
+    Ok((v, f))
+}
+
+/// Records a finished action in the audit log and then redirects (post/redirect/get): the
+/// redirect is only sent once the audit line is written, so no change goes unrecorded.
+pub async fn audited_redirect(
+    state: &State,
+    v: &Visitor,
+    action: &str,
+    target: &str,
+    detail: &str,
+    location: &str,
+) -> Response {
+    match v.audit(state, action, target, detail).await {
+        Ok(()) => see_other(location),
+        Err(r) => r,
+    }
+}
+
+/// How audit lines name a client: its name for people, its public id to search the log by.
+pub fn client_target(c: &Client) -> String {
+    format!("client {} ({})", c.name, c.client_id)
 }
 
 /// A fresh single-use nonce for a creating form (see [`claim`]).

@@ -23,6 +23,17 @@ pub fn query_params(req: &Request) -> Result<Params, OAuthError> {
     parse_form(req.uri().query().unwrap_or("").as_bytes())
 }
 
+/// Whether the request declares an `application/x-www-form-urlencoded` body (parameters such as
+/// `; charset=utf-8` ignored); shared with the HTML forms so both read bodies by the same rule.
+pub fn is_form(req: &Request) -> bool {
+    req.content_type()
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|ct| {
+            ct.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
 /// Reads a form body; RFC 6749 §3.2 requires `application/x-www-form-urlencoded`.
 pub async fn form_params(req: &Request, body: Body) -> Result<Params, OAuthError> {
     let is_form = req

@@ -8,13 +8,13 @@ use poem::web::{Data, Path};
 use poem::{Body, Request, Response, handler};
 use serde::Serialize;
 
-use super::{Cell, Row, render_list, when};
+use super::{Cell, Row, Table, listing, when};
 use crate::core::model::{Approval, Client, ClientType, GrantType, NewClient};
 use crate::core::scope::{ScopeSet, is_scope_token};
 use crate::core::secret::{generate_id, generate_token, hash_secret};
 use crate::web::State;
 use crate::web::forms::{
-    self, FormData, Visitor, checked_form, list_query, not_found, parse_id, see_other,
+    self, FormData, Visitor, client_target, list_query, not_found, parse_id, see_other,
 };
 
 /// What the client form holds, as typed (so an invalid submission shows it again).
@@ -239,26 +239,34 @@ async fn load_client(state: &State, raw_id: &str) -> Result<Client, Response> {
     }
 }
 
-fn target(c: &Client) -> String {
-    format!("client {} ({})", c.name, c.client_id)
+/// The superuser, their CSRF-checked form and the client named in the path: what every POST
+/// action on one client starts with, in the order that reveals nothing to outsiders.
+async fn client_action(
+    state: &State,
+    req: &Request,
+    body: Body,
+    raw_id: &str,
+) -> Result<(Visitor, FormData, Client), Response> {
+    let (v, f) = forms::superuser_form(state, req, body).await?;
+    let client = load_client(state, raw_id).await?;
+    Ok((v, f, client))
 }
 
 /// `GET /admin/clients`: searchable by name or client id.
 #[handler]
 pub async fn list(req: &Request, Data(state): Data<&State>) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let (q, page) = list_query(req);
-    let found = match state.store.list_clients(&q).await {
-        Ok(p) => p,
-        Err(e) => return state.unavailable_page(&e),
-    };
-    let rows = found
-        .items
-        .iter()
-        .map(|c| {
+    listing(
+        state,
+        req,
+        Table {
+            section: "clients",
+            title: "Clients",
+            path: "/admin/clients",
+            columns: &["Name", "Client ID", "Type", "Status", "Scopes"],
+            new_url: Some("/admin/clients/new"),
+        },
+        |q| async move { state.store.list_clients(&q).await },
+        |c| {
             let (status, reason) = approval_view(&c.approval);
             let status = if reason.is_empty() {
                 status.to_owned()
@@ -275,22 +283,9 @@ pub async fn list(req: &Request, Data(state): Data<&State>) -> Response {
                 ],
                 vec![],
             )
-        })
-        .collect();
-    let mut ctx = v.context();
-    ctx.insert("new_url", "/admin/clients/new");
-    render_list(
-        state,
-        ctx,
-        "clients",
-        "Clients",
-        "/admin/clients",
-        &["Name", "Client ID", "Type", "Status", "Scopes"],
-        rows,
-        &q,
-        page,
-        found.total,
+        },
     )
+    .await
 }
 
 /// `GET /admin/clients/new`.
@@ -322,12 +317,8 @@ pub async fn new_form(req: &Request, Data(state): Data<&State>) -> Response {
 /// `POST /admin/clients/new`: creates the client and shows its secret once.
 #[handler]
 pub async fn create(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let f = match checked_form(state, req, body, &v).await {
-        Ok(f) => f,
+    let (v, f) = match forms::superuser_form(state, req, body).await {
+        Ok(vf) => vf,
         Err(r) => return r,
     };
     let form = ClientForm::from_form(&f);
@@ -382,7 +373,10 @@ pub async fn create(req: &Request, body: Body, Data(state): Data<&State>) -> Res
         Err(e) => return state.unavailable_page(&e),
     };
     forms::finish(state, &form.nonce, &client.id.to_string()).await;
-    if let Err(r) = v.audit(state, "client.create", &target(&client), "").await {
+    if let Err(r) = v
+        .audit(state, "client.create", &client_target(&client), "")
+        .await
+    {
         return r;
     }
     let form = ClientForm::from_client(&client);
@@ -430,12 +424,8 @@ pub async fn update(
     body: Body,
     Data(state): Data<&State>,
 ) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let f = match checked_form(state, req, body, &v).await {
-        Ok(f) => f,
+    let (v, f) = match forms::superuser_form(state, req, body).await {
+        Ok(vf) => vf,
         Err(r) => return r,
     };
     let mut client = match load_client(state, &id).await {
@@ -482,7 +472,10 @@ pub async fn update(
     if let Err(e) = state.store.update_client(&client).await {
         return state.unavailable_page(&e);
     }
-    if let Err(r) = v.audit(state, "client.update", &target(&client), "").await {
+    if let Err(r) = v
+        .audit(state, "client.update", &client_target(&client), "")
+        .await
+    {
         return r;
     }
     if new_secret.is_some() {
@@ -509,15 +502,8 @@ pub async fn approve(
     body: Body,
     Data(state): Data<&State>,
 ) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    if let Err(r) = checked_form(state, req, body, &v).await {
-        return r;
-    }
-    let client = match load_client(state, &id).await {
-        Ok(c) => c,
+    let (v, _, client) = match client_action(state, req, body, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     if let Err(e) = state
@@ -527,10 +513,15 @@ pub async fn approve(
     {
         return state.unavailable_page(&e);
     }
-    if let Err(r) = v.audit(state, "client.approve", &target(&client), "").await {
-        return r;
-    }
-    see_other(&format!("/admin/clients/{}", client.id))
+    forms::audited_redirect(
+        state,
+        &v,
+        "client.approve",
+        &client_target(&client),
+        "",
+        &format!("/admin/clients/{}", client.id),
+    )
+    .await
 }
 
 /// `POST /admin/clients/:id/reject`: needs a reason, shown to the app's developers.
@@ -541,16 +532,8 @@ pub async fn reject(
     body: Body,
     Data(state): Data<&State>,
 ) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let f = match checked_form(state, req, body, &v).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let client = match load_client(state, &id).await {
-        Ok(c) => c,
+    let (v, f, client) = match client_action(state, req, body, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let reason = f.get("reason").trim();
@@ -584,13 +567,15 @@ pub async fn reject(
     {
         return state.unavailable_page(&e);
     }
-    if let Err(r) = v
-        .audit(state, "client.reject", &target(&client), reason)
-        .await
-    {
-        return r;
-    }
-    see_other(&format!("/admin/clients/{}", client.id))
+    forms::audited_redirect(
+        state,
+        &v,
+        "client.reject",
+        &client_target(&client),
+        reason,
+        &format!("/admin/clients/{}", client.id),
+    )
+    .await
 }
 
 /// `POST /admin/clients/:id/secret`: a new secret, shown once on the returned page.
@@ -601,15 +586,8 @@ pub async fn regenerate_secret(
     body: Body,
     Data(state): Data<&State>,
 ) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    if let Err(r) = checked_form(state, req, body, &v).await {
-        return r;
-    }
-    let client = match load_client(state, &id).await {
-        Ok(c) => c,
+    let (v, _, client) = match client_action(state, req, body, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     if client.client_type != ClientType::Confidential {
@@ -627,7 +605,10 @@ pub async fn regenerate_secret(
     {
         return state.unavailable_page(&e);
     }
-    if let Err(r) = v.audit(state, "client.secret", &target(&client), "").await {
+    if let Err(r) = v
+        .audit(state, "client.secret", &client_target(&client), "")
+        .await
+    {
         return r;
     }
     let form = ClientForm::from_client(&client);
@@ -651,15 +632,8 @@ pub async fn revoke_all(
     body: Body,
     Data(state): Data<&State>,
 ) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    if let Err(r) = checked_form(state, req, body, &v).await {
-        return r;
-    }
-    let client = match load_client(state, &id).await {
-        Ok(c) => c,
+    let (v, _, client) = match client_action(state, req, body, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let n = match state
@@ -670,21 +644,15 @@ pub async fn revoke_all(
         Ok(n) => n,
         Err(e) => return state.unavailable_page(&e),
     };
-    if let Err(r) = v
-        .audit(
-            state,
-            "client.revoke_all",
-            &target(&client),
-            &format!("{n} revoked"),
-        )
-        .await
-    {
-        return r;
-    }
-    see_other(&format!(
-        "/admin/tokens?{}",
-        serde_urlencoded::to_string([("q", &client.client_id)]).unwrap_or_default()
-    ))
+    forms::audited_redirect(
+        state,
+        &v,
+        "client.revoke_all",
+        &client_target(&client),
+        &format!("{n} revoked"),
+        &super::tokens_search(&client.client_id),
+    )
+    .await
 }
 
 /// `POST /admin/clients/:id/delete`.
@@ -695,24 +663,22 @@ pub async fn delete(
     body: Body,
     Data(state): Data<&State>,
 ) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    if let Err(r) = checked_form(state, req, body, &v).await {
-        return r;
-    }
-    let client = match load_client(state, &id).await {
-        Ok(c) => c,
+    let (v, _, client) = match client_action(state, req, body, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     if let Err(e) = state.store.delete_client(client.id).await {
         return state.unavailable_page(&e);
     }
-    if let Err(r) = v.audit(state, "client.delete", &target(&client), "").await {
-        return r;
-    }
-    see_other("/admin/clients")
+    forms::audited_redirect(
+        state,
+        &v,
+        "client.delete",
+        &client_target(&client),
+        "",
+        "/admin/clients",
+    )
+    .await
 }
 
 /// `GET /admin/scopes`: every scope, with a form to describe or add one.
@@ -780,12 +746,8 @@ async fn scopes_page(
 /// `POST /admin/scopes`: sets a scope's description, adding the scope if it is new.
 #[handler]
 pub async fn save_scope(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let f = match checked_form(state, req, body, &v).await {
-        Ok(f) => f,
+    let (v, f) = match forms::superuser_form(state, req, body).await {
+        Ok(vf) => vf,
         Err(r) => return r,
     };
     let name = f.get("name").trim();
@@ -821,11 +783,13 @@ pub async fn save_scope(req: &Request, body: Body, Data(state): Data<&State>) ->
     if let Err(e) = state.store.save_scope(name, description).await {
         return state.unavailable_page(&e);
     }
-    if let Err(r) = v
-        .audit(state, "scope.save", &format!("scope {name}"), description)
-        .await
-    {
-        return r;
-    }
-    see_other("/admin/scopes")
+    forms::audited_redirect(
+        state,
+        &v,
+        "scope.save",
+        &format!("scope {name}"),
+        description,
+        "/admin/scopes",
+    )
+    .await
 }

@@ -4,9 +4,9 @@
 use poem::web::{Data, Path};
 use poem::{Body, Request, Response, handler};
 
-use super::{Action, Cell, Row, render_list, when};
+use super::{Action, Cell, Row, Table, listing, when};
 use crate::web::State;
-use crate::web::forms::{self, checked_form, list_query, parse_id, see_other};
+use crate::web::forms::{self, parse_id};
 
 fn state_of(used: Option<i64>, revoked: Option<i64>, expires: i64, now: i64) -> &'static str {
     if revoked.is_some() {
@@ -23,20 +23,19 @@ fn state_of(used: Option<i64>, revoked: Option<i64>, expires: i64, now: i64) -> 
 /// `GET /admin/codes`.
 #[handler]
 pub async fn codes(req: &Request, Data(state): Data<&State>) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let (q, page) = list_query(req);
-    let found = match state.store.list_codes(&q).await {
-        Ok(p) => p,
-        Err(e) => return state.unavailable_page(&e),
-    };
     let now = crate::core::now();
-    let rows = found
-        .items
-        .into_iter()
-        .map(|c| {
+    listing(
+        state,
+        req,
+        Table {
+            section: "codes",
+            title: "Authorization codes",
+            path: "/admin/codes",
+            columns: &["User", "Client", "Scope", "Issued", "State"],
+            new_url: None,
+        },
+        |q| async move { state.store.list_codes(&q).await },
+        |c| {
             let status = state_of(c.used_at, None, c.expires_at, now);
             let actions = if status == "active" {
                 vec![Action::new(
@@ -57,39 +56,27 @@ pub async fn codes(req: &Request, Data(state): Data<&State>) -> Response {
                 ],
                 actions,
             )
-        })
-        .collect();
-    render_list(
-        state,
-        v.context(),
-        "codes",
-        "Authorization codes",
-        "/admin/codes",
-        &["User", "Client", "Scope", "Issued", "State"],
-        rows,
-        &q,
-        page,
-        found.total,
+        },
     )
+    .await
 }
 
 /// `GET /admin/tokens`.
 #[handler]
 pub async fn tokens(req: &Request, Data(state): Data<&State>) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let (q, page) = list_query(req);
-    let found = match state.store.list_tokens(&q).await {
-        Ok(p) => p,
-        Err(e) => return state.unavailable_page(&e),
-    };
     let now = crate::core::now();
-    let rows = found
-        .items
-        .into_iter()
-        .map(|t| {
+    listing(
+        state,
+        req,
+        Table {
+            section: "tokens",
+            title: "Tokens",
+            path: "/admin/tokens",
+            columns: &["User", "Client", "Kind", "Scope", "Issued", "State"],
+            new_url: None,
+        },
+        |q| async move { state.store.list_tokens(&q).await },
+        |t| {
             let status = state_of(t.used_at, t.revoked_at, t.expires_at, now);
             let mut actions = Vec::new();
             if status == "active" {
@@ -126,38 +113,26 @@ pub async fn tokens(req: &Request, Data(state): Data<&State>) -> Response {
                 ],
                 actions,
             )
-        })
-        .collect();
-    render_list(
-        state,
-        v.context(),
-        "tokens",
-        "Tokens",
-        "/admin/tokens",
-        &["User", "Client", "Kind", "Scope", "Issued", "State"],
-        rows,
-        &q,
-        page,
-        found.total,
+        },
     )
+    .await
 }
 
 /// `GET /admin/consents`.
 #[handler]
 pub async fn consents(req: &Request, Data(state): Data<&State>) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let (q, page) = list_query(req);
-    let found = match state.store.list_consents(&q).await {
-        Ok(p) => p,
-        Err(e) => return state.unavailable_page(&e),
-    };
-    let rows = found
-        .items
-        .into_iter()
-        .map(|c| {
+    listing(
+        state,
+        req,
+        Table {
+            section: "consents",
+            title: "Consents",
+            path: "/admin/consents",
+            columns: &["User", "Client", "Scope", "Granted"],
+            new_url: None,
+        },
+        |q| async move { state.store.list_consents(&q).await },
+        |c| {
             Row::new(
                 vec![
                     Cell::link(&c.username, format!("/admin/users/{}", c.user_id)),
@@ -171,20 +146,9 @@ pub async fn consents(req: &Request, Data(state): Data<&State>) -> Response {
                     true,
                 )],
             )
-        })
-        .collect();
-    render_list(
-        state,
-        v.context(),
-        "consents",
-        "Consents",
-        "/admin/consents",
-        &["User", "Client", "Scope", "Granted"],
-        rows,
-        &q,
-        page,
-        found.total,
+        },
     )
+    .await
 }
 
 /// Shared body of the three single-row POST actions.
@@ -196,13 +160,10 @@ async fn act(
     action: &str,
     back: &str,
 ) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
+    let (v, _) = match forms::superuser_form(state, req, body).await {
+        Ok(vf) => vf,
         Err(r) => return r,
     };
-    if let Err(r) = checked_form(state, req, body, &v).await {
-        return r;
-    }
     let id = match parse_id(state, raw_id) {
         Ok(id) => id,
         Err(r) => return r,
@@ -218,18 +179,15 @@ async fn act(
         Err(e) => return state.unavailable_page(&e),
     };
     let what = action.split('.').next().unwrap_or(action);
-    if let Err(r) = v
-        .audit(
-            state,
-            action,
-            &format!("{what} #{id}"),
-            &format!("{n} affected"),
-        )
-        .await
-    {
-        return r;
-    }
-    see_other(back)
+    forms::audited_redirect(
+        state,
+        &v,
+        action,
+        &format!("{what} #{id}"),
+        &format!("{n} affected"),
+        back,
+    )
+    .await
 }
 
 /// `POST /admin/codes/:id/revoke`.

@@ -13,7 +13,8 @@ use serde::Serialize;
 
 use super::State;
 use super::forms::{self, insert_pager, list_query};
-use crate::core::portal::ListQuery;
+use crate::core::portal::{ListQuery, Page};
+use crate::core::store::StoreError;
 
 /// The admin routes, to be nested under `/admin`.
 pub fn routes() -> Route {
@@ -97,27 +98,61 @@ impl Row {
     }
 }
 
-/// Renders `admin/list.html`: a searchable, paged table.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn render_list(
+/// What an admin listing shows besides its rows.
+pub(crate) struct Table<'a> {
+    /// The navigation entry to highlight.
+    pub section: &'a str,
+    /// The page heading.
+    pub title: &'a str,
+    /// The listing's own address, for the search form and the pager.
+    pub path: &'a str,
+    /// The column headings.
+    pub columns: &'a [&'a str],
+    /// Where the "Add" link goes, for listings that have one.
+    pub new_url: Option<&'a str>,
+}
+
+/// Serves an admin listing (`admin/list.html`): the superuser check, the `?q=&page=` request,
+/// one page from the store (`fetch`) and the searchable, paged table of its items (`row` renders
+/// one). Every listing takes these steps; only the query and the cells differ.
+pub(crate) async fn listing<T, Fut>(
     state: &State,
-    mut ctx: tera::Context,
-    section: &str,
-    title: &str,
-    path: &str,
-    columns: &[&str],
-    rows: Vec<Row>,
-    q: &ListQuery,
-    page: i64,
-    total: i64,
-) -> Response {
-    ctx.insert("section", section);
-    ctx.insert("title", title);
-    ctx.insert("path", path);
-    ctx.insert("columns", columns);
+    req: &Request,
+    table: Table<'_>,
+    fetch: impl FnOnce(ListQuery) -> Fut,
+    row: impl FnMut(T) -> Row,
+) -> Response
+where
+    Fut: Future<Output = Result<Page<T>, StoreError>>,
+{
+    let v = match forms::superuser(state, req).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let (q, page) = list_query(req);
+    let found = match fetch(q.clone()).await {
+        Ok(p) => p,
+        Err(e) => return state.unavailable_page(&e),
+    };
+    let rows: Vec<Row> = found.items.into_iter().map(row).collect();
+    let mut ctx = v.context();
+    ctx.insert("section", table.section);
+    ctx.insert("title", table.title);
+    ctx.insert("path", table.path);
+    ctx.insert("columns", table.columns);
+    ctx.insert("new_url", &table.new_url);
     ctx.insert("rows", &rows);
-    insert_pager(&mut ctx, path, q, page, total);
+    insert_pager(&mut ctx, table.path, &q, page, found.total);
     state.render(StatusCode::OK, "admin/list.html", &ctx)
+}
+
+/// The token listing searched for `search` (a username or client id): where a bulk revocation
+/// sends the admin, so they see the tokens it just revoked.
+pub(crate) fn tokens_search(search: &str) -> String {
+    format!(
+        "/admin/tokens?{}",
+        serde_urlencoded::to_string([("q", search)]).unwrap_or_default()
+    )
 }
 
 /// A unix time as `YYYY-MM-DD HH:MM UTC`.
@@ -208,19 +243,18 @@ pub async fn dashboard(req: &Request, Data(state): Data<&State>) -> Response {
 /// `GET /admin/audit`: the audit log, newest first.
 #[handler]
 pub async fn audit_log(req: &Request, Data(state): Data<&State>) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let (q, page) = list_query(req);
-    let found = match state.store.list_audit(&q).await {
-        Ok(p) => p,
-        Err(e) => return state.unavailable_page(&e),
-    };
-    let rows = found
-        .items
-        .into_iter()
-        .map(|a| {
+    listing(
+        state,
+        req,
+        Table {
+            section: "audit",
+            title: "Audit log",
+            path: "/admin/audit",
+            columns: &["When", "Who", "Action", "Target", "Detail"],
+            new_url: None,
+        },
+        |q| async move { state.store.list_audit(&q).await },
+        |a| {
             Row::new(
                 vec![
                     Cell::text(when(a.at)),
@@ -231,20 +265,9 @@ pub async fn audit_log(req: &Request, Data(state): Data<&State>) -> Response {
                 ],
                 vec![],
             )
-        })
-        .collect();
-    render_list(
-        state,
-        v.context(),
-        "audit",
-        "Audit log",
-        "/admin/audit",
-        &["When", "Who", "Action", "Target", "Detail"],
-        rows,
-        &q,
-        page,
-        found.total,
+        },
     )
+    .await
 }
 
 #[cfg(test)]

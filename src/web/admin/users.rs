@@ -4,11 +4,11 @@ use poem::http::StatusCode;
 use poem::web::{Data, Path};
 use poem::{Body, Request, Response, handler};
 
-use super::{Action, Cell, Row, render_list};
+use super::{Action, Cell, Row, Table, listing};
 use crate::core::model::User;
 use crate::core::secret::{generate_token, hash_password};
 use crate::web::State;
-use crate::web::forms::{self, Visitor, checked_form, list_query, not_found, parse_id, see_other};
+use crate::web::forms::{self, FormData, Visitor, not_found, parse_id};
 
 async fn load_user(state: &State, raw_id: &str) -> Result<User, Response> {
     let id = parse_id(state, raw_id)?;
@@ -17,6 +17,19 @@ async fn load_user(state: &State, raw_id: &str) -> Result<User, Response> {
         Ok(None) => Err(not_found(state)),
         Err(e) => Err(state.unavailable_page(&e)),
     }
+}
+
+/// The superuser, their CSRF-checked form and the user named in the path: what every POST
+/// action on one user starts with, in the order that reveals nothing to outsiders.
+async fn user_action(
+    state: &State,
+    req: &Request,
+    body: Body,
+    raw_id: &str,
+) -> Result<(Visitor, FormData, User), Response> {
+    let (v, f) = forms::superuser_form(state, req, body).await?;
+    let u = load_user(state, raw_id).await?;
+    Ok((v, f, u))
 }
 
 fn user_page(
@@ -47,20 +60,19 @@ fn user_page(
 /// `GET /admin/users`: searchable by username or email.
 #[handler]
 pub async fn list(req: &Request, Data(state): Data<&State>) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let (q, page) = list_query(req);
-    let found = match state.store.list_users(&q).await {
-        Ok(p) => p,
-        Err(e) => return state.unavailable_page(&e),
-    };
     let yes = |b: bool| if b { "yes" } else { "no" };
-    let rows = found
-        .items
-        .iter()
-        .map(|u| {
+    listing(
+        state,
+        req,
+        Table {
+            section: "users",
+            title: "Users",
+            path: "/admin/users",
+            columns: &["Username", "Email", "Active", "Superuser"],
+            new_url: None,
+        },
+        |q| async move { state.store.list_users(&q).await },
+        |u| {
             Row::new(
                 vec![
                     Cell::link(&u.username, format!("/admin/users/{}", u.id)),
@@ -74,20 +86,9 @@ pub async fn list(req: &Request, Data(state): Data<&State>) -> Response {
                     true,
                 )],
             )
-        })
-        .collect();
-    render_list(
-        state,
-        v.context(),
-        "users",
-        "Users",
-        "/admin/users",
-        &["Username", "Email", "Active", "Superuser"],
-        rows,
-        &q,
-        page,
-        found.total,
+        },
     )
+    .await
 }
 
 /// `GET /admin/users/:id`.
@@ -111,16 +112,8 @@ pub async fn update(
     body: Body,
     Data(state): Data<&State>,
 ) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let f = match checked_form(state, req, body, &v).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let u = match load_user(state, &id).await {
-        Ok(u) => u,
+    let (v, f, u) = match user_action(state, req, body, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let active = f.get("is_active") == "on";
@@ -139,18 +132,15 @@ pub async fn update(
     if let Err(e) = state.store.set_user_flags(u.id, active, superuser).await {
         return state.unavailable_page(&e);
     }
-    if let Err(r) = v
-        .audit(
-            state,
-            "user.update",
-            &format!("user {}", u.username),
-            &format!("active={active} superuser={superuser}"),
-        )
-        .await
-    {
-        return r;
-    }
-    see_other(&format!("/admin/users/{}", u.id))
+    forms::audited_redirect(
+        state,
+        &v,
+        "user.update",
+        &format!("user {}", u.username),
+        &format!("active={active} superuser={superuser}"),
+        &format!("/admin/users/{}", u.id),
+    )
+    .await
 }
 
 /// `POST /admin/users/:id/password`: sets a random temporary password, shown once, and ends
@@ -162,15 +152,8 @@ pub async fn reset_password(
     body: Body,
     Data(state): Data<&State>,
 ) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    if let Err(r) = checked_form(state, req, body, &v).await {
-        return r;
-    }
-    let u = match load_user(state, &id).await {
-        Ok(u) => u,
+    let (v, _, u) = match user_action(state, req, body, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let password: String = generate_token().chars().take(16).collect();
@@ -204,15 +187,8 @@ pub async fn revoke_all(
     body: Body,
     Data(state): Data<&State>,
 ) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    if let Err(r) = checked_form(state, req, body, &v).await {
-        return r;
-    }
-    let u = match load_user(state, &id).await {
-        Ok(u) => u,
+    let (v, _, u) = match user_action(state, req, body, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let n = match state
@@ -223,19 +199,13 @@ pub async fn revoke_all(
         Ok(n) => n,
         Err(e) => return state.unavailable_page(&e),
     };
-    if let Err(r) = v
-        .audit(
-            state,
-            "user.revoke_all",
-            &format!("user {}", u.username),
-            &format!("{n} revoked"),
-        )
-        .await
-    {
-        return r;
-    }
-    see_other(&format!(
-        "/admin/tokens?{}",
-        serde_urlencoded::to_string([("q", &u.username)]).unwrap_or_default()
-    ))
+    forms::audited_redirect(
+        state,
+        &v,
+        "user.revoke_all",
+        &format!("user {}", u.username),
+        &format!("{n} revoked"),
+        &super::tokens_search(&u.username),
+    )
+    .await
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::State;
 use super::admin::clients::approval_view;
 use super::forms::{
-    self, FormData, Visitor, check_optional_url, checked_form, not_found, see_other, word_count,
+    self, FormData, Visitor, check_optional_url, client_target, not_found, see_other, word_count,
 };
 use crate::core::model::{Approval, Client, ClientType, GrantType, NewClient};
 use crate::core::portal::ClientProfile;
@@ -132,12 +132,8 @@ pub async fn add_form(req: &Request, Data(state): Data<&State>) -> Response {
 /// secret shown once. The form's single-use nonce makes a double submit open the same app.
 #[handler]
 pub async fn add(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
-    let v = match forms::signed_in(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let f = match checked_form(state, req, body, &v).await {
-        Ok(f) => f,
+    let (v, f) = match forms::signed_in_form(state, req, body).await {
+        Ok(vf) => vf,
         Err(r) => return r,
     };
     let form = AddForm {
@@ -236,12 +232,7 @@ pub async fn add(req: &Request, body: Body, Data(state): Data<&State>) -> Respon
     };
     forms::finish(state, &form.nonce, &client.client_id).await;
     if let Err(r) = v
-        .audit(
-            state,
-            "app.register",
-            &format!("client {} ({})", client.name, client.client_id),
-            "",
-        )
+        .audit(state, "app.register", &client_target(&client), "")
         .await
     {
         return r;
@@ -374,8 +365,7 @@ async fn post_guard(
     body: Body,
     client_id: &str,
 ) -> Result<(Visitor, FormData, Client), Response> {
-    let v = forms::signed_in(state, req).await?;
-    let f = checked_form(state, req, body, &v).await?;
+    let (v, f) = forms::signed_in_form(state, req, body).await?;
     let c = editable(state, &v, client_id).await?;
     Ok((v, f, c))
 }
@@ -397,8 +387,13 @@ pub async fn dashboard(
     }
 }
 
+/// The app's dashboard, where every app action returns to.
+fn app_path(c: &Client) -> String {
+    format!("/developer/apps/{}", c.client_id)
+}
+
 fn back(c: &Client) -> Response {
-    see_other(&format!("/developer/apps/{}", c.client_id))
+    see_other(&app_path(c))
 }
 
 /// `POST /developer/apps/:client_id/branding`: logo, homepage and privacy-policy addresses.
@@ -470,18 +465,15 @@ pub async fn save_redirects(
             if let Err(e) = state.store.update_client(&c).await {
                 return state.unavailable_page(&e);
             }
-            if let Err(r) = v
-                .audit(
-                    state,
-                    "app.redirect_uris",
-                    &format!("client {} ({})", c.name, c.client_id),
-                    &c.redirect_uris.join(" "),
-                )
-                .await
-            {
-                return r;
-            }
-            back(&c)
+            forms::audited_redirect(
+                state,
+                &v,
+                "app.redirect_uris",
+                &client_target(&c),
+                &c.redirect_uris.join(" "),
+                &app_path(&c),
+            )
+            .await
         }
         Err(e) => {
             let mut extras = Extras {
@@ -515,15 +507,7 @@ pub async fn regenerate_secret(
     {
         return state.unavailable_page(&e);
     }
-    if let Err(r) = v
-        .audit(
-            state,
-            "app.secret",
-            &format!("client {} ({})", c.name, c.client_id),
-            "",
-        )
-        .await
-    {
+    if let Err(r) = v.audit(state, "app.secret", &client_target(&c), "").await {
         return r;
     }
     let extras = Extras {
@@ -573,18 +557,15 @@ pub async fn add_member(
         Err(crate::core::store::StoreError::Conflict(_)) => return back(&c),
         Err(e) => return state.unavailable_page(&e),
     }
-    if let Err(r) = v
-        .audit(
-            state,
-            "app.member_add",
-            &format!("client {} ({})", c.name, c.client_id),
-            &username,
-        )
-        .await
-    {
-        return r;
-    }
-    back(&c)
+    forms::audited_redirect(
+        state,
+        &v,
+        "app.member_add",
+        &client_target(&c),
+        &username,
+        &app_path(&c),
+    )
+    .await
 }
 
 /// `POST /developer/apps/:client_id/members/remove`.
@@ -605,16 +586,13 @@ pub async fn remove_member(
     if let Err(e) = state.store.remove_client_member(c.id, user_id).await {
         return state.unavailable_page(&e);
     }
-    if let Err(r) = v
-        .audit(
-            state,
-            "app.member_remove",
-            &format!("client {} ({})", c.name, c.client_id),
-            &format!("user #{user_id}"),
-        )
-        .await
-    {
-        return r;
-    }
-    back(&c)
+    forms::audited_redirect(
+        state,
+        &v,
+        "app.member_remove",
+        &client_target(&c),
+        &format!("user #{user_id}"),
+        &app_path(&c),
+    )
+    .await
 }
