@@ -23,6 +23,7 @@ use crate::core::model::{Client, User};
 use crate::core::scope::ScopeSet;
 use crate::registry::GuardEntry;
 use crate::web::State;
+use crate::web::request::is_form;
 
 /// How long a validated token may be served from the cache.
 pub const CACHE_TTL: Duration = Duration::from_millis(900);
@@ -134,15 +135,6 @@ impl std::hash::Hasher for DigestHasher {
 type Cache = HashMap<CacheKey, Cached, std::hash::BuildHasherDefault<DigestHasher>>;
 
 static CACHE: LazyLock<RwLock<Cache>> = LazyLock::new(|| RwLock::new(Cache::default()));
-
-fn is_form(req: &Request) -> bool {
-    req.content_type()
-        .and_then(|ct| ct.split(';').next())
-        .is_some_and(|ct| {
-            ct.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        })
-}
 
 /// The `access_token` values of a form-encoded string; a malformed string has none.
 fn access_tokens_in(form: &[u8]) -> Vec<String> {

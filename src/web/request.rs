@@ -36,14 +36,7 @@ pub fn is_form(req: &Request) -> bool {
 
 /// Reads a form body; RFC 6749 §3.2 requires `application/x-www-form-urlencoded`.
 pub async fn form_params(req: &Request, body: Body) -> Result<Params, OAuthError> {
-    let is_form = req
-        .content_type()
-        .and_then(|ct| ct.split(';').next())
-        .is_some_and(|ct| {
-            ct.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if !is_form {
+    if !is_form(req) {
         return Err(OAuthError::invalid_request(
             "the body must be application/x-www-form-urlencoded",
         ));
@@ -99,14 +92,7 @@ pub async fn query_and_form(req: &Request, body: Body) -> Result<Params, OAuthEr
     let bad = || OAuthError::invalid_request("the parameters are not valid form encoding");
     let mut pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(req.uri().query().unwrap_or("")).map_err(|_| bad())?;
-    let is_form = req
-        .content_type()
-        .and_then(|ct| ct.split(';').next())
-        .is_some_and(|ct| {
-            ct.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if is_form {
+    if is_form(req) {
         let bytes = body
             .into_bytes_limit(MAX_BODY)
             .await
