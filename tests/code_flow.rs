@@ -10,7 +10,9 @@ use oauth2::{
 use serde_json::Value;
 
 use crate::both_backends;
-use crate::support::{Backend, Browser, ClientSpec, TestClient, TestServer, http, query_of};
+use crate::support::{
+    Backend, Browser, ClientSpec, TestClient, TestServer, http, introspect, query_of,
+};
 
 fn oauth_client(
     server: &TestServer,
@@ -57,19 +59,6 @@ async fn token_call(
         assert_eq!(resp.headers()["cache-control"], "no-store");
     }
     (status, www, resp.json().await.unwrap())
-}
-
-async fn introspect(server: &TestServer, c: &TestClient, token: &str) -> Value {
-    http()
-        .post(server.url("/oauth/introspect"))
-        .basic_auth(&c.client_id, c.secret.as_deref())
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 /// Signs `alice` in and approves an authorization request; returns the code.

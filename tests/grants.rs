@@ -6,7 +6,7 @@ use scopegate::core::model::GrantType;
 use serde_json::Value;
 
 use crate::both_backends;
-use crate::support::{ClientSpec, TestClient, TestServer, http};
+use crate::support::{ClientSpec, TestClient, TestServer, http, introspect};
 
 fn confidential(grants: Vec<GrantType>) -> ClientSpec {
     ClientSpec {
@@ -29,19 +29,6 @@ async fn post_token(
         .unwrap();
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
-}
-
-async fn introspect(server: &TestServer, client: &TestClient, token: &str) -> Value {
-    http()
-        .post(server.url("/oauth/introspect"))
-        .basic_auth(&client.client_id, client.secret.as_deref())
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 both_backends! {

@@ -7,7 +7,7 @@ use scopegate::core::model::GrantType;
 use serde_json::Value;
 
 use crate::both_backends;
-use crate::support::{ClientSpec, TestClient, TestServer, http};
+use crate::support::{ClientSpec, TestClient, TestServer, http, introspect};
 
 pub async fn password_tokens(server: &TestServer, app: &TestClient, user: &str, pw: &str) -> Value {
     let resp = http()
@@ -44,17 +44,9 @@ async fn revoke(server: &TestServer, app: &TestClient, form: &[(&str, &str)]) ->
 }
 
 pub async fn active(server: &TestServer, app: &TestClient, token: &str) -> bool {
-    let body: Value = http()
-        .post(server.url("/oauth/introspect"))
-        .basic_auth(&app.client_id, app.secret.as_deref())
-        .form(&[("token", token)])
-        .send()
-        .await
+    introspect(server, app, token).await["active"]
+        .as_bool()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["active"].as_bool().unwrap()
 }
 
 async fn refresh(base: String, app: TestClient, token: String) -> Option<Value> {

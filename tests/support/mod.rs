@@ -201,13 +201,18 @@ impl TestServer {
     }
 
     pub async fn user(&self, username: &str, password: &str) -> User {
+        self.account(username, password, false).await
+    }
+
+    /// An account with `username@example.com`; a superuser when `superuser`.
+    pub async fn account(&self, username: &str, password: &str, superuser: bool) -> User {
         let hash = hash_password(password).unwrap();
         self.store()
             .create_user(NewUser {
                 username: username.into(),
                 email: format!("{username}@example.com"),
                 password_hash: hash,
-                is_superuser: false,
+                is_superuser: superuser,
             })
             .await
             .unwrap()
@@ -415,16 +420,7 @@ impl Browser {
 impl TestServer {
     /// A superuser account.
     pub async fn superuser(&self, username: &str, password: &str) -> User {
-        let hash = hash_password(password).unwrap();
-        self.store()
-            .create_user(NewUser {
-                username: username.into(),
-                email: format!("{username}@example.com"),
-                password_hash: hash,
-                is_superuser: true,
-            })
-            .await
-            .unwrap()
+        self.account(username, password, true).await
     }
 
     /// Registers (or re-describes) a scope.
@@ -509,19 +505,9 @@ pub async fn exchange_code(
 
 /// Asks `/oauth/introspect` whether `token` is active.
 pub async fn is_active(server: &TestServer, client_id: &str, secret: &str, token: &str) -> bool {
-    let resp = http()
-        .post(server.url("/oauth/introspect"))
-        .form(&[
-            ("token", token),
-            ("client_id", client_id),
-            ("client_secret", secret),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "introspection should answer");
-    let body: serde_json::Value = resp.json().await.unwrap();
-    body["active"].as_bool().unwrap()
+    introspect_as(server, client_id, Some(secret), token).await["active"]
+        .as_bool()
+        .unwrap()
 }
 
 /// Tera's autoescape writes `/` as `&#x2F;`; pages are compared with plain slashes.
@@ -574,4 +560,31 @@ pub async fn issue_access_token(
         .await
         .unwrap();
     (token, grant_id)
+}
+
+/// Introspects `token` as the client (Basic auth); the JSON answer.
+pub async fn introspect(
+    server: &TestServer,
+    client: &TestClient,
+    token: &str,
+) -> serde_json::Value {
+    introspect_as(server, &client.client_id, client.secret.as_deref(), token).await
+}
+
+/// Introspects `token` with these client credentials (Basic auth); the JSON answer.
+pub async fn introspect_as(
+    server: &TestServer,
+    client_id: &str,
+    secret: Option<&str>,
+    token: &str,
+) -> serde_json::Value {
+    let resp = http()
+        .post(server.url("/oauth/introspect"))
+        .basic_auth(client_id, secret)
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "introspection should answer");
+    resp.json().await.unwrap()
 }
