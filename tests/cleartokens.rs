@@ -59,6 +59,38 @@ both_backends! {
         server.stop().await;
     }
 
+    async fn expired_sessions_and_consent_requests_are_cleared(db: Backend) {
+        let server = TestServer::start(db).await;
+        let app = server.client(ClientSpec::default()).await;
+        let user = server.user("alice", "correct horse").await;
+        let store = server.store();
+        // Anonymous sessions are made by every visit to /login: they must not pile up.
+        store.create_session("old-1", None, "csrf", now() - 5).await.unwrap();
+        store.create_session("old-2", None, "csrf", now() - 5).await.unwrap();
+        let live = store.create_session("live", Some(user.id), "csrf", now() + 3600).await.unwrap();
+        store
+            .create_pending("stale", live.id, scopegate::core::model::PendingAuthorization {
+                client_id: app.client.id,
+                user_id: user.id,
+                redirect_uri: app.redirect_uri.clone(),
+                redirect_uri_given: false,
+                scope: "polls:vote".parse().unwrap(),
+                state: None,
+                pkce: None,
+                response_type: "code".into(),
+                expires_at: now() - 1,
+            })
+            .await
+            .unwrap();
+        let (ok, out) = cli(&server.db.url, &["cleartokens", "--batch-size", "1"]);
+        assert!(ok, "{out}");
+        assert!(out.contains("3 expired browser sessions and consent requests"), "{out}");
+        assert!(store.session_by_hash("live", now()).await.unwrap().is_some(), "live sessions stay");
+        let (_, out) = cli(&server.db.url, &["cleartokens"]);
+        assert!(out.contains("0 expired browser sessions"), "{out}");
+        server.stop().await;
+    }
+
     async fn register_client_takes_lifetimes(db: Backend) {
         let server = TestServer::start(db).await;
         let (ok, out) = cli(&server.db.url, &[

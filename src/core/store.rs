@@ -253,8 +253,9 @@ pub trait Store: Send + Sync + 'static {
     /// whole grant with it (every refresh and access token of the family), including tokens a
     /// concurrent rotation is issuing at that moment. Returns how many tokens it revoked.
     async fn revoke_token(&self, token_id: i64, now: i64) -> Result<u64, StoreError>;
-    /// Deletes at most `batch` expired codes, `batch` expired tokens and `batch` login attempts
-    /// older than `attempts_before`. Safe to run from many instances at once.
+    /// Deletes at most `batch` expired codes, `batch` expired tokens, `batch` login attempts
+    /// older than `attempts_before`, and `batch` expired consent requests and browser sessions.
+    /// Safe to run from many instances at once.
     async fn clear_expired(
         &self,
         now: i64,
@@ -302,4 +303,6 @@ pub struct Cleared {
     pub tokens: u64,
     /// Login attempts.
     pub attempts: u64,
+    /// Expired browser sessions and unanswered consent requests.
+    pub sessions: u64,
 }

@@ -37,14 +37,21 @@ pub(super) fn clear(settings: &Settings, args: ClearArgs) -> Result<(), CommandE
             total.codes += done.codes;
             total.tokens += done.tokens;
             total.attempts += done.attempts;
-            if done.codes < batch && done.tokens < batch && done.attempts < batch {
+            total.sessions += done.sessions;
+            // A kind that filled its batch may have more; the sessions count two kinds.
+            if done.codes < batch
+                && done.tokens < batch
+                && done.attempts < batch
+                && done.sessions < batch
+            {
                 return Ok::<_, CommandError>(total);
             }
         }
     })??;
     println!(
-        "Deleted {} expired authorization codes, {} expired tokens and {} stale login attempts.",
-        total.codes, total.tokens, total.attempts
+        "Deleted {} expired authorization codes, {} expired tokens, {} stale login attempts and \
+         {} expired browser sessions and consent requests.",
+        total.codes, total.tokens, total.attempts, total.sessions
     );
     Ok(())
 }

@@ -798,10 +798,29 @@ impl Store for DbStore {
                 login_attempts::table.filter(login_attempts::id.eq_any(&attempt_ids)),
             )
             .execute(conn)?;
+            let pending_ids: Vec<i64> = pending_authorizations::table
+                .filter(pending_authorizations::expires_at.lt(now))
+                .select(pending_authorizations::id)
+                .limit(batch)
+                .load(conn)?;
+            let pending = diesel::delete(
+                pending_authorizations::table
+                    .filter(pending_authorizations::id.eq_any(&pending_ids)),
+            )
+            .execute(conn)?;
+            let session_ids: Vec<i64> = sessions::table
+                .filter(sessions::expires_at.lt(now))
+                .select(sessions::id)
+                .limit(batch)
+                .load(conn)?;
+            let expired_sessions =
+                diesel::delete(sessions::table.filter(sessions::id.eq_any(&session_ids)))
+                    .execute(conn)?;
             Ok(Cleared {
                 codes: count(codes),
                 tokens: count(toks),
                 attempts: count(attempts),
+                sessions: count(pending).saturating_add(count(expired_sessions)),
             })
         })
         .await
