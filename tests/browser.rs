@@ -247,3 +247,49 @@ async fn full_story_in_a_real_browser() {
     d.quit().await;
     server.stop().await;
 }
+
+/// The API explorer's Authorize button runs a real authorization code + PKCE flow: Swagger UI
+/// opens the consent page in a popup, the user approves, and the explorer holds a token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_explorer_authorizes_with_code_and_pkce() {
+    let server =
+        TestServer::start_with(Backend::Sqlite, |_| {}, crate::polls::routes(Route::new())).await;
+    let base = server.base.clone();
+    server.scope("polls:stats", "See voting statistics.").await;
+    server.user("alice", "pw-story-123").await;
+    let d = Driver::start().await;
+    login(&d, &base, "alice", "/").await;
+    d.goto(&format!("{base}/docs")).await;
+    d.click(".btn.authorize").await;
+    let main = d.window().await;
+    d.click(".auth-container .auth-btn-wrapper .btn.modal-btn.auth.authorize")
+        .await;
+    let popup = d.other_window(&main).await;
+    d.switch_to(&popup).await;
+    assert!(d.url().await.contains("client_id=scopegate-docs"));
+    assert!(
+        d.url().await.contains("code_challenge="),
+        "the explorer uses PKCE"
+    );
+    // A click, not a submit: the popup closes itself once the receiver page hands the code back.
+    d.click("#approve").await;
+    d.switch_to(&main).await;
+    let mut authorized = false;
+    for _ in 0..50 {
+        if d.source().await.contains("Logout") {
+            authorized = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(authorized, "the explorer shows it holds a token");
+    let docs = server
+        .store()
+        .client_by_client_id("scopegate-docs")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(docs.client_type, scopegate::core::model::ClientType::Public);
+    d.quit().await;
+    server.stop().await;
+}

@@ -142,6 +142,43 @@ impl Driver {
             .to_owned()
     }
 
+    /// The handle of the window commands go to.
+    pub async fn window(&self) -> String {
+        self.call("GET", &self.s("/window"), None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Waits (up to 10 s) for a window other than `current` (a popup) and returns its handle.
+    pub async fn other_window(&self, current: &str) -> String {
+        for _ in 0..50 {
+            let handles = self.call("GET", &self.s("/window/handles"), None).await;
+            if let Some(h) = handles
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .find(|h| *h != current)
+            {
+                return h.to_owned();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        panic!("no popup window opened");
+    }
+
+    /// Sends the following commands to the window `handle`.
+    pub async fn switch_to(&self, handle: &str) {
+        self.call(
+            "POST",
+            &self.s("/window"),
+            Some(json!({ "handle": handle })),
+        )
+        .await;
+    }
+
     /// The page's HTML as the browser has it.
     pub async fn source(&self) -> String {
         self.call("GET", &self.s("/source"), None)
