@@ -28,12 +28,13 @@ pub fn is_secure(req: &Request, settings: &Settings) -> bool {
 pub async fn around<E: Endpoint>(
     ep: std::sync::Arc<E>,
     req: Request,
-    settings: Settings,
+    state: crate::web::State,
 ) -> poem::Result<Response> {
+    let settings = &state.settings;
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let mut resp = if settings.debug || is_secure(&req, &settings) {
+    let mut resp = if settings.debug || is_secure(&req, settings) {
         match ep.call(req).await {
             Ok(r) => r.into_response(),
             Err(e) => e.into_response(),

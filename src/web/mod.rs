@@ -72,10 +72,11 @@ pub fn routes(route: Route) -> Route {
 /// The whole application: scopegate's routes plus the host's, with the state and the
 /// middleware (request log, HTTPS rule, security headers) around them.
 pub fn app(state: State, host_routes: Route) -> impl Endpoint {
-    let settings = state.settings.clone();
-    compat::routes(routes(host_routes), &settings)
+    // The middleware shares the state: a refcount per request, not a copy of the settings.
+    let shared = state.clone();
+    compat::routes(routes(host_routes), &state.settings)
         .data(state)
-        .around(move |ep, req| middleware::around(ep, req, settings.clone()))
+        .around(move |ep, req| middleware::around(ep, req, shared.clone()))
 }
 
 /// Opens the database named by `settings`, applies pending migrations, and loads the templates.
