@@ -14,6 +14,7 @@ mod code_flow;
 mod conformance;
 mod grants;
 mod guards;
+mod input_bounds;
 mod lifecycle;
 mod openapi;
 mod portal;

@@ -10,11 +10,16 @@ use super::State;
 use super::pages::found;
 use super::session::{self, BrowserSession};
 use crate::core::model::{Client, User};
+use crate::core::params::check_value;
 use crate::core::portal::{ListQuery, NewAuditEntry, Submission};
 use crate::core::secret::{generate_token, hash_secret};
 
 /// The largest form body accepted (a 511-word description fits many times over).
 const MAX_BODY: usize = 64 * 1024;
+
+/// The longest field accepted: a 511-word description fits, a database index key need not
+/// (descriptions are not indexed; names and identifiers are bounded by their own rules).
+const MAX_FIELD: usize = 16 * 1024;
 
 /// Rows per page in every admin listing.
 pub const PAGE_SIZE: i64 = 20;
@@ -24,18 +29,23 @@ pub const PAGE_SIZE: i64 = 20;
 pub struct FormData(Vec<(String, String)>);
 
 impl FormData {
-    /// Parses pairs from urlencoded bytes; undecodable input gives an empty form.
-    pub fn parse(bytes: &[u8]) -> Self {
-        Self(serde_urlencoded::from_bytes(bytes).unwrap_or_default())
+    /// Parses pairs from urlencoded bytes; `None` for undecodable input or a value no database
+    /// may receive (a NUL byte, or longer than [`MAX_FIELD`]).
+    pub fn parse(bytes: &[u8]) -> Option<Self> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes).ok()?;
+        pairs
+            .iter()
+            .all(|(k, v)| check_value(k, v, MAX_FIELD).is_ok())
+            .then_some(Self(pairs))
     }
 
-    /// Reads a request body; `None` when it is not a form or is too large.
+    /// Reads a request body; `None` when it is not a form, is too large, or fails [`Self::parse`].
     pub async fn read(req: &Request, body: Body) -> Option<Self> {
         if !super::request::is_form(req) {
             return None;
         }
         let bytes = body.into_bytes_limit(MAX_BODY).await.ok()?;
-        Some(Self::parse(&bytes))
+        Self::parse(&bytes)
     }
 
     /// The first value of `name`, or `""`.
@@ -247,7 +257,7 @@ pub async fn finish(state: &State, nonce: &str, result: &str) {
 
 /// The listing page asked for by `?q=...&page=N` (pages count from 1).
 pub fn list_query(req: &Request) -> (ListQuery, i64) {
-    let form = FormData::parse(req.uri().query().unwrap_or("").as_bytes());
+    let form = FormData::parse(req.uri().query().unwrap_or("").as_bytes()).unwrap_or_default();
     let page = form
         .get("page")
         .parse::<i64>()

@@ -6,7 +6,7 @@ use poem::{Body, Request};
 
 use crate::core::error::OAuthError;
 use crate::core::grant::client_auth::PresentedCredentials;
-use crate::core::params::Params;
+use crate::core::params::{MAX_VALUE, Params, check_value};
 
 /// The largest form body accepted; OAuth requests are small.
 const MAX_BODY: usize = 64 * 1024;
@@ -65,7 +65,11 @@ pub fn basic_credentials(req: &Request) -> Result<Option<(String, String)>, OAut
     let text = String::from_utf8(decoded).map_err(|_| bad())?;
     let (id, secret) = text.split_once(':').ok_or_else(bad)?;
     let decode = |s: &str| form_urlencoded_decode(s).ok_or_else(bad);
-    Ok(Some((decode(id)?, decode(secret)?)))
+    let (id, secret) = (decode(id)?, decode(secret)?);
+    // The same edge rule as every other parameter: no NUL, bounded length.
+    check_value("client_id", &id, MAX_VALUE).map_err(OAuthError::invalid_request)?;
+    check_value("client_secret", &secret, MAX_VALUE).map_err(OAuthError::invalid_request)?;
+    Ok(Some((id, secret)))
 }
 
 fn form_urlencoded_decode(s: &str) -> Option<String> {
