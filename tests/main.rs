@@ -19,6 +19,7 @@ mod lifecycle;
 mod openapi;
 mod portal;
 mod portal_store;
+mod revocation_races;
 mod syncscopes;
 mod ui;
 mod userinfo;

@@ -6,6 +6,7 @@ use diesel::sql_types::{Nullable, Text};
 
 use super::AnyConnection;
 use super::models::{ClientRow, UserRow, approval_columns, grant_types_column};
+use super::revocation::{Owner, revoke_all};
 use super::schema::{
     audit_log, auth_codes, client_members, client_profiles, clients, consents, form_submissions,
     scopes, sessions, tokens, users,
@@ -523,46 +524,6 @@ pub(super) fn revoke_code(conn: &mut AnyConnection, code_id: i64) -> Result<u64,
     Ok(count(n))
 }
 
-/// Revokes the live tokens and deletes the unredeemed codes whose owner column `$col` equals
-/// `$id`, in one transaction. A macro rather than a function because diesel gives every column
-/// its own type, and the user and client revocations differ only in that column.
-macro_rules! revoke_owned {
-    ($conn:expr, $col:ident, $id:expr, $now:expr) => {
-        $conn.transaction(|conn| {
-            let t = diesel::update(
-                tokens::table
-                    .filter(tokens::$col.eq($id))
-                    .filter(tokens::revoked_at.is_null()),
-            )
-            .set(tokens::revoked_at.eq($now))
-            .execute(conn)?;
-            let c = diesel::delete(
-                auth_codes::table
-                    .filter(auth_codes::$col.eq($id))
-                    .filter(auth_codes::used_at.is_null()),
-            )
-            .execute(conn)?;
-            Ok(count(t + c))
-        })
-    };
-}
-
-pub(super) fn revoke_user_tokens(
-    conn: &mut AnyConnection,
-    user_id: i64,
-    now: i64,
-) -> Result<u64, StoreError> {
-    revoke_owned!(conn, user_id, user_id, now)
-}
-
-pub(super) fn revoke_client_tokens(
-    conn: &mut AnyConnection,
-    client_id: i64,
-    now: i64,
-) -> Result<u64, StoreError> {
-    revoke_owned!(conn, client_id, client_id, now)
-}
-
 pub(super) fn list_consents(
     conn: &mut AnyConnection,
     q: &ListQuery,
@@ -618,26 +579,15 @@ pub(super) fn withdraw_consent(
     consent_id: i64,
     now: i64,
 ) -> Result<u64, StoreError> {
-    conn.transaction(|conn| {
-        let found: Option<(i64, i64)> = consents::table
-            .find(consent_id)
-            .select((consents::user_id, consents::client_id))
-            .first(conn)
-            .optional()?;
-        let Some((user_id, client_id)) = found else {
-            return Ok(0);
-        };
-        diesel::delete(consents::table.find(consent_id)).execute(conn)?;
-        let n = diesel::update(
-            tokens::table
-                .filter(tokens::user_id.eq(user_id))
-                .filter(tokens::client_id.eq(client_id))
-                .filter(tokens::revoked_at.is_null()),
-        )
-        .set(tokens::revoked_at.eq(now))
-        .execute(conn)?;
-        Ok(count(n))
-    })
+    // The delete comes first (and commits), so no pass below races a lookup of the consent.
+    let found: Option<(i64, i64)> = diesel::delete(consents::table.find(consent_id))
+        .returning((consents::user_id, consents::client_id))
+        .get_result(conn)
+        .optional()?;
+    let Some((user_id, client_id)) = found else {
+        return Ok(0);
+    };
+    revoke_all(conn, &Owner::Consent { user_id, client_id }, now)
 }
 
 pub(super) fn audit(

@@ -7,6 +7,7 @@
 mod admin;
 mod models;
 mod queries;
+mod revocation;
 pub(crate) mod schema;
 
 use std::sync::Arc;

@@ -8,6 +8,7 @@ use super::models::{
     ClientRow, CodeRow, PendingRow, ScopeRow, SessionRow, TokenRow, UserRow, approval_columns,
     grant_types_column, pkce_columns,
 };
+use super::revocation::{Owner, revoke_all};
 use super::schema::login_attempts;
 use super::schema::{
     auth_codes, clients, consents, pending_authorizations, scopes, sessions, tokens, users,
@@ -58,43 +59,8 @@ fn insert_pair(
 }
 
 /// Revokes every token of a family, including tokens a concurrent rotation is inserting.
-///
-/// Each pass is a fresh statement with a fresh snapshot. A rotation that held a row lock during
-/// one pass has committed when that pass ends, so the next pass sees the tokens it inserted; a
-/// rotation that comes later finds its refresh token revoked and issues nothing. The loop ends on
-/// a pass that finds nothing left to revoke.
 fn revoke_family(conn: &mut AnyConnection, grant_id: &str, now: i64) -> Result<u64, StoreError> {
-    let mut total = 0u64;
-    for _ in 0..64 {
-        let n = conn.transaction(|conn| {
-            if let AnyConnection::Postgresql(_) = conn {
-                // Lock the family in id order, the order a rotation locks its refresh token and
-                // then the access token beside it, so the two cannot deadlock. (SQLite
-                // serializes writers and needs no row locks.)
-                diesel::sql_query(
-                    "SELECT id FROM tokens WHERE grant_id = $1 AND revoked_at IS NULL \
-                     ORDER BY id FOR UPDATE",
-                )
-                .bind::<diesel::sql_types::Text, _>(grant_id)
-                .execute(conn)?;
-            }
-            diesel::update(
-                tokens::table
-                    .filter(tokens::grant_id.eq(grant_id))
-                    .filter(tokens::revoked_at.is_null()),
-            )
-            .set(tokens::revoked_at.eq(now))
-            .execute(conn)
-        })?;
-        if n == 0 {
-            break;
-        }
-        total = total.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
-    }
-    if total > 0 {
-        crate::core::revocation::note_revocation();
-    }
-    Ok(total)
+    revoke_all(conn, &Owner::Family(grant_id.to_owned()), now)
 }
 
 #[async_trait]
@@ -645,15 +611,13 @@ impl Store for DbStore {
     }
 
     async fn revoke_user_tokens(&self, user_id: i64, now: i64) -> Result<u64, StoreError> {
-        self.run(move |c| admin::revoke_user_tokens(c, user_id, now))
+        self.run(move |c| revoke_all(c, &Owner::User(user_id), now))
             .await
-            .inspect(|_| crate::core::revocation::note_revocation())
     }
 
     async fn revoke_client_tokens(&self, client_id: i64, now: i64) -> Result<u64, StoreError> {
-        self.run(move |c| admin::revoke_client_tokens(c, client_id, now))
+        self.run(move |c| revoke_all(c, &Owner::Client(client_id), now))
             .await
-            .inspect(|_| crate::core::revocation::note_revocation())
     }
 
     async fn list_consents(&self, q: &ListQuery) -> Result<Page<ConsentSummary>, StoreError> {
@@ -664,7 +628,6 @@ impl Store for DbStore {
     async fn withdraw_consent(&self, consent_id: i64, now: i64) -> Result<u64, StoreError> {
         self.run(move |c| admin::withdraw_consent(c, consent_id, now))
             .await
-            .inspect(|_| crate::core::revocation::note_revocation())
     }
 
     async fn audit(&self, entry: NewAuditEntry, now: i64) -> Result<(), StoreError> {
