@@ -53,6 +53,20 @@ pub struct Settings {
     pub password_attempts_per_ip: i64,
     /// The sliding window of password-grant throttling, in seconds. Default 60.
     pub password_attempt_window: i64,
+    /// Seconds after a refresh token is spent during which the same client may spend it again
+    /// (two tabs, a retry after a lost response) and get a sibling pair instead of having the
+    /// family revoked. Default 0: strict one-time use (RFC 9700 §4.14.2). At most 300.
+    pub refresh_reuse_grace: i64,
+    /// How many times one refresh token may be re-spent within `refresh_reuse_grace`; past it,
+    /// reuse revokes the family. Default 10, at most 1000.
+    pub refresh_reuse_max: i64,
+    /// Seconds a client has to send a request's headers, counted from the connection's first
+    /// byte or the end of the previous response. Default 10.
+    pub header_read_timeout: u64,
+    /// Seconds a client has to send a request's whole body once its headers arrived. Default 30.
+    pub body_read_timeout: u64,
+    /// Seconds an idle keep-alive connection stays open without any traffic. Default 60.
+    pub keep_alive_timeout: u64,
 }
 
 impl Default for Settings {
@@ -78,6 +92,11 @@ impl Default for Settings {
             password_attempts_per_user: 5,
             password_attempts_per_ip: 20,
             password_attempt_window: 60,
+            refresh_reuse_grace: 0,
+            refresh_reuse_max: 10,
+            header_read_timeout: 10,
+            body_read_timeout: 30,
+            keep_alive_timeout: 60,
         }
     }
 }
@@ -86,6 +105,14 @@ impl Default for Settings {
 const LIST_FIELDS: &[&str] = &["trusted_proxies"];
 
 impl Settings {
+    /// The refresh-rotation grace these settings give.
+    pub fn reuse_grace(&self) -> crate::core::grant::refresh::ReuseGrace {
+        crate::core::grant::refresh::ReuseGrace {
+            window: self.refresh_reuse_grace,
+            max_reuses: self.refresh_reuse_max,
+        }
+    }
+
     /// The token lifetimes these settings give.
     pub fn lifetimes(&self) -> Lifetimes {
         Lifetimes {
@@ -148,6 +175,21 @@ impl Settings {
             return Err(
                 "password_attempts_per_user and password_attempts_per_ip must be at least 1".into(),
             );
+        }
+        if !(0..=300).contains(&self.refresh_reuse_grace) {
+            return Err("refresh_reuse_grace must be between 0 and 300 seconds".into());
+        }
+        if !(1..=1000).contains(&self.refresh_reuse_max) {
+            return Err("refresh_reuse_max must be between 1 and 1000".into());
+        }
+        for (name, value) in [
+            ("header_read_timeout", self.header_read_timeout),
+            ("body_read_timeout", self.body_read_timeout),
+            ("keep_alive_timeout", self.keep_alive_timeout),
+        ] {
+            if !(1..=3600).contains(&value) {
+                return Err(format!("{name} must be between 1 and 3600 seconds"));
+            }
         }
         crate::store::parse_database_url(&self.database_url)?;
         Ok(self)

@@ -85,6 +85,18 @@ pub trait Store: Send + Sync + 'static {
         access: NewToken,
         refresh: NewToken,
     ) -> Result<Redeemed, StoreError>;
+    /// Re-spends a refresh token within the grace window: when it was spent at or after `since`,
+    /// is not revoked, was re-spent fewer than `max_reuses` times, and no token rotated from it
+    /// has been spent since (it is the immediately previous one), counts the re-spend and stores
+    /// a sibling pair, atomically. Otherwise stores nothing and answers `AlreadyUsed`.
+    async fn respend_refresh(
+        &self,
+        refresh_id: i64,
+        since: i64,
+        max_reuses: i64,
+        access: NewToken,
+        refresh: NewToken,
+    ) -> Result<Redeemed, StoreError>;
     /// Revokes every token of a family (a replayed code or refresh token). Returns the count.
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<u64, StoreError>;
 

@@ -159,7 +159,13 @@ impl Scopegate {
                 return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
             }
         };
-        match self.execute(cli) {
+        let result = self.execute(cli);
+        // Every store is dropped by now, but its pool may still be closing (or opening) a
+        // connection on a background thread: exiting under it crashes in OpenSSL's cleanup.
+        if !crate::store::wait_until_closed(std::time::Duration::from_secs(5)) {
+            tracing::warn!("database connections were still open at exit");
+        }
+        match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {}", e.message());

@@ -16,6 +16,7 @@ pub(super) fn serve(host: &Scopegate, settings: Settings) -> Result<(), CommandE
         None => crate::web::build_state(settings),
     }
     .map_err(CommandError::Failed)?;
+    let timeouts = crate::web::server::Timeouts::from_settings(&state.settings);
     let app = crate::web::app(state, host.host_routes(Route::new()));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -30,8 +31,7 @@ pub(super) fn serve(host: &Scopegate, settings: Settings) -> Result<(), CommandE
         if let Some(b) = banner {
             println!("{b}");
         }
-        poem::Server::new_with_acceptor(acceptor)
-            .run_with_graceful_shutdown(app, shutdown_signal(), None)
+        crate::web::server::serve(acceptor, app, timeouts, shutdown_signal())
             .await
             .map_err(|e| CommandError::Failed(e.to_string()))
     })

@@ -11,6 +11,7 @@ mod revocation;
 pub(crate) mod schema;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -76,16 +77,88 @@ pub fn parse_database_url(url: &str) -> Result<(Backend, String), String> {
     }
 }
 
+/// Connections open or being opened, in every pool of the process. The pool opens and closes
+/// connections on its own threads; the process must not exit while one does (OpenSSL's exit-time
+/// cleanup then races libpq on that thread and crashes), so [`wait_until_closed`] waits for 0.
+static LIVE_CONNECTIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts itself in [`LIVE_CONNECTIONS`] from creation until dropped.
+struct Live;
+
+impl Live {
+    fn new() -> Self {
+        LIVE_CONNECTIONS.fetch_add(1, Ordering::SeqCst);
+        Live
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        LIVE_CONNECTIONS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A pooled connection, counted while it exists.
+pub(crate) struct Counted {
+    conn: AnyConnection,
+    // Declared after `conn`, so it is dropped (uncounted) only once the connection is closed.
+    _live: Live,
+}
+
+impl std::ops::Deref for Counted {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Counted {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
+
+/// Waits (at most `limit`) until every pool of the process has closed its connections, including
+/// those its background threads were still opening. Call it after the last store is dropped and
+/// before the process exits; `false` when connections are still open at the limit.
+pub fn wait_until_closed(limit: Duration) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while LIVE_CONNECTIONS.load(Ordering::SeqCst) > 0 {
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    true
+}
+
 struct Manager {
     backend: Backend,
     url: String,
 }
 
 impl ManageConnection for Manager {
-    type Connection = AnyConnection;
+    type Connection = Counted;
     type Error = diesel::r2d2::Error;
 
-    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+    fn connect(&self) -> Result<Counted, Self::Error> {
+        // Counted before the attempt: a connection half made on a pool thread counts too.
+        let live = Live::new();
+        let conn = self.establish()?;
+        Ok(Counted { conn, _live: live })
+    }
+
+    fn is_valid(&self, conn: &mut Counted) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut Counted) -> bool {
+        conn.is_broken()
+    }
+}
+
+impl Manager {
+    fn establish(&self) -> Result<AnyConnection, diesel::r2d2::Error> {
         match self.backend {
             Backend::Postgres => PgConnection::establish(&self.url)
                 .map(AnyConnection::Postgresql)
@@ -103,14 +176,6 @@ impl ManageConnection for Manager {
                 Ok(AnyConnection::Sqlite(conn))
             }
         }
-    }
-
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
-        conn.ping().map_err(diesel::r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
-        conn.is_broken()
     }
 }
 

@@ -27,10 +27,13 @@ use crate::core::scope::ScopeSet;
 use crate::core::store::{Cleared, LoginAttempt};
 use crate::core::store::{Redeemed, Store, StoreError};
 
+/// Inserts a token; `refresh_id` links an access token to the refresh token issued beside it,
+/// `parent_id` a refresh token to the one it was rotated from.
 fn insert_token(
     conn: &mut AnyConnection,
     t: &NewToken,
     refresh_id: Option<i64>,
+    parent_id: Option<i64>,
 ) -> Result<i64, StoreError> {
     Ok(diesel::insert_into(tokens::table)
         .values((
@@ -41,6 +44,7 @@ fn insert_token(
             tokens::scope.eq(t.scope.to_string()),
             tokens::grant_id.eq(&t.grant_id),
             tokens::refresh_id.eq(refresh_id),
+            tokens::parent_id.eq(parent_id),
             tokens::expires_at.eq(t.expires_at),
             tokens::created_at.eq(t.created_at),
         ))
@@ -48,13 +52,18 @@ fn insert_token(
         .get_result(conn)?)
 }
 
+/// Inserts an access token and, when given, the refresh token beside it (rotated from
+/// `parent_id`).
 fn insert_pair(
     conn: &mut AnyConnection,
     access: &NewToken,
     refresh: Option<&NewToken>,
+    parent_id: Option<i64>,
 ) -> Result<(), StoreError> {
-    let refresh_id = refresh.map(|r| insert_token(conn, r, None)).transpose()?;
-    insert_token(conn, access, refresh_id)?;
+    let refresh_id = refresh
+        .map(|r| insert_token(conn, r, None, parent_id))
+        .transpose()?;
+    insert_token(conn, access, refresh_id, None)?;
     Ok(())
 }
 
@@ -266,7 +275,7 @@ impl Store for DbStore {
                 if claimed == 0 {
                     return Ok(Redeemed::AlreadyUsed);
                 }
-                insert_pair(conn, &access, refresh.as_ref())?;
+                insert_pair(conn, &access, refresh.as_ref(), None)?;
                 Ok(Redeemed::Won)
             })
         })
@@ -278,8 +287,10 @@ impl Store for DbStore {
         access: NewToken,
         refresh: Option<NewToken>,
     ) -> Result<(), StoreError> {
-        self.run(move |conn| conn.transaction(|conn| insert_pair(conn, &access, refresh.as_ref())))
-            .await
+        self.run(move |conn| {
+            conn.transaction(|conn| insert_pair(conn, &access, refresh.as_ref(), None))
+        })
+        .await
     }
 
     async fn token_by_hash(&self, token_hash: &str) -> Result<Option<Token>, StoreError> {
@@ -324,12 +335,50 @@ impl Store for DbStore {
                 )
                 .set(tokens::revoked_at.eq(now))
                 .execute(conn)?;
-                insert_pair(conn, &access, Some(&refresh))?;
+                insert_pair(conn, &access, Some(&refresh), Some(refresh_id))?;
                 Ok(Redeemed::Won)
             })
         })
         .await
         .inspect(|_| crate::core::revocation::note_revocation())
+    }
+
+    async fn respend_refresh(
+        &self,
+        refresh_id: i64,
+        since: i64,
+        max_reuses: i64,
+        access: NewToken,
+        refresh: NewToken,
+    ) -> Result<Redeemed, StoreError> {
+        self.run(move |conn| {
+            conn.transaction(|conn| {
+                // The count comes first, so SQLite takes its write lock before any read; its
+                // conditions make the window and the cap one atomic step on both backends.
+                let claimed = diesel::update(
+                    tokens::table
+                        .find(refresh_id)
+                        .filter(tokens::revoked_at.is_null())
+                        .filter(tokens::used_at.ge(since))
+                        .filter(tokens::reuse_count.lt(max_reuses)),
+                )
+                .set(tokens::reuse_count.eq(tokens::reuse_count + 1))
+                .execute(conn)?;
+                // Only the immediately previous token is forgiven: once a token rotated from it
+                // was spent, a re-spend is theft (and the family is revoked, count and all).
+                let later_spent: i64 = tokens::table
+                    .filter(tokens::parent_id.eq(refresh_id))
+                    .filter(tokens::used_at.is_not_null())
+                    .count()
+                    .get_result(conn)?;
+                if claimed == 0 || later_spent > 0 {
+                    return Ok(Redeemed::AlreadyUsed);
+                }
+                insert_pair(conn, &access, Some(&refresh), Some(refresh_id))?;
+                Ok(Redeemed::Won)
+            })
+        })
+        .await
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<u64, StoreError> {

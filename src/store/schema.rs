@@ -75,6 +75,8 @@ diesel::table! {
         used_at -> Nullable<BigInt>,
         revoked_at -> Nullable<BigInt>,
         created_at -> BigInt,
+        parent_id -> Nullable<BigInt>,
+        reuse_count -> BigInt,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod oauth_docs;
 pub mod openapi;
 pub mod pages;
 pub mod request;
+pub mod server;
 pub mod session;
 pub mod templates;
 pub mod token;

@@ -62,7 +62,10 @@ pub(crate) async fn issue(
             "missing parameter `grant_type`",
         )),
         "authorization_code" => code::exchange(store, &client, params, lifetimes, now).await,
-        "refresh_token" => refresh::refresh(store, &client, params, lifetimes, now).await,
+        "refresh_token" => {
+            let grace = state.settings.reuse_grace();
+            refresh::refresh(store, &client, params, lifetimes, grace, now).await
+        }
         "client_credentials" => {
             client_credentials::grant(store, &client, params, lifetimes, now).await
         }

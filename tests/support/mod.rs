@@ -160,18 +160,14 @@ impl TestServer {
             .as_socket_addr()
             .copied()
             .expect("tcp address");
+        let timeouts = scopegate::web::server::Timeouts::from_settings(&state.settings);
         let app = scopegate::web::app(state.clone(), host);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            let _ = poem::Server::new_with_acceptor(acceptor)
-                .run_with_graceful_shutdown(
-                    app,
-                    async move {
-                        let _ = stopped.await;
-                    },
-                    Some(std::time::Duration::from_secs(1)),
-                )
-                .await;
+            let _ = scopegate::web::server::serve(acceptor, app, timeouts, async move {
+                let _ = stopped.await;
+            })
+            .await;
         });
         TestServer {
             base: format!("http://{addr}"),

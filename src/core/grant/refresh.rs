@@ -1,5 +1,6 @@
 //! The refresh-token grant (RFC 6749 §6) with one-use rotation: a rotated refresh token that
-//! comes back is treated as stolen and its whole family is revoked.
+//! comes back is treated as stolen and its whole family is revoked, unless it comes back within
+//! the configured grace window ([`ReuseGrace`]).
 
 use crate::core::error::OAuthError;
 use crate::core::grant::{Grant, TokenResponse, mint, store_failed};
@@ -9,12 +10,26 @@ use crate::core::scope::ScopeSet;
 use crate::core::secret::hash_secret;
 use crate::core::store::{Redeemed, Store};
 
+/// Graceful rotation: within `window` seconds of being spent, the immediately previous refresh
+/// token of a client may be spent again, at most `max_reuses` times, and gets a sibling pair.
+/// A lost response or two tabs refreshing at once then keep the session; past the window or the
+/// cap, reuse is treated as theft and revokes the family (RFC 9700 §4.14.2). A window of 0 is
+/// strict one-time use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReuseGrace {
+    /// Seconds after the first spend during which a re-spend is forgiven; 0 forgives none.
+    pub window: i64,
+    /// How many re-spends one token is forgiven.
+    pub max_reuses: i64,
+}
+
 /// Rotates a refresh token into a new access and refresh token.
 pub async fn refresh(
     store: &dyn Store,
     client: &Client,
     params: &Params,
     defaults: Lifetimes,
+    grace: ReuseGrace,
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
     let presented = params.require("refresh_token")?;
@@ -31,9 +46,6 @@ pub async fn refresh(
     }
     if old.revoked_at.is_some() {
         return Err(OAuthError::invalid_grant("the refresh token was revoked"));
-    }
-    if old.used_at.is_some() {
-        return Err(reuse_detected(store, client, &old.grant_id, now).await);
     }
     if old.expires_at <= now {
         return Err(OAuthError::invalid_grant("the refresh token expired"));
@@ -56,7 +68,7 @@ pub async fn refresh(
         Grant {
             client,
             user_id: old.user_id,
-            scope,
+            scope: scope.clone(),
             refresh_scope: Some(old.scope.clone()),
             grant_id: old.grant_id.clone(),
         },
@@ -66,13 +78,47 @@ pub async fn refresh(
     let Some(new_refresh) = minted.refresh else {
         return Err(OAuthError::server_error());
     };
-    match store
-        .rotate_refresh(old.id, now, minted.access, new_refresh)
-        .await
-        .map_err(store_failed)?
-    {
-        Redeemed::Won => Ok(minted.response),
-        Redeemed::AlreadyUsed => Err(reuse_detected(store, client, &old.grant_id, now).await),
+    let outcome = if old.used_at.is_none() {
+        store
+            .rotate_refresh(old.id, now, minted.access, new_refresh)
+            .await
+            .map_err(store_failed)?
+    } else {
+        Redeemed::AlreadyUsed
+    };
+    // A lost race is a re-spend too: the winner spent the token a moment ago.
+    let (outcome, minted_again) = match outcome {
+        Redeemed::AlreadyUsed if grace.window > 0 => {
+            let again = mint(
+                Grant {
+                    client,
+                    user_id: old.user_id,
+                    scope,
+                    refresh_scope: Some(old.scope.clone()),
+                    grant_id: old.grant_id.clone(),
+                },
+                client.lifetimes(defaults),
+                now,
+            );
+            let Some(sibling) = again.refresh else {
+                return Err(OAuthError::server_error());
+            };
+            let since = now.saturating_sub(grace.window);
+            let outcome = store
+                .respend_refresh(old.id, since, grace.max_reuses, again.access, sibling)
+                .await
+                .map_err(store_failed)?;
+            (outcome, Some(again.response))
+        }
+        other => (other, None),
+    };
+    match (outcome, minted_again) {
+        (Redeemed::Won, Some(sibling)) => {
+            tracing::info!(client = ?client.client_id, "refresh token re-spent within the grace window");
+            Ok(sibling)
+        }
+        (Redeemed::Won, None) => Ok(minted.response),
+        (Redeemed::AlreadyUsed, _) => Err(reuse_detected(store, client, &old.grant_id, now).await),
     }
 }
 
