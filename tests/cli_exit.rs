@@ -39,3 +39,40 @@ fn two_hundred_postgres_commands_all_exit_zero() {
         failures.len()
     );
 }
+
+#[test]
+fn an_unreachable_database_is_one_line_and_exit_1_within_3_s() {
+    // A port nothing listens on: every connection attempt is refused.
+    let url = "postgres://postgres@127.0.0.1:1/nothing";
+    for args in [
+        &["migrate"][..],
+        &["cleartokens"],
+        &["syncscopes", "--dry-run"],
+    ] {
+        let start = std::time::Instant::now();
+        let out = Command::new(BIN)
+            .args(args)
+            .env("DATABASE_URL", url)
+            .env_remove("SCOPEGATE_CONFIG")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .output()
+            .expect("spawn scopegate");
+        let took = start.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr.lines().count(),
+            1,
+            "{args:?}: one line, got: {stderr}"
+        );
+        assert!(
+            stderr.starts_with("error: database unavailable"),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            took < std::time::Duration::from_secs(3),
+            "{args:?} took {took:?}"
+        );
+    }
+}

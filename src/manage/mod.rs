@@ -270,9 +270,17 @@ fn block_on<T>(f: impl std::future::Future<Output = T>) -> Result<T, CommandErro
         .map_err(|e| CommandError::Failed(format!("cannot start the runtime: {e}")))
 }
 
+/// How long a command waits for the database before it gives up with one line of error.
+const CONNECT_WAIT: std::time::Duration = std::time::Duration::from_millis(2500);
+
+/// A pool for a command: quiet retries for at most [`CONNECT_WAIT`].
+fn connect(settings: &Settings, max: u32) -> Result<crate::store::DbStore, CommandError> {
+    crate::store::DbStore::open_quietly(&settings.database_url, max, CONNECT_WAIT)
+        .map_err(|e| CommandError::Failed(e.to_string()))
+}
+
 fn open_store(settings: &Settings) -> Result<crate::store::DbStore, CommandError> {
-    let store = crate::store::DbStore::open(&settings.database_url, 2)
-        .map_err(|e| CommandError::Failed(e.to_string()))?;
+    let store = connect(settings, 2)?;
     store
         .migrate()
         .map_err(|e| CommandError::Failed(e.to_string()))?;

@@ -25,8 +25,7 @@ pub struct UserArgs {
 }
 
 pub(super) fn migrate(settings: &Settings) -> Result<(), CommandError> {
-    let store = crate::store::DbStore::open(&settings.database_url, 1)
-        .map_err(|e| CommandError::Failed(e.to_string()))?;
+    let store = super::connect(settings, 1)?;
     let applied = store
         .migrate()
         .map_err(|e| CommandError::Failed(e.to_string()))?;

@@ -187,7 +187,8 @@ pub struct DbStore {
 }
 
 impl DbStore {
-    /// Opens a pool on `database_url` (`sqlite://PATH` or `postgres://...`).
+    /// Opens a pool on `database_url` (`sqlite://PATH` or `postgres://...`), waiting up to 10 s
+    /// for the database.
     pub fn open(database_url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let (backend, url) = parse_database_url(database_url).map_err(StoreError::Unavailable)?;
         let pool = Pool::builder()
@@ -195,7 +196,25 @@ impl DbStore {
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
             .build(Manager { backend, url })
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            .map_err(unavailable)?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Opens a pool for a one-shot command: it retries quietly (no log line per failed attempt)
+    /// and gives up after `wait`, so an unreachable database is one line of error, soon.
+    pub fn open_quietly(
+        database_url: &str,
+        max_connections: u32,
+        wait: Duration,
+    ) -> Result<Self, StoreError> {
+        let (backend, url) = parse_database_url(database_url).map_err(StoreError::Unavailable)?;
+        let pool = Pool::builder()
+            .max_size(max_connections.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(wait)
+            .error_handler(Box::new(diesel::r2d2::NopErrorHandler))
+            .build(Manager { backend, url })
+            .map_err(unavailable)?;
         Ok(Self { pool, backend })
     }
 
@@ -206,10 +225,7 @@ impl DbStore {
 
     /// Applies pending migrations; returns the names of those applied.
     pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
-        let mut conn = self
-            .pool
-            .get()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut conn = self.pool.get().map_err(unavailable)?;
         let migrations = match self.backend {
             Backend::Sqlite => SQLITE_MIGRATIONS,
             Backend::Postgres => POSTGRES_MIGRATIONS,
@@ -232,14 +248,22 @@ impl DbStore {
     {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = pool
-                .get()
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            let mut conn = pool.get().map_err(unavailable)?;
             f(&mut conn)
         })
         .await
         .map_err(|e| StoreError::Database(format!("database task failed: {e}")))?
     }
+}
+
+/// A pool failure as one line: libpq's messages span several lines and tabs.
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(
+        e.to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
 }
 
 impl From<diesel::result::Error> for StoreError {
