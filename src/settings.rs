@@ -46,13 +46,25 @@ pub struct Settings {
     pub compat_omniport: bool,
     /// Serve onesait Platform's routes (`/oauth-server/...`). Default true.
     pub compat_onesait: bool,
-    /// Password-grant attempts allowed per username within `password_attempt_window`. Default 5.
+    /// Password attempts (the password grant and `/login` together) allowed per username within
+    /// `password_attempt_window`. Default 5.
     pub password_attempts_per_user: i64,
-    /// Password-grant attempts allowed per client IP address within `password_attempt_window`.
-    /// Default 20.
+    /// Password attempts (grant and `/login`) allowed per client IP address within
+    /// `password_attempt_window`. Default 20.
     pub password_attempts_per_ip: i64,
-    /// The sliding window of password-grant throttling, in seconds. Default 60.
+    /// The sliding window of password throttling, in seconds. Default 60.
     pub password_attempt_window: i64,
+    /// Most password hashes checked at once (`/login` and the password grant together); the
+    /// excess is refused at once with `Retry-After`. 0 means one per core. Default 0.
+    pub password_hash_concurrency: usize,
+    /// Failed client authentications allowed per client_id within
+    /// `client_auth_failure_window`. Default 10.
+    pub client_auth_failures_per_client: i64,
+    /// Failed client authentications allowed per client IP address within
+    /// `client_auth_failure_window`. Default 50.
+    pub client_auth_failures_per_ip: i64,
+    /// The sliding window of client-authentication throttling, in seconds. Default 60.
+    pub client_auth_failure_window: i64,
 }
 
 impl Default for Settings {
@@ -78,6 +90,10 @@ impl Default for Settings {
             password_attempts_per_user: 5,
             password_attempts_per_ip: 20,
             password_attempt_window: 60,
+            password_hash_concurrency: 0,
+            client_auth_failures_per_client: 10,
+            client_auth_failures_per_ip: 50,
+            client_auth_failure_window: 60,
         }
     }
 }
@@ -92,6 +108,24 @@ impl Settings {
             code: self.code_lifetime,
             access: self.access_token_lifetime,
             refresh: self.refresh_token_lifetime,
+        }
+    }
+
+    /// The throttle shared by the `/login` page and the password grant.
+    pub fn password_throttle(&self) -> crate::core::throttle::Throttle {
+        crate::core::throttle::Throttle {
+            per_user: self.password_attempts_per_user,
+            per_ip: self.password_attempts_per_ip,
+            window: self.password_attempt_window,
+        }
+    }
+
+    /// The throttle on failed client authentication.
+    pub fn client_auth_throttle(&self) -> crate::core::throttle::Throttle {
+        crate::core::throttle::Throttle {
+            per_user: self.client_auth_failures_per_client,
+            per_ip: self.client_auth_failures_per_ip,
+            window: self.client_auth_failure_window,
         }
     }
 
@@ -139,6 +173,10 @@ impl Settings {
             ("refresh_token_lifetime", self.refresh_token_lifetime),
             ("session_lifetime", self.session_lifetime),
             ("password_attempt_window", self.password_attempt_window),
+            (
+                "client_auth_failure_window",
+                self.client_auth_failure_window,
+            ),
         ] {
             if value <= 0 {
                 return Err(format!("{name} must be a positive number of seconds"));
@@ -147,6 +185,12 @@ impl Settings {
         if self.password_attempts_per_user < 1 || self.password_attempts_per_ip < 1 {
             return Err(
                 "password_attempts_per_user and password_attempts_per_ip must be at least 1".into(),
+            );
+        }
+        if self.client_auth_failures_per_client < 1 || self.client_auth_failures_per_ip < 1 {
+            return Err(
+                "client_auth_failures_per_client and client_auth_failures_per_ip must be at least 1"
+                    .into(),
             );
         }
         crate::store::parse_database_url(&self.database_url)?;

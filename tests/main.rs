@@ -19,6 +19,7 @@ mod openapi;
 mod portal;
 mod portal_store;
 mod syncscopes;
+mod throttle;
 mod ui;
 mod userinfo;
 mod walkthroughs;
