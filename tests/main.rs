@@ -15,6 +15,7 @@ mod conformance;
 mod grants;
 mod guards;
 mod lifecycle;
+mod login_redirect;
 mod openapi;
 mod portal;
 mod portal_store;

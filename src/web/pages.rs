@@ -10,15 +10,36 @@ use super::request::{client_ip, form_params, query_params};
 use super::session::{self, BrowserSession};
 use crate::core::throttle::{PasswordRefused, check_password};
 
-/// Only same-site paths may be a post-login destination; anything else would be an open
-/// redirect.
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
-            n.to_owned()
-        }
-        _ => "/".to_owned(),
+/// The post-login destination: a same-origin path, or `/`. Anything else would be an open
+/// redirect. The value is read the way a browser reads a `Location` (the WHATWG URL parser,
+/// which drops tabs and newlines anywhere and reads `\` as `/`), so `/\t/evil.example/`, which
+/// a browser turns into `//evil.example/`, is refused like `//evil.example/` itself. What is
+/// returned is that parser's own serialization of the path, so the browser cannot read it
+/// differently.
+pub fn safe_next(next: Option<&str>) -> String {
+    next.and_then(same_origin_path)
+        .unwrap_or_else(|| "/".to_owned())
+}
+
+fn same_origin_path(raw: &str) -> Option<String> {
+    // Any host would do: only "does the value leave it?" matters.
+    let base = url::Url::parse("http://scopegate.invalid/").ok()?;
+    let visible: String = raw
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    // A path, not a scheme (`javascript:`), a relative reference or a network path; other
+    // control characters have no business in a destination.
+    if !visible.starts_with(['/', '\\']) || visible.chars().any(char::is_control) {
+        return None;
     }
+    let joined = base.join(raw).ok()?;
+    if joined.origin() != base.origin() {
+        return None;
+    }
+    let path = &joined[url::Position::BeforePath..];
+    // Dot segments can fold `/.//evil` into `//evil`: the result must stay a path too.
+    (path.starts_with('/') && !path.starts_with("//")).then(|| path.to_owned())
 }
 
 /// A `302 Found` to `location`, never cached.
@@ -203,3 +224,22 @@ pub async fn logout(req: &Request, body: Body, Data(state): Data<&State>) -> Res
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_is_read_as_a_browser_reads_it() {
+        for (next, expected) in [
+            ("/polls/1?x=1", "/polls/1?x=1"),
+            ("/\t/evil.example/", "/"),
+            ("/\\evil.example", "/"),
+            ("\\/evil.example", "/"),
+            ("/.//evil.example", "/"),
+            ("https://evil.example", "/"),
+        ] {
+            assert_eq!(safe_next(Some(next)), expected, "{next:?}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+}
