@@ -15,6 +15,7 @@ mod conformance;
 mod grants;
 mod guards;
 mod lifecycle;
+mod log_injection;
 mod login_redirect;
 mod openapi;
 mod portal;

@@ -224,7 +224,7 @@ impl Store for DbStore {
             })
         })
         .await
-        .inspect(|_| tracing::debug!(client = %client_id, "client created"))
+        .inspect(|_| tracing::debug!(client = ?client_id, "client created"))
     }
 
     async fn client_by_client_id(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
