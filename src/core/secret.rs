@@ -69,7 +69,7 @@ pub fn dummy_password_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_password(&generate_token()).unwrap_or_default())
 }
 
-/// Every hashing permit was taken: the check was not run. Answer at once (429/503 with
+/// Every hashing permit was taken: the check was not run. Answer at once (503 with
 /// `Retry-After`) rather than queue, since each argon2 hash in flight holds ~19 MiB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PasswordBusy {
@@ -106,20 +106,34 @@ impl PasswordGate {
         self.size
     }
 
-    /// Checks `password` for `user` (absent or inactive users included) on the blocking pool,
-    /// since argon2 is deliberately slow; a missing user is checked against the dummy hash so
-    /// the timing does not reveal which usernames exist. `Ok(Some(user))` only when the
-    /// password is right; `Err` when no permit was free and nothing was checked.
-    pub async fn verify(
-        &self,
-        user: Option<super::model::User>,
-        password: String,
-    ) -> Result<Option<super::model::User>, PasswordBusy> {
-        let permit = self
-            .permits
+    /// Takes a hashing permit, or says at once that none is free. Only a permit can verify a
+    /// password, so no check can bypass the bound.
+    pub fn permit(&self) -> Result<PasswordPermit, PasswordBusy> {
+        self.permits
             .clone()
             .try_acquire_owned()
-            .map_err(|_| PasswordBusy { retry_after: 1 })?;
+            .map(|permit| PasswordPermit { _permit: permit })
+            .map_err(|_| PasswordBusy { retry_after: 1 })
+    }
+}
+
+/// The right to run one password hash; given back when the hash is done.
+#[derive(Debug)]
+pub struct PasswordPermit {
+    // Held, never read: dropping it gives the permit back.
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl PasswordPermit {
+    /// Checks `password` for `user` (absent or inactive users included) on the blocking pool,
+    /// since argon2 is deliberately slow; a missing user is checked against the dummy hash so
+    /// the timing does not reveal which usernames exist. Returns the user only when the
+    /// password is right.
+    pub async fn verify(
+        self,
+        user: Option<super::model::User>,
+        password: String,
+    ) -> Option<super::model::User> {
         let user = user.filter(|u| u.is_active);
         let phc = user.as_ref().map(|u| u.password_hash.clone());
         // The permit moves into the blocking task: it is held until the hash is done, even if
@@ -130,12 +144,12 @@ impl PasswordGate {
                 Some(phc) => verify_password(&password, phc),
                 None => verify_password(&password, dummy_password_hash()),
             };
-            drop(permit);
+            drop(self);
             ok
         })
         .await
         .unwrap_or(false);
-        Ok(user.filter(|_| ok))
+        user.filter(|_| ok)
     }
 }
 
@@ -150,6 +164,19 @@ mod tests {
         assert!(verify_password("correct horse", &phc));
         assert!(!verify_password("wrong horse", &phc));
         assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn the_gate_refuses_beyond_its_permits_and_gets_them_back() {
+        let gate = PasswordGate::new(2);
+        assert_eq!(gate.size(), 2);
+        let first = gate.permit();
+        let second = gate.permit();
+        assert!(first.is_ok() && second.is_ok());
+        assert_eq!(gate.permit().err(), Some(PasswordBusy { retry_after: 1 }));
+        drop(first);
+        assert!(gate.permit().is_ok());
+        assert!(PasswordGate::new(0).size() >= 1);
     }
 
     #[test]

@@ -74,9 +74,10 @@ pub enum PasswordRefused {
 /// Checks a user's password: the one path every password check takes (the `/login` page, the
 /// password grant), so both share one throttle and one bound on the hashes in flight.
 ///
-/// The attempt is recorded *before* the password is checked, so concurrent guesses cannot all
-/// slip under the limit; it is forgotten again when it succeeds or is refused unchecked, so only
-/// failed (and in-flight) attempts count.
+/// A hashing permit is taken first, so the excess of a flood is refused before it costs even a
+/// database write. The attempt is then recorded *before* the password is checked, so
+/// concurrent guesses cannot all slip under the limit; it is forgotten again when it succeeds
+/// or is refused as throttled, so only failed (and in-flight) attempts count.
 pub async fn check_password(
     store: &dyn Store,
     gate: &PasswordGate,
@@ -86,6 +87,13 @@ pub async fn check_password(
     client_ip: &str,
     now: i64,
 ) -> Result<User, PasswordRefused> {
+    let permit = gate.permit().map_err(|busy| {
+        tracing::warn!(
+            client_ip = ?client_ip,
+            "password check refused: every hashing permit is taken"
+        );
+        PasswordRefused::Busy(busy)
+    })?;
     let attempt = store
         .begin_attempt(
             AttemptKind::Password,
@@ -108,26 +116,20 @@ pub async fn check_password(
             retry_after: throttle.window,
         }));
     }
-    let checked = match store.user_by_username(username).await {
-        Ok(found) => gate.verify(found, password).await,
+    let found = match store.user_by_username(username).await {
+        Ok(found) => found,
         Err(e) => {
             store.end_attempt(attempt.id).await?;
             return Err(e.into());
         }
     };
-    match checked {
-        Ok(Some(user)) => {
+    match permit.verify(found, password).await {
+        Some(user) => {
             store.end_attempt(attempt.id).await?;
             Ok(user)
         }
         // The attempt stays recorded: it is a failed guess.
-        Ok(None) => Err(PasswordRefused::Wrong),
-        Err(busy) => {
-            // Nothing was checked, so nothing counts against the user.
-            store.end_attempt(attempt.id).await?;
-            tracing::warn!(client_ip = ?client_ip, "password check refused: every hashing permit is taken");
-            Err(PasswordRefused::Busy(busy))
-        }
+        None => Err(PasswordRefused::Wrong),
     }
 }
 
