@@ -46,12 +46,13 @@ pub struct Settings {
     pub compat_omniport: bool,
     /// Serve onesait Platform's routes (`/oauth-server/...`). Default true.
     pub compat_onesait: bool,
-    /// Password-grant attempts allowed per username within `password_attempt_window`. Default 5.
+    /// Password attempts (the password grant and `/login` together) allowed per username within
+    /// `password_attempt_window`. Default 5.
     pub password_attempts_per_user: i64,
-    /// Password-grant attempts allowed per client IP address within `password_attempt_window`.
-    /// Default 20.
+    /// Password attempts (grant and `/login`) allowed per client IP address within
+    /// `password_attempt_window`. Default 20.
     pub password_attempts_per_ip: i64,
-    /// The sliding window of password-grant throttling, in seconds. Default 60.
+    /// The sliding window of password throttling, in seconds. Default 60.
     pub password_attempt_window: i64,
     /// Seconds after a refresh token is spent during which the same client may spend it again
     /// (two tabs, a retry after a lost response) and get a sibling pair instead of having the
@@ -67,6 +68,17 @@ pub struct Settings {
     pub body_read_timeout: u64,
     /// Seconds an idle keep-alive connection stays open without any traffic. Default 60.
     pub keep_alive_timeout: u64,
+    /// Most password hashes checked at once (`/login` and the password grant together); the
+    /// excess is refused at once with `Retry-After`. 0 means one per core. Default 0.
+    pub password_hash_concurrency: usize,
+    /// Failed client authentications allowed per client_id within
+    /// `client_auth_failure_window`. Default 10.
+    pub client_auth_failures_per_client: i64,
+    /// Failed client authentications allowed per client IP address within
+    /// `client_auth_failure_window`. Default 50.
+    pub client_auth_failures_per_ip: i64,
+    /// The sliding window of client-authentication throttling, in seconds. Default 60.
+    pub client_auth_failure_window: i64,
 }
 
 impl Default for Settings {
@@ -97,6 +109,10 @@ impl Default for Settings {
             header_read_timeout: 10,
             body_read_timeout: 30,
             keep_alive_timeout: 60,
+            password_hash_concurrency: 0,
+            client_auth_failures_per_client: 10,
+            client_auth_failures_per_ip: 50,
+            client_auth_failure_window: 60,
         }
     }
 }
@@ -119,6 +135,24 @@ impl Settings {
             code: self.code_lifetime,
             access: self.access_token_lifetime,
             refresh: self.refresh_token_lifetime,
+        }
+    }
+
+    /// The throttle shared by the `/login` page and the password grant.
+    pub fn password_throttle(&self) -> crate::core::throttle::Throttle {
+        crate::core::throttle::Throttle {
+            per_user: self.password_attempts_per_user,
+            per_ip: self.password_attempts_per_ip,
+            window: self.password_attempt_window,
+        }
+    }
+
+    /// The throttle on failed client authentication.
+    pub fn client_auth_throttle(&self) -> crate::core::throttle::Throttle {
+        crate::core::throttle::Throttle {
+            per_user: self.client_auth_failures_per_client,
+            per_ip: self.client_auth_failures_per_ip,
+            window: self.client_auth_failure_window,
         }
     }
 
@@ -166,6 +200,10 @@ impl Settings {
             ("refresh_token_lifetime", self.refresh_token_lifetime),
             ("session_lifetime", self.session_lifetime),
             ("password_attempt_window", self.password_attempt_window),
+            (
+                "client_auth_failure_window",
+                self.client_auth_failure_window,
+            ),
         ] {
             if value <= 0 {
                 return Err(format!("{name} must be a positive number of seconds"));
@@ -190,6 +228,12 @@ impl Settings {
             if !(1..=3600).contains(&value) {
                 return Err(format!("{name} must be between 1 and 3600 seconds"));
             }
+        }
+        if self.client_auth_failures_per_client < 1 || self.client_auth_failures_per_ip < 1 {
+            return Err(
+                "client_auth_failures_per_client and client_auth_failures_per_ip must be at least 1"
+                    .into(),
+            );
         }
         crate::store::parse_database_url(&self.database_url)?;
         Ok(self)

@@ -127,6 +127,8 @@ both_backends! {
         let server = TestServer::start_with(db, |s| {
             s.password_attempts_per_user = 3;
             s.password_attempts_per_ip = 100;
+            // This test is about the throttle: let every checked guess have a hashing permit.
+            s.password_hash_concurrency = 64;
         }, Route::new()).await;
         server.user("bob", "right").await;
         let app = server.client(confidential(vec![GrantType::Password])).await;

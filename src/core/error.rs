@@ -69,6 +69,9 @@ pub struct OAuthError {
     pub code: ErrorCode,
     /// `error_description`: says what was wrong, never echoes a secret.
     pub description: String,
+    /// Seconds the caller should wait before retrying (`Retry-After`), for a throttled or busy
+    /// answer.
+    pub retry_after: Option<i64>,
 }
 
 impl OAuthError {
@@ -77,7 +80,21 @@ impl OAuthError {
         Self {
             code,
             description: description.into(),
+            retry_after: None,
         }
+    }
+    /// The same error, telling the caller to wait `seconds` before retrying.
+    pub fn with_retry_after(mut self, seconds: i64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+    /// `slow_down` (429 with `Retry-After`): too many failed attempts at a credential.
+    pub fn throttled(description: impl Into<String>, retry_after: i64) -> Self {
+        Self::new(ErrorCode::SlowDown, description).with_retry_after(retry_after)
+    }
+    /// `temporarily_unavailable` (503 with `Retry-After`): the server is too busy right now.
+    pub fn busy(description: impl Into<String>, retry_after: i64) -> Self {
+        Self::new(ErrorCode::TemporarilyUnavailable, description).with_retry_after(retry_after)
     }
     /// `invalid_request`.
     pub fn invalid_request(description: impl Into<String>) -> Self {

@@ -12,6 +12,7 @@ pub mod revocation;
 pub mod scope;
 pub mod secret;
 pub mod store;
+pub mod throttle;
 pub mod userinfo;
 
 /// Seconds since the Unix epoch; every stored time uses it.

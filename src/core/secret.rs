@@ -69,22 +69,88 @@ pub fn dummy_password_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_password(&generate_token()).unwrap_or_default())
 }
 
-/// Checks `password` for `user` (absent or inactive users included) on the blocking pool, since
-/// argon2 is deliberately slow; a missing user is checked against the dummy hash so the timing
-/// does not reveal which usernames exist. Returns the user only when the password is right.
-pub async fn verify_user_password(
-    user: Option<super::model::User>,
-    password: String,
-) -> Option<super::model::User> {
-    let user = user.filter(|u| u.is_active);
-    let phc = user.as_ref().map_or_else(
-        || dummy_password_hash().to_owned(),
-        |u| u.password_hash.clone(),
-    );
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
+/// Every hashing permit was taken: the check was not run. Answer at once (503 with
+/// `Retry-After`) rather than queue, since each argon2 hash in flight holds ~19 MiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordBusy {
+    /// Seconds to wait, for `Retry-After`.
+    pub retry_after: i64,
+}
+
+/// The one door to password verification: a semaphore bounds the argon2 hashes in flight (each
+/// takes tens of milliseconds of a core and ~19 MiB), so a flood of wrong logins cannot take the
+/// server's memory; the excess is refused at once. Each server state holds one.
+#[derive(Debug)]
+pub struct PasswordGate {
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    size: usize,
+}
+
+impl PasswordGate {
+    /// A gate with `permits` hashes in flight at most; 0 means one per core
+    /// (`std::thread::available_parallelism`).
+    pub fn new(permits: usize) -> Self {
+        let size = if permits == 0 {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        } else {
+            permits
+        };
+        Self {
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(size)),
+            size,
+        }
+    }
+
+    /// How many hashes may be in flight at once.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Takes a hashing permit, or says at once that none is free. Only a permit can verify a
+    /// password, so no check can bypass the bound.
+    pub fn permit(&self) -> Result<PasswordPermit, PasswordBusy> {
+        self.permits
+            .clone()
+            .try_acquire_owned()
+            .map(|permit| PasswordPermit { _permit: permit })
+            .map_err(|_| PasswordBusy { retry_after: 1 })
+    }
+}
+
+/// The right to run one password hash; given back when the hash is done.
+#[derive(Debug)]
+pub struct PasswordPermit {
+    // Held, never read: dropping it gives the permit back.
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl PasswordPermit {
+    /// Checks `password` for `user` (absent or inactive users included) on the blocking pool,
+    /// since argon2 is deliberately slow; a missing user is checked against the dummy hash so
+    /// the timing does not reveal which usernames exist. Returns the user only when the
+    /// password is right.
+    pub async fn verify(
+        self,
+        user: Option<super::model::User>,
+        password: String,
+    ) -> Option<super::model::User> {
+        let user = user.filter(|u| u.is_active);
+        let phc = user.as_ref().map(|u| u.password_hash.clone());
+        // The permit moves into the blocking task: it is held until the hash is done, even if
+        // the request is dropped meanwhile. The dummy hash is made there too (once), off the
+        // async threads.
+        let ok = tokio::task::spawn_blocking(move || {
+            let ok = match phc.as_deref() {
+                Some(phc) => verify_password(&password, phc),
+                None => verify_password(&password, dummy_password_hash()),
+            };
+            drop(self);
+            ok
+        })
         .await
         .unwrap_or(false);
-    user.filter(|_| ok)
+        user.filter(|_| ok)
+    }
 }
 
 #[cfg(test)]
@@ -98,6 +164,19 @@ mod tests {
         assert!(verify_password("correct horse", &phc));
         assert!(!verify_password("wrong horse", &phc));
         assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn the_gate_refuses_beyond_its_permits_and_gets_them_back() {
+        let gate = PasswordGate::new(2);
+        assert_eq!(gate.size(), 2);
+        let first = gate.permit();
+        let second = gate.permit();
+        assert!(first.is_ok() && second.is_ok());
+        assert_eq!(gate.permit().err(), Some(PasswordBusy { retry_after: 1 }));
+        drop(first);
+        assert!(gate.permit().is_ok());
+        assert!(PasswordGate::new(0).size() >= 1);
     }
 
     #[test]

@@ -248,19 +248,31 @@ pub trait Store: Send + Sync + 'static {
     /// Records what a claimed submission produced, for repeats to find.
     async fn finish_submission(&self, nonce_hash: &str, result: &str) -> Result<(), StoreError>;
     // Issue 4: grants and lifecycle
-    /// Records a password-grant attempt *before* the password is checked, then counts the
-    /// attempts since `since` for its username and for its address, itself included. Recording
-    /// first means concurrent guesses cannot all slip under the limit. The caller forgets the
-    /// attempt again (`end_login_attempt`) when it succeeds or is refused as throttled.
-    async fn begin_login_attempt(
+    /// Records a credential attempt (a password at `/login` or the password grant, or a failed
+    /// client authentication), then counts the attempts of its kind since `since` for its
+    /// subject (username or client_id) and for its address, itself included. Password attempts
+    /// are recorded *before* the check, so concurrent guesses cannot all slip under the limit;
+    /// the caller forgets the attempt again (`end_attempt`) when it succeeds or is refused
+    /// unchecked.
+    async fn begin_attempt(
         &self,
-        username: &str,
+        kind: super::throttle::AttemptKind,
+        subject: &str,
         client_ip: &str,
         now: i64,
         since: i64,
     ) -> Result<LoginAttempt, StoreError>;
+    /// Counts the attempts of a kind since `since` for a subject and for an address, without
+    /// recording one.
+    async fn count_attempts(
+        &self,
+        kind: super::throttle::AttemptKind,
+        subject: &str,
+        client_ip: &str,
+        since: i64,
+    ) -> Result<AttemptCounts, StoreError>;
     /// Forgets an attempt, so it no longer counts against the limits.
-    async fn end_login_attempt(&self, attempt_id: i64) -> Result<(), StoreError>;
+    async fn end_attempt(&self, attempt_id: i64) -> Result<(), StoreError>;
     /// Revokes a token (RFC 7009). An access token alone is revoked; a refresh token takes its
     /// whole grant with it (every refresh and access token of the family), including tokens a
     /// concurrent rotation is issuing at that moment. Returns how many tokens it revoked.
@@ -295,14 +307,24 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_code_scope(&self, name: &str) -> Result<bool, StoreError>;
 }
 
-/// A recorded password attempt and the counts it belongs to.
+/// A recorded credential attempt and the counts it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoginAttempt {
-    /// Its storage key, for `end_login_attempt`.
+    /// Its storage key, for `end_attempt`.
     pub id: i64,
-    /// Attempts for this username within the window, this one included.
+    /// Attempts of its kind for its subject (username or client_id) within the window, this
+    /// one included.
     pub by_user: i64,
-    /// Attempts from this address within the window, this one included.
+    /// Attempts of its kind from this address within the window, this one included.
+    pub by_ip: i64,
+}
+
+/// Attempts of one kind within a window, for a subject and for an address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AttemptCounts {
+    /// For the subject (username or client_id).
+    pub by_user: i64,
+    /// From the address.
     pub by_ip: i64,
 }
 

@@ -219,10 +219,45 @@ fn init_logging(settings: &Settings, serving: bool) {
         .or_else(|_| EnvFilter::try_new(fallback))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
+        .fmt_fields(escaped_fields())
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// The log's field formatter: `name=value`, with every control character of every value
+/// escaped, so no value (even one a call site logged with `%`) can start a forged log line.
+fn escaped_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + 'static {
+    use tracing_subscriber::field::MakeExt;
+    tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+        let raw = format!("{value:?}");
+        let text = escape_controls(&raw);
+        if field.name() == "message" {
+            write!(w, "{text}")
+        } else {
+            write!(w, "{field}={text}")
+        }
+    })
+    .delimited(" ")
+}
+
+/// `text` with control characters written as Rust escapes (`\n`, `\u{1b}`).
+fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
 }
 
 /// scopegate: an OAuth 2 authorization server.
@@ -285,4 +320,15 @@ fn open_store(settings: &Settings) -> Result<crate::store::DbStore, CommandError
         .migrate()
         .map_err(|e| CommandError::Failed(e.to_string()))?;
     Ok(store)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_controls;
+
+    #[test]
+    fn control_characters_are_escaped_in_log_values() {
+        assert_eq!(escape_controls("plain"), "plain");
+        assert_eq!(escape_controls("a\nb\rc\u{1b}"), "a\\nb\\rc\\u{1b}");
+    }
 }

@@ -24,8 +24,9 @@ use crate::core::portal::{
     Submission, TokenSummary,
 };
 use crate::core::scope::ScopeSet;
-use crate::core::store::{Cleared, LoginAttempt};
+use crate::core::store::{AttemptCounts, Cleared, LoginAttempt};
 use crate::core::store::{Redeemed, Store, StoreError};
+use crate::core::throttle::AttemptKind;
 
 /// Inserts a token; `refresh_id` links an access token to the refresh token issued beside it,
 /// `parent_id` a refresh token to the one it was rotated from.
@@ -70,6 +71,29 @@ fn insert_pair(
 /// Revokes every token of a family, including tokens a concurrent rotation is inserting.
 fn revoke_family(conn: &mut AnyConnection, grant_id: &str, now: i64) -> Result<u64, StoreError> {
     revoke_all(conn, &Owner::Family(grant_id.to_owned()), now)
+}
+
+/// Attempts of `kind` after `since`, for `subject` and from `client_ip`.
+fn count_attempts(
+    conn: &mut AnyConnection,
+    kind: AttemptKind,
+    subject: &str,
+    client_ip: &str,
+    since: i64,
+) -> Result<AttemptCounts, StoreError> {
+    let by_user: i64 = login_attempts::table
+        .filter(login_attempts::kind.eq(kind.as_str()))
+        .filter(login_attempts::username.eq(subject))
+        .filter(login_attempts::created_at.gt(since))
+        .count()
+        .get_result(conn)?;
+    let by_ip: i64 = login_attempts::table
+        .filter(login_attempts::kind.eq(kind.as_str()))
+        .filter(login_attempts::client_ip.eq(client_ip))
+        .filter(login_attempts::created_at.gt(since))
+        .count()
+        .get_result(conn)?;
+    Ok(AttemptCounts { by_user, by_ip })
 }
 
 #[async_trait]
@@ -175,7 +199,7 @@ impl Store for DbStore {
             })
         })
         .await
-        .inspect(|_| tracing::debug!(client = %client_id, "client created"))
+        .inspect(|_| tracing::debug!(client = ?client_id, "client created"))
     }
 
     async fn client_by_client_id(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
@@ -701,42 +725,52 @@ impl Store for DbStore {
     }
 
     // Issue 4: grants and lifecycle
-    async fn begin_login_attempt(
+    async fn begin_attempt(
         &self,
-        username: &str,
+        kind: AttemptKind,
+        subject: &str,
         client_ip: &str,
         now: i64,
         since: i64,
     ) -> Result<LoginAttempt, StoreError> {
-        let username = username.to_owned();
+        let subject = subject.to_owned();
         let client_ip = client_ip.to_owned();
         self.run(move |conn| {
             // Two statements, not a transaction: the insert commits before the count, so of N
             // concurrent attempts the k-th to commit counts at least k.
             let id: i64 = diesel::insert_into(login_attempts::table)
                 .values((
-                    login_attempts::username.eq(&username),
+                    login_attempts::username.eq(&subject),
                     login_attempts::client_ip.eq(&client_ip),
                     login_attempts::created_at.eq(now),
+                    login_attempts::kind.eq(kind.as_str()),
                 ))
                 .returning(login_attempts::id)
                 .get_result(conn)?;
-            let by_user: i64 = login_attempts::table
-                .filter(login_attempts::username.eq(&username))
-                .filter(login_attempts::created_at.gt(since))
-                .count()
-                .get_result(conn)?;
-            let by_ip: i64 = login_attempts::table
-                .filter(login_attempts::client_ip.eq(&client_ip))
-                .filter(login_attempts::created_at.gt(since))
-                .count()
-                .get_result(conn)?;
-            Ok(LoginAttempt { id, by_user, by_ip })
+            let counts = count_attempts(conn, kind, &subject, &client_ip, since)?;
+            Ok(LoginAttempt {
+                id,
+                by_user: counts.by_user,
+                by_ip: counts.by_ip,
+            })
         })
         .await
     }
 
-    async fn end_login_attempt(&self, attempt_id: i64) -> Result<(), StoreError> {
+    async fn count_attempts(
+        &self,
+        kind: AttemptKind,
+        subject: &str,
+        client_ip: &str,
+        since: i64,
+    ) -> Result<AttemptCounts, StoreError> {
+        let subject = subject.to_owned();
+        let client_ip = client_ip.to_owned();
+        self.run(move |conn| count_attempts(conn, kind, &subject, &client_ip, since))
+            .await
+    }
+
+    async fn end_attempt(&self, attempt_id: i64) -> Result<(), StoreError> {
         self.run(move |conn| {
             diesel::delete(login_attempts::table.find(attempt_id)).execute(conn)?;
             Ok(())

@@ -186,5 +186,6 @@ diesel::table! {
         username -> Text,
         client_ip -> Text,
         created_at -> BigInt,
+        kind -> Text,
     }
 }

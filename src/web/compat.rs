@@ -167,7 +167,7 @@ pub async fn onesait_check_token(req: &Request, body: Body, Data(state): Data<&S
         }
     };
     let Some(active) = found else {
-        tracing::info!(client = %client.client_id, "check_token: token not active");
+        tracing::info!(client = ?client.client_id, "check_token: token not active");
         return oauth_error_with_status(
             &OAuthError::new(ErrorCode::InvalidToken, "Token was not recognised"),
             StatusCode::BAD_REQUEST,

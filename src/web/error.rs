@@ -29,6 +29,10 @@ pub fn oauth_error(err: &OAuthError) -> Response {
     if err.code == ErrorCode::InvalidClient {
         builder = builder.header(header::WWW_AUTHENTICATE, "Basic realm=\"scopegate\"");
     }
+    // RFC 6585 §4 (429) and RFC 9110 §10.2.3 (503): a throttled or busy caller is told when.
+    if let Some(seconds) = err.retry_after {
+        builder = builder.header(header::RETRY_AFTER, seconds.max(1).to_string());
+    }
     builder.body(
         json!({ "error": err.code.as_str(), "error_description": err.description }).to_string(),
     )
@@ -66,10 +70,12 @@ pub fn omniport_unauthorized() -> Response {
         .body(json!({ "detail": "Authentication credentials were not provided." }).to_string())
 }
 
-/// `oauth_error`, plus `Retry-After` for a throttled caller (RFC 6585 §4 with 429).
+/// `oauth_error`, with `retry_after` as `Retry-After` for a throttled caller (RFC 6585 §4 with
+/// 429) whose error did not say how long to wait itself.
 pub fn token_error(err: &OAuthError, retry_after: i64) -> Response {
     let mut resp = oauth_error(err);
     if err.code == ErrorCode::SlowDown
+        && err.retry_after.is_none()
         && let Ok(value) = retry_after.to_string().parse()
     {
         resp.headers_mut().insert(header::RETRY_AFTER, value);

@@ -99,7 +99,7 @@ impl Visitor {
             target: target.to_owned(),
             detail: detail.to_owned(),
         };
-        tracing::info!(actor = %self.user.username, action, target, detail, "audit");
+        tracing::info!(actor = ?self.user.username, action, target, detail, "audit");
         state
             .store
             .audit(entry, crate::core::now())
@@ -139,7 +139,7 @@ pub async fn superuser(state: &State, req: &Request) -> Result<Visitor, Response
     if v.user.is_superuser {
         Ok(v)
     } else {
-        tracing::info!(user = %v.user.username, path = req.uri().path(), "admin refused");
+        tracing::info!(user = ?v.user.username, path = req.uri().path(), "admin refused");
         Err(state.error_page(
             StatusCode::FORBIDDEN,
             "Administrators only",
@@ -164,7 +164,7 @@ pub async fn checked_form(
         ));
     };
     if !v.session.csrf_ok(Some(form.get("csrf_token"))) {
-        tracing::info!(user = %v.user.username, path = req.uri().path(), "CSRF check failed");
+        tracing::info!(user = ?v.user.username, path = req.uri().path(), "CSRF check failed");
         return Err(state.error_page(
             StatusCode::FORBIDDEN,
             "Request refused",

@@ -54,8 +54,8 @@ pub async fn around<E: Endpoint>(
         headers.insert(name, poem::http::HeaderValue::from_static(value));
     }
     tracing::info!(
-        method = %method,
-        path = %path,
+        method = ?method,
+        path = ?path,
         status = resp.status().as_u16(),
         ms = started.elapsed().as_secs_f64() * 1000.0,
         "request"

@@ -39,6 +39,8 @@ pub struct AppState {
     pub templates: Tera,
     /// The host's user data for `/oauth/userinfo`.
     pub user_info: Arc<dyn UserInfoProvider>,
+    /// Bounds the password hashes in flight; every password check goes through it.
+    pub password_gate: crate::core::secret::PasswordGate,
 }
 
 /// Shared handle on the application state.
@@ -96,10 +98,12 @@ pub fn build_state_with(
         .migrate()
         .map_err(|e| format!("migration failed: {e}"))?;
     let templates = templates::load(settings.template_dir.as_deref())?;
+    let password_gate = crate::core::secret::PasswordGate::new(settings.password_hash_concurrency);
     Ok(Arc::new(AppState {
         store: store.shared(),
         settings,
         templates,
         user_info,
+        password_gate,
     }))
 }

@@ -1,24 +1,45 @@
 //! The login and logout pages.
 
-use poem::http::StatusCode;
+use poem::http::{StatusCode, header};
 use poem::web::Data;
 use poem::{Body, Request, Response, handler};
 use tera::Context;
 
 use super::State;
-use super::request::{form_params, query_params};
+use super::request::{client_ip, form_params, query_params};
 use super::session::{self, BrowserSession};
-use crate::core::secret::verify_user_password;
+use crate::core::throttle::{PasswordRefused, check_password};
 
-/// Only same-site paths may be a post-login destination; anything else would be an open
-/// redirect.
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
-            n.to_owned()
-        }
-        _ => "/".to_owned(),
+/// The post-login destination: a same-origin path, or `/`. Anything else would be an open
+/// redirect. The value is read the way a browser reads a `Location` (the WHATWG URL parser,
+/// which drops tabs and newlines anywhere and reads `\` as `/`), so `/\t/evil.example/`, which
+/// a browser turns into `//evil.example/`, is refused like `//evil.example/` itself. What is
+/// returned is that parser's own serialization of the path, so the browser cannot read it
+/// differently.
+pub fn safe_next(next: Option<&str>) -> String {
+    next.and_then(same_origin_path)
+        .unwrap_or_else(|| "/".to_owned())
+}
+
+fn same_origin_path(raw: &str) -> Option<String> {
+    // Any host would do: only "does the value leave it?" matters.
+    let base = url::Url::parse("http://scopegate.invalid/").ok()?;
+    let visible: String = raw
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    // A path, not a scheme (`javascript:`), a relative reference or a network path; other
+    // control characters have no business in a destination.
+    if !visible.starts_with(['/', '\\']) || visible.chars().any(char::is_control) {
+        return None;
     }
+    let joined = base.join(raw).ok()?;
+    if joined.origin() != base.origin() {
+        return None;
+    }
+    let path = &joined[url::Position::BeforePath..];
+    // Dot segments can fold `/.//evil` into `//evil`: the result must stay a path too.
+    (path.starts_with('/') && !path.starts_with("//")).then(|| path.to_owned())
 }
 
 /// A `302 Found` to `location`, never cached.
@@ -69,8 +90,8 @@ pub async fn login_form(req: &Request, Data(state): Data<&State>) -> Response {
     }
 }
 
-/// `POST /login`: checks the password and rotates the session, so an id known before login is
-/// useless after it.
+/// `POST /login`: checks the password through the throttle it shares with the password grant
+/// (per username and per address, in the database), and rotates the session on success.
 #[handler]
 pub async fn login(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
     let Ok(form) = form_params(req, body).await else {
@@ -99,28 +120,68 @@ pub async fn login(req: &Request, body: Body, Data(state): Data<&State>) -> Resp
         return with_cookie(resp, cookie);
     }
     let password = form.get("password").unwrap_or("").to_owned();
-    let account = match state.store.user_by_username(&username).await {
-        Ok(u) => u,
-        Err(e) => return state.unavailable_page(&e),
+    let ip = client_ip(req, &state.settings);
+    let checked = check_password(
+        state.store.as_ref(),
+        &state.password_gate,
+        state.settings.password_throttle(),
+        &username,
+        password,
+        &ip,
+        crate::core::now(),
+    )
+    .await;
+    let (message, status, retry_after) = match checked {
+        Ok(user) => return signed_in(state, req, user, &next).await,
+        Err(PasswordRefused::Wrong) => {
+            tracing::info!(username = ?username, "login refused");
+            (
+                "Wrong username or password.".to_owned(),
+                StatusCode::OK,
+                None,
+            )
+        }
+        Err(PasswordRefused::Throttled(t)) => (
+            format!(
+                "Too many failed sign-in attempts for this account or from your network. \
+                 Please wait {} seconds and try again.",
+                t.retry_after
+            ),
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(t.retry_after),
+        ),
+        Err(PasswordRefused::Busy(b)) => (
+            "The server is busy right now. Please try again in a moment.".to_owned(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(b.retry_after),
+        ),
+        Err(PasswordRefused::Store(e)) => return state.unavailable_page(&e),
     };
-    let Some(user) = verify_user_password(account, password).await else {
-        tracing::info!(username = %username, "login refused");
-        return login_page(
-            state,
-            &s,
-            &next,
-            &username,
-            Some("Wrong username or password."),
-            StatusCode::OK,
-        );
-    };
+    let mut resp = login_page(state, &s, &next, &username, Some(&message), status);
+    if let Some(seconds) = retry_after
+        && let Ok(value) = seconds.max(1).to_string().parse()
+    {
+        resp.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    resp
+}
+
+/// Ends the anonymous session and starts a signed-in one (rotation: an id known before login
+/// is useless after it), then sends the browser on.
+async fn signed_in(
+    state: &State,
+    req: &Request,
+    user: crate::core::model::User,
+    next: &str,
+) -> Response {
     if let Err(e) = session::destroy(state, req).await {
         return state.unavailable_page(&e);
     }
-    match session::create(state, Some(user.clone())).await {
+    let username = user.username.clone();
+    match session::create(state, Some(user)).await {
         Ok((_, cookie)) => {
-            tracing::info!(user = %user.username, "login");
-            with_cookie(found(&next).finish(), Some(cookie))
+            tracing::info!(user = ?username, "login");
+            with_cookie(found(next).finish(), Some(cookie))
         }
         Err(e) => state.unavailable_page(&e),
     }
@@ -160,5 +221,25 @@ pub async fn logout(req: &Request, body: Body, Data(state): Data<&State>) -> Res
             "The sign-out form was not valid for this browser session.",
         ),
         Err(e) => state.unavailable_page(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_is_read_as_a_browser_reads_it() {
+        for (next, expected) in [
+            ("/polls/1?x=1", "/polls/1?x=1"),
+            ("/\t/evil.example/", "/"),
+            ("/\\evil.example", "/"),
+            ("\\/evil.example", "/"),
+            ("/.//evil.example", "/"),
+            ("https://evil.example", "/"),
+        ] {
+            assert_eq!(safe_next(Some(next)), expected, "{next:?}");
+        }
+        assert_eq!(safe_next(None), "/");
     }
 }

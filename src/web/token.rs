@@ -8,7 +8,6 @@ use super::State;
 use super::error::{no_store_json, oauth_error, token_error};
 use super::request::{client_ip, form_params, presented_credentials};
 use crate::core::error::{ErrorCode, OAuthError};
-use crate::core::grant::password::Throttle;
 use crate::core::grant::{
     ActiveToken, TokenResponse, client_auth, client_credentials, code, find_active, password,
     refresh,
@@ -26,14 +25,21 @@ async fn authenticated(
     Ok((params, client))
 }
 
-/// Authenticates the client of a request whose parameters are already read.
+/// Authenticates the client of a request whose parameters are already read, throttling failures
+/// per client_id and per address.
 pub(crate) async fn authenticate_params(
     state: &State,
     req: &Request,
     params: &Params,
 ) -> Result<Client, OAuthError> {
     let creds = presented_credentials(req, params)?;
-    client_auth::authenticate(state.store.as_ref(), &creds).await
+    let ip = client_ip(req, &state.settings);
+    let ctx = client_auth::AuthContext {
+        throttle: state.settings.client_auth_throttle(),
+        client_ip: &ip,
+        now: crate::core::now(),
+    };
+    client_auth::authenticate(state.store.as_ref(), &creds, ctx).await
 }
 
 /// Runs the token endpoint on already-read parameters: client authentication, then the grant
@@ -70,15 +76,19 @@ pub(crate) async fn issue(
             client_credentials::grant(store, &client, params, lifetimes, now).await
         }
         "password" => {
-            let throttle = Throttle {
-                per_user: state.settings.password_attempts_per_user,
-                per_ip: state.settings.password_attempts_per_ip,
-                window: state.settings.password_attempt_window,
-            };
             let ip = client_ip(req, &state.settings);
-            password::grant(store, &client, params, lifetimes, throttle, &ip, now)
-                .await
-                .map(|(tokens, _)| tokens)
+            password::grant(
+                store,
+                &state.password_gate,
+                &client,
+                params,
+                lifetimes,
+                state.settings.password_throttle(),
+                &ip,
+                now,
+            )
+            .await
+            .map(|(tokens, _)| tokens)
         }
         other => Err(OAuthError::new(
             ErrorCode::UnsupportedGrantType,
@@ -87,10 +97,10 @@ pub(crate) async fn issue(
     };
     match &result {
         Ok(tokens) => {
-            tracing::info!(grant = %grant_type, client = %client.client_id, scope = %tokens.scope, outcome = "issued", "grant decision");
+            tracing::info!(grant = ?grant_type, client = ?client.client_id, scope = ?tokens.scope, outcome = "issued", "grant decision");
         }
         Err(e) => {
-            tracing::info!(grant = %grant_type, client = %client.client_id, outcome = e.code.as_str(), "grant decision");
+            tracing::info!(grant = ?grant_type, client = ?client.client_id, outcome = e.code.as_str(), "grant decision");
         }
     }
     result

@@ -1,9 +1,12 @@
-//! Client authentication at the token, revocation and introspection endpoints (RFC 6749 §2.3).
+//! Client authentication at the token, revocation and introspection endpoints (RFC 6749 §2.3),
+//! throttled per client_id and per address (RFC 6749 §2.3.1, RFC 7662 §4). Every endpoint that
+//! authenticates a client comes through [`authenticate`], so none can skip the throttle.
 
 use crate::core::error::OAuthError;
 use crate::core::model::{Client, ClientType};
 use crate::core::secret::{constant_time_eq, hash_secret};
 use crate::core::store::Store;
+use crate::core::throttle::{Throttle, client_failed, client_throttled};
 
 /// The credentials a request presented, as the web layer extracted them.
 #[derive(Debug, Clone, Default)]
@@ -16,11 +19,27 @@ pub struct PresentedCredentials {
     pub body_client_secret: Option<String>,
 }
 
+/// Where a client authentication comes from, for its throttle.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthContext<'a> {
+    /// The limits on failed authentication.
+    pub throttle: Throttle,
+    /// The caller's address.
+    pub client_ip: &'a str,
+    /// The current time, unix seconds.
+    pub now: i64,
+}
+
 /// Authenticates the client. A confidential client must prove its secret by exactly one method;
 /// a public client names itself with `client_id` and proves nothing here (PKCE protects it).
+///
+/// Failed authentications are recorded per client_id and per address; once either is over its
+/// limit, a presented secret is not even compared (so a right guess is refused too) and the
+/// answer is `slow_down` (429) with `Retry-After`, the error the password grant's throttle uses.
 pub async fn authenticate(
     store: &dyn Store,
     presented: &PresentedCredentials,
+    ctx: AuthContext<'_>,
 ) -> Result<Client, OAuthError> {
     let (client_id, secret) = match (&presented.basic, &presented.body_client_secret) {
         (Some(_), Some(_)) => {
@@ -47,6 +66,43 @@ pub async fn authenticate(
             None => return Err(OAuthError::invalid_client("client authentication required")),
         },
     };
+    // Only a presented secret can be a guess; a public client naming itself has nothing to
+    // throttle (and a confidential one without its secret fails below either way).
+    if secret.is_some()
+        && let Some(t) = client_throttled(store, ctx.throttle, client_id, ctx.client_ip, ctx.now)
+            .await
+            .map_err(super::store_failed)?
+    {
+        tracing::warn!(
+            client = ?client_id,
+            client_ip = ?ctx.client_ip,
+            "client authentication throttled"
+        );
+        return Err(OAuthError::throttled(
+            format!(
+                "too many failed client authentications for this client or from this address; try again in {} seconds",
+                t.retry_after
+            ),
+            t.retry_after,
+        ));
+    }
+    let result = check(store, client_id, secret).await;
+    if let Err(e) = &result
+        && e.code == crate::core::error::ErrorCode::InvalidClient
+    {
+        client_failed(store, client_id, ctx.client_ip, ctx.now)
+            .await
+            .map_err(super::store_failed)?;
+    }
+    result
+}
+
+/// The credential check itself, without the throttle.
+async fn check(
+    store: &dyn Store,
+    client_id: &str,
+    secret: Option<&str>,
+) -> Result<Client, OAuthError> {
     let client = store
         .client_by_client_id(client_id)
         .await

@@ -37,7 +37,7 @@ pub async fn exchange(
             .revoke_grant(&code.grant_id, now)
             .await
             .map_err(store_failed)?;
-        tracing::warn!(client = %client.client_id, revoked, "authorization code replayed; its tokens are revoked");
+        tracing::warn!(client = ?client.client_id, revoked, "authorization code replayed; its tokens are revoked");
         return Err(OAuthError::invalid_grant(
             "this code was already used; every token it issued is now revoked",
         ));

@@ -1,33 +1,47 @@
 //! The resource-owner password grant (RFC 6749 §4.3), throttled per username and per client
 //! address in the database so that every instance enforces the same limits.
 
-use crate::core::error::{ErrorCode, OAuthError};
+use crate::core::error::OAuthError;
 use crate::core::grant::{Grant, TokenResponse, mint, new_grant_id};
 use crate::core::model::{Client, GrantType, Lifetimes, User};
 use crate::core::params::Params;
-use crate::core::secret::verify_user_password;
+use crate::core::secret::PasswordGate;
 use crate::core::store::Store;
+use crate::core::throttle::{PasswordRefused, check_password};
 
-/// How many password attempts are allowed, and over which sliding window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Throttle {
-    /// Attempts per username per window.
-    pub per_user: i64,
-    /// Attempts per client address per window.
-    pub per_ip: i64,
-    /// Window length in seconds.
-    pub window: i64,
-}
+pub use crate::core::throttle::Throttle;
 
 fn store_failed(e: impl std::fmt::Display) -> OAuthError {
     tracing::error!(error = %e, "storage failed during the password grant");
     OAuthError::server_error()
 }
 
-/// Checks the user's password and issues an access and a refresh token. Returns the user too,
-/// so a compatibility route can describe them (onesait's `authorities`).
+/// The RFC 6749 answer to a refused password check.
+pub fn refusal_error(refused: PasswordRefused) -> OAuthError {
+    match refused {
+        PasswordRefused::Wrong => OAuthError::invalid_grant("wrong username or password"),
+        PasswordRefused::Throttled(t) => OAuthError::throttled(
+            format!(
+                "too many failed sign-in attempts for this user or from this address; try again in {} seconds",
+                t.retry_after
+            ),
+            t.retry_after,
+        ),
+        PasswordRefused::Busy(b) => OAuthError::busy(
+            "the server is busy checking passwords; try again in a moment",
+            b.retry_after,
+        ),
+        PasswordRefused::Store(e) => store_failed(e),
+    }
+}
+
+/// Checks the user's password (through the shared throttle and hashing gate, the same path as
+/// the `/login` page) and issues an access and a refresh token. Returns the user too, so a
+/// compatibility route can describe them (onesait's `authorities`).
+#[allow(clippy::too_many_arguments)]
 pub async fn grant(
     store: &dyn Store,
+    gate: &PasswordGate,
     client: &Client,
     params: &Params,
     defaults: Lifetimes,
@@ -40,37 +54,9 @@ pub async fn grant(
     let password = params.require("password")?.to_owned();
     let scope = super::client_credentials::requested_scope(client, params)?;
 
-    let attempt = store
-        .begin_login_attempt(username, client_ip, now, now - throttle.window)
+    let user = check_password(store, gate, throttle, username, password, client_ip, now)
         .await
-        .map_err(store_failed)?;
-    if attempt.by_user > throttle.per_user || attempt.by_ip > throttle.per_ip {
-        // A refused attempt is forgotten, so the window is not extended by the flood itself:
-        // an attacker gets exactly `per_user` guesses per window, no more and no fewer.
-        store
-            .end_login_attempt(attempt.id)
-            .await
-            .map_err(store_failed)?;
-        tracing::warn!(username, client_ip, "password grant throttled");
-        return Err(OAuthError::new(
-            ErrorCode::SlowDown,
-            format!(
-                "too many failed sign-in attempts for this user or from this address; try again in {} seconds",
-                throttle.window
-            ),
-        ));
-    }
-    let found = store
-        .user_by_username(username)
-        .await
-        .map_err(store_failed)?;
-    let Some(user) = verify_user_password(found, password).await else {
-        return Err(OAuthError::invalid_grant("wrong username or password"));
-    };
-    store
-        .end_login_attempt(attempt.id)
-        .await
-        .map_err(store_failed)?;
+        .map_err(refusal_error)?;
     let minted = mint(
         Grant {
             client,

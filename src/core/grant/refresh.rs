@@ -130,7 +130,7 @@ async fn reuse_detected(
 ) -> OAuthError {
     match store.revoke_grant(grant_id, now).await {
         Ok(revoked) => {
-            tracing::warn!(client = %client.client_id, revoked, "rotated refresh token reused; its family is revoked");
+            tracing::warn!(client = ?client.client_id, revoked, "rotated refresh token reused; its family is revoked");
             OAuthError::invalid_grant(
                 "this refresh token was already used; every token of its grant is now revoked",
             )

@@ -57,6 +57,6 @@ pub async fn revoke(
         .revoke_token(token.id, now)
         .await
         .map_err(store_failed)?;
-    tracing::info!(client = %client.client_id, kind = token.kind.as_str(), revoked, "token revoked");
+    tracing::info!(client = ?client.client_id, kind = token.kind.as_str(), revoked, "token revoked");
     Ok(())
 }

@@ -350,7 +350,7 @@ async fn editable(state: &State, v: &Visitor, client_id: &str) -> Result<Client,
     if members.iter().any(|m| m.user_id == v.user.id) {
         return Ok(client);
     }
-    tracing::info!(user = %v.user.username, client = %client.client_id, "portal edit refused");
+    tracing::info!(user = ?v.user.username, client = ?client.client_id, "portal edit refused");
     Err(state.error_page(
         StatusCode::FORBIDDEN,
         "Not your app",
