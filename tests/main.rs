@@ -15,6 +15,7 @@ mod code_flow;
 mod conformance;
 mod grants;
 mod guards;
+mod health;
 mod input_bounds;
 mod lifecycle;
 mod log_injection;

@@ -305,6 +305,10 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a scope that `syncscopes` created (`from_code`); a scope made by hand is never
     /// deleted here. `true` when one was deleted.
     async fn delete_code_scope(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// How many of this build's migrations the database still lacks (0 when current). It takes
+    /// a connection and a query, so it also proves the database answers: readiness asks it.
+    async fn pending_migrations(&self) -> Result<usize, StoreError>;
 }
 
 /// A recorded credential attempt and the counts it belongs to.

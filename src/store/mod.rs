@@ -226,13 +226,23 @@ impl DbStore {
     /// Applies pending migrations; returns the names of those applied.
     pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
         let mut conn = self.pool.get().map_err(unavailable)?;
-        let migrations = match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS,
-            Backend::Postgres => POSTGRES_MIGRATIONS,
-        };
-        conn.run_pending_migrations(migrations)
+        conn.run_pending_migrations(self.migrations())
             .map(|applied| applied.iter().map(ToString::to_string).collect())
             .map_err(|e| StoreError::Database(e.to_string()))
+    }
+
+    /// The migrations of this build the database has not applied yet.
+    pub(crate) fn count_pending(&self, conn: &mut AnyConnection) -> Result<usize, StoreError> {
+        conn.pending_migrations(self.migrations())
+            .map(|pending| pending.len())
+            .map_err(|e| StoreError::Database(e.to_string()))
+    }
+
+    fn migrations(&self) -> EmbeddedMigrations {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        }
     }
 
     /// Wraps the store for sharing across tasks.

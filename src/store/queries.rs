@@ -927,4 +927,9 @@ impl Store for DbStore {
         })
         .await
     }
+
+    async fn pending_migrations(&self) -> Result<usize, StoreError> {
+        let store = self.clone();
+        self.run(move |conn| store.count_pending(conn)).await
+    }
 }

@@ -5,6 +5,7 @@ pub mod authorize;
 pub mod developer;
 pub mod error;
 pub mod forms;
+pub mod health;
 pub mod metadata;
 pub mod middleware;
 pub mod oauth_docs;
@@ -57,6 +58,8 @@ pub fn routes(route: Route) -> Route {
             "/oauth/authorize",
             get(authorize::show).post(authorize::decide),
         )
+        .at("/health/alive", get(health::alive))
+        .at("/health/ready", get(health::ready))
         .at("/oauth/token", post(token::token))
         .at("/oauth/introspect", post(token::introspect))
         .at("/login", get(pages::login_form).post(pages::login))
