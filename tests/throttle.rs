@@ -379,3 +379,30 @@ both_backends! {
         server.stop().await;
     }
 }
+
+both_backends! {
+    async fn attempt_kinds_are_counted_apart_in_the_store(db: Backend) {
+        use scopegate::core::throttle::AttemptKind::{ClientSecret, Password};
+        let server = TestServer::start(db).await;
+        let store = server.store();
+        let now = scopegate::core::now();
+        let since = now - 60;
+        let first = store.begin_attempt(Password, "alice", "10.0.0.1", now, since).await.unwrap();
+        assert_eq!((first.by_user, first.by_ip), (1, 1));
+        // A client id spelled like a username, from the same address: its own count.
+        let client = store.begin_attempt(ClientSecret, "alice", "10.0.0.1", now, since).await.unwrap();
+        assert_eq!((client.by_user, client.by_ip), (1, 1));
+        let second = store.begin_attempt(Password, "bob", "10.0.0.1", now, since).await.unwrap();
+        assert_eq!((second.by_user, second.by_ip), (1, 2));
+        let counts = store.count_attempts(Password, "alice", "10.0.0.2", since).await.unwrap();
+        assert_eq!((counts.by_user, counts.by_ip), (1, 0));
+        // Attempts older than the window do not count; forgotten ones neither.
+        store.begin_attempt(Password, "alice", "10.0.0.1", now - 120, since).await.unwrap();
+        store.end_attempt(first.id).await.unwrap();
+        let counts = store.count_attempts(Password, "alice", "10.0.0.1", since).await.unwrap();
+        assert_eq!((counts.by_user, counts.by_ip), (0, 1));
+        let counts = store.count_attempts(ClientSecret, "alice", "10.0.0.1", since).await.unwrap();
+        assert_eq!((counts.by_user, counts.by_ip), (1, 1));
+        server.stop().await;
+    }
+}

@@ -288,7 +288,7 @@ pub async fn decide(req: &Request, body: Body, Data(state): Data<&State>) -> Res
     if let Err(e) = stored {
         return state.unavailable_page(&e);
     }
-    tracing::info!(client = ?client.client_id, user_id, scope = ?pending.scope, decision = "approve", "authorization decision");
+    tracing::info!(client = ?client.client_id, user_id, scope = %pending.scope, decision = "approve", "authorization decision");
     let mut params = vec![("code", code.as_str())];
     if let Some(st) = client_state {
         params.push(("state", st));
@@ -331,7 +331,7 @@ async fn implicit_redirect(
     if let Err(e) = state.store.issue_tokens(minted.access, None).await {
         return state.unavailable_page(&e);
     }
-    tracing::info!(client = ?client.client_id, user_id = pending.user_id, scope = ?pending.scope, decision = "approve", grant = "implicit", "authorization decision");
+    tracing::info!(client = ?client.client_id, user_id = pending.user_id, scope = %pending.scope, decision = "approve", grant = "implicit", "authorization decision");
     let expires_in = minted.response.expires_in.to_string();
     let mut params = vec![
         ("access_token", minted.response.access_token.as_str()),
