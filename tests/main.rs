@@ -16,6 +16,7 @@ mod grants;
 mod guards;
 mod lifecycle;
 mod openapi;
+mod permissions;
 mod portal;
 mod portal_store;
 mod syncscopes;
