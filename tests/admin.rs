@@ -416,7 +416,16 @@ both_backends! {
         fields.push(("allow_public_without_pkce", "on"));
         let (status, _, page) = b.submit("/admin/clients/new", "/admin/clients/new", &fields).await;
         assert_eq!(status, 422);
-        assert!(page.contains("Only a public client can be allowed to skip PKCE."));
+        assert!(page.contains("Only a public client can be allowed to skip PKCE"));
+        // The grant rules the command line has hold here too.
+        for (client_type, grant) in [("confidential", "implicit"), ("public", "password"), ("public", "client_credentials")] {
+            let mut fields = base.to_vec();
+            fields[1] = ("client_type", client_type);
+            fields[2] = ("grant_types", grant);
+            let (status, _, page) = b.submit("/admin/clients/new", "/admin/clients/new", &fields).await;
+            assert_eq!(status, 422, "{client_type} {grant}");
+            assert!(page.contains("for public clients only") || page.contains("need a confidential client"), "{client_type} {grant}");
+        }
         let none = server.store().list_clients(&scopegate::core::portal::ListQuery { limit: 10, ..Default::default() }).await.unwrap();
         assert_eq!(none.total, 0);
 

@@ -434,7 +434,14 @@ both_backends! {
         assert!(!p.resource_server && p.allow_public_without_pkce);
         // Only a public client can skip PKCE.
         let r = run(&url, &register_args(&["--allow-public-without-pkce"]), None);
-        assert_one_line_usage_error(&r, "--allow-public-without-pkce is for public clients");
+        assert_one_line_usage_error(&r, "only a public client can be allowed to skip PKCE");
+        // The grant rules the admin form shares.
+        let public_password: Vec<&str> = register_args(&["--grant-type", "password"])
+            .into_iter()
+            .map(|a| if a == "confidential" { "public" } else { a })
+            .collect();
+        let r = run(&url, &public_password, None);
+        assert_one_line_usage_error(&r, "client_credentials and password need a confidential client");
         server.stop().await;
     }
 }

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{CommandError, block_on, open_store};
 use crate::core::model::{
-    Approval, ClientPermissions, ClientType, GrantType, LifetimeKind, NewClient,
+    Approval, ClientPermissions, ClientType, GrantType, LifetimeKind, NewClient, check_client_shape,
 };
 use crate::core::scope::ScopeSet;
 use crate::core::secret::{generate_id, generate_token, hash_secret};
@@ -115,18 +115,11 @@ pub(super) fn register(settings: &Settings, args: ClientArgs) -> Result<(), Comm
             "--redirect-uri is required for the authorization_code and implicit grants",
         ));
     }
-    if grant_types.contains(&GrantType::Implicit) && client_type != ClientType::Public {
-        return Err(usage("the implicit grant is for public clients only"));
-    }
-    if client_type == ClientType::Public
-        && grant_types
-            .iter()
-            .any(|g| matches!(g, GrantType::ClientCredentials | GrantType::Password))
-    {
-        return Err(usage(
-            "client_credentials and password need a confidential client (they authenticate with a secret)",
-        ));
-    }
+    let permissions = ClientPermissions {
+        resource_server: args.resource_server,
+        allow_public_without_pkce: args.allow_public_without_pkce,
+    };
+    check_client_shape(client_type, &grant_types, permissions).map_err(usage)?;
     let lifetime = |flag: &str, kind: LifetimeKind, value: &Option<String>| {
         value
             .as_deref()
@@ -144,11 +137,6 @@ pub(super) fn register(settings: &Settings, args: ClientArgs) -> Result<(), Comm
         LifetimeKind::Refresh,
         &args.refresh_token_lifetime,
     )?;
-    if args.allow_public_without_pkce && client_type != ClientType::Public {
-        return Err(usage(
-            "--allow-public-without-pkce is for public clients (confidential clients authenticate with their secret)",
-        ));
-    }
     let client_id = match args.client_id {
         Some(id) if !id.is_empty() && id.chars().all(|c| c.is_ascii_graphic() && c != ':') => id,
         Some(id) => {
@@ -177,10 +165,7 @@ pub(super) fn register(settings: &Settings, args: ClientArgs) -> Result<(), Comm
         access_token_lifetime,
         refresh_token_lifetime,
         owner_id: None,
-        permissions: ClientPermissions {
-            resource_server: args.resource_server,
-            allow_public_without_pkce: args.allow_public_without_pkce,
-        },
+        permissions,
     }))?;
     let client = match created {
         Ok(c) => c,

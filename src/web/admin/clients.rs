@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::{Cell, Row, Table, listing, when};
 use crate::core::model::{
     Approval, Client, ClientPermissions, ClientType, GrantType, LifetimeKind, NewClient,
+    check_client_shape,
 };
 use crate::core::scope::{ScopeSet, is_scope_token};
 use crate::core::secret::{generate_id, generate_token, hash_secret};
@@ -153,16 +154,21 @@ fn validate(form: &ClientForm, debug: bool) -> Result<ValidClient, BTreeMap<&'st
             }
         }
     }
-    if form.allow_public_without_pkce && client_type != Some(ClientType::Public) {
-        errors.insert(
-            "allow_public_without_pkce",
-            "Only a public client can be allowed to skip PKCE.".to_owned(),
-        );
-    }
     let permissions = ClientPermissions {
         resource_server: form.resource_server,
         allow_public_without_pkce: form.allow_public_without_pkce,
     };
+    if let Some(client_type) = client_type
+        && let Err(e) = check_client_shape(client_type, &grant_types, permissions)
+    {
+        // Shown next to the field the rule is about.
+        let field = if permissions.allow_public_without_pkce && client_type != ClientType::Public {
+            "allow_public_without_pkce"
+        } else {
+            "grant_types"
+        };
+        errors.insert(field, capitalized(e));
+    }
     match client_type {
         Some(client_type) if errors.is_empty() => Ok(ValidClient {
             name: form.name.clone(),
@@ -248,6 +254,15 @@ async fn form_page(
             ctx.insert("members", &members);
             state.render(status, "admin/client.html", &ctx)
         }
+    }
+}
+
+/// A rule's message as a sentence for the form.
+fn capitalized(message: &str) -> String {
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
     }
 }
 
