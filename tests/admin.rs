@@ -426,6 +426,12 @@ both_backends! {
             assert_eq!(status, 422, "{client_type} {grant}");
             assert!(page.contains("for public clients only") || page.contains("need a confidential client"), "{client_type} {grant}");
         }
+        // Only a confidential client can be a resource server.
+        let mut fields = base.to_vec();
+        fields.push(("resource_server", "on"));
+        let (status, _, page) = b.submit("/admin/clients/new", "/admin/clients/new", &fields).await;
+        assert_eq!(status, 422);
+        assert!(page.contains("Only a confidential client can be a resource server"));
         let none = server.store().list_clients(&scopegate::core::portal::ListQuery { limit: 10, ..Default::default() }).await.unwrap();
         assert_eq!(none.total, 0);
 
@@ -445,9 +451,10 @@ both_backends! {
         assert!(page.contains("id=\"allow_public_without_pkce\" name=\"allow_public_without_pkce\" checked"));
         assert!(!page.contains("id=\"resource_server\" name=\"resource_server\" checked"));
 
-        // Edited: the opt-out off, resource server on; an out-of-bounds edit changes nothing.
+        // Edited: made confidential (its new secret is shown), the opt-out off, resource server
+        // on; an out-of-bounds edit changes nothing.
         let (status, _, page) = b.submit(&detail, &detail, &[
-            ("name", "Legacy"), ("client_type", "public"), ("grant_types", "authorization_code"),
+            ("name", "Legacy"), ("client_type", "confidential"), ("grant_types", "authorization_code"),
             ("redirect_uris", "http://127.0.0.1:9/cb"), ("scopes", "polls:vote"),
             ("resource_server", "on"), ("refresh_token_lifetime", "9223372036854775807"),
         ]).await;
@@ -455,12 +462,13 @@ both_backends! {
         assert!(page.contains("The lifetime must be a whole number of seconds from 1 to 315360000 (10 years)"));
         let unchanged = server.store().client_by_id(c.id).await.unwrap().unwrap();
         assert_eq!(unchanged.permissions, c.permissions);
-        let (status, _, _) = b.submit(&detail, &detail, &[
-            ("name", "Legacy"), ("client_type", "public"), ("grant_types", "authorization_code"),
+        let (status, _, page) = b.submit(&detail, &detail, &[
+            ("name", "Legacy"), ("client_type", "confidential"), ("grant_types", "authorization_code"),
             ("redirect_uris", "http://127.0.0.1:9/cb"), ("scopes", "polls:vote"),
             ("resource_server", "on"),
         ]).await;
-        assert_eq!(status, 303);
+        assert_eq!(status, 200);
+        assert!(crate::support::element_text(&page, "client-secret").is_some());
         let after = server.store().client_by_id(c.id).await.unwrap().unwrap();
         assert_eq!(after.permissions, ClientPermissions { resource_server: true, allow_public_without_pkce: false });
         let (_, page) = b.page(&detail).await;

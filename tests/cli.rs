@@ -442,6 +442,12 @@ both_backends! {
             .collect();
         let r = run(&url, &public_password, None);
         assert_one_line_usage_error(&r, "client_credentials and password need a confidential client");
+        let public_rs: Vec<&str> = register_args(&["--resource-server"])
+            .into_iter()
+            .map(|a| if a == "confidential" { "public" } else { a })
+            .collect();
+        let r = run(&url, &public_rs, None);
+        assert_one_line_usage_error(&r, "only a confidential client can be a resource server");
         server.stop().await;
     }
 }

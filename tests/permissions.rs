@@ -185,6 +185,16 @@ both_backends! {
         let (status, _, _) = post_as(&server, "/oauth/revoke", &owner, &[("token", &refresh)]).await;
         assert_eq!(status, 200);
         assert!(!still_active(refresh.clone()).await);
+
+        // A public client is only named, never proven: it cannot act as a resource server
+        // even when the flag got into its row.
+        let public_rs = server.client(ClientSpec { permissions: resource_server(), ..ClientSpec::public() }).await;
+        let (access, _) = alices_tokens(&server, &owner).await;
+        let resp = http().post(server.url("/oauth/revoke"))
+            .form(&[("token", access.as_str()), ("client_id", public_rs.client_id.as_str())])
+            .send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(still_active(access.clone()).await, "a public client revoked another client's token");
         server.stop().await;
     }
 

@@ -241,6 +241,11 @@ pub fn check_client_shape(
             "client_credentials and password need a confidential client (they authenticate with a secret)",
         );
     }
+    if permissions.resource_server && client_type != ClientType::Confidential {
+        return Err(
+            "only a confidential client can be a resource server (it must prove who it is with its secret)",
+        );
+    }
     if permissions.allow_public_without_pkce && client_type != ClientType::Public {
         return Err(
             "only a public client can be allowed to skip PKCE (a confidential client authenticates with its secret)",
@@ -253,7 +258,7 @@ pub fn check_client_shape(
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ClientPermissions {
     /// A resource server may introspect and revoke tokens issued to any client. Without this
-    /// a client sees and revokes only its own tokens.
+    /// a client sees and revokes only its own tokens. Confidential clients only.
     pub resource_server: bool,
     /// A legacy public client that may leave PKCE out on oauthost's `/auth/` route (oauthost
     /// predates PKCE). Every other route, and every other public client, requires PKCE.

@@ -48,8 +48,8 @@ pub struct ClientArgs {
     /// This client's refresh token lifetime in seconds, 1 to 315360000 (default: the server's).
     #[arg(long, allow_negative_numbers = true)]
     refresh_token_lifetime: Option<String>,
-    /// Let this client introspect and revoke tokens issued to any client (a resource server).
-    /// Without it, a client sees and revokes only its own tokens.
+    /// Let this confidential client introspect and revoke tokens issued to any client (a
+    /// resource server). Without it, a client sees and revokes only its own tokens.
     #[arg(long)]
     resource_server: bool,
     /// Let this public client leave out PKCE on oauthost's /auth/ route (legacy clients that

@@ -55,9 +55,12 @@ impl<'a> TokenAsker<'a> {
     }
 
     /// True when this client may see or revoke `token`: its own, or any token for a resource
-    /// server.
+    /// server. Only a confidential client can act as one: a public client is named, never
+    /// proven, so anyone could speak for it.
     pub fn may_access(&self, token: &Token) -> bool {
-        token.client_id == self.client.id || self.client.permissions.resource_server
+        token.client_id == self.client.id
+            || (self.client.permissions.resource_server
+                && self.client.client_type == ClientType::Confidential)
     }
 
     /// The active token behind `presented`, if there is one and this client may see it;

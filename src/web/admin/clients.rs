@@ -162,7 +162,9 @@ fn validate(form: &ClientForm, debug: bool) -> Result<ValidClient, BTreeMap<&'st
         && let Err(e) = check_client_shape(client_type, &grant_types, permissions)
     {
         // Shown next to the field the rule is about.
-        let field = if permissions.allow_public_without_pkce && client_type != ClientType::Public {
+        let field = if permissions.resource_server && client_type != ClientType::Confidential {
+            "resource_server"
+        } else if permissions.allow_public_without_pkce && client_type != ClientType::Public {
             "allow_public_without_pkce"
         } else {
             "grant_types"
