@@ -72,6 +72,7 @@ async fn start(database_url: String) -> (Target, tokio::sync::oneshot::Sender<()
             access_token_lifetime: None,
             refresh_token_lifetime: None,
             owner_id: None,
+            permissions: Default::default(),
         })
         .await
         .unwrap();

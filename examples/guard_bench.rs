@@ -80,6 +80,7 @@ async fn run(seconds: u32) -> Result<(), String> {
             access_token_lifetime: None,
             refresh_token_lifetime: None,
             owner_id: None,
+            permissions: Default::default(),
         })
         .await
         .map_err(|e| e.to_string())?;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::model::Lifetimes;
+use crate::core::model::{LifetimeKind, Lifetimes};
 
 /// Every setting, with its default.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -23,13 +23,13 @@ pub struct Settings {
     /// The issuer URL published in metadata (`https://auth.example.com`); default: derived from
     /// each request's scheme and `Host`.
     pub issuer: Option<String>,
-    /// Authorization code lifetime in seconds. Default 60.
+    /// Authorization code lifetime in seconds, 1 to 3600. Default 60.
     pub code_lifetime: i64,
-    /// Access token lifetime in seconds. Default 36000.
+    /// Access token lifetime in seconds, 1 to 31536000 (1 year). Default 36000.
     pub access_token_lifetime: i64,
-    /// Refresh token lifetime in seconds. Default 2592000 (30 days).
+    /// Refresh token lifetime in seconds, 1 to 315360000 (10 years). Default 2592000 (30 days).
     pub refresh_token_lifetime: i64,
-    /// Browser session lifetime in seconds. Default 1209600 (14 days).
+    /// Browser session lifetime in seconds, 1 to 31536000 (1 year). Default 1209600 (14 days).
     pub session_lifetime: i64,
     /// Addresses of TLS-terminating proxies whose `X-Forwarded-Proto` is believed. Default none.
     pub trusted_proxies: Vec<IpAddr>,
@@ -194,11 +194,27 @@ impl Settings {
     }
 
     fn validated(self) -> Result<Self, String> {
+        for (name, kind, value) in [
+            ("code_lifetime", LifetimeKind::Code, self.code_lifetime),
+            (
+                "access_token_lifetime",
+                LifetimeKind::Access,
+                self.access_token_lifetime,
+            ),
+            (
+                "refresh_token_lifetime",
+                LifetimeKind::Refresh,
+                self.refresh_token_lifetime,
+            ),
+            (
+                "session_lifetime",
+                LifetimeKind::Session,
+                self.session_lifetime,
+            ),
+        ] {
+            kind.check(value).map_err(|e| format!("{name} {e}"))?;
+        }
         for (name, value) in [
-            ("code_lifetime", self.code_lifetime),
-            ("access_token_lifetime", self.access_token_lifetime),
-            ("refresh_token_lifetime", self.refresh_token_lifetime),
-            ("session_lifetime", self.session_lifetime),
             ("password_attempt_window", self.password_attempt_window),
             (
                 "client_auth_failure_window",
@@ -308,7 +324,45 @@ mod tests {
         );
         assert_eq!(
             err.err().as_deref(),
-            Some("code_lifetime must be a positive number of seconds")
+            Some("code_lifetime must be a whole number of seconds from 1 to 3600 (1 hour)")
+        );
+    }
+
+    #[test]
+    fn extreme_lifetimes_are_refused() {
+        for (var, message) in [
+            (
+                "SCOPEGATE_CODE_LIFETIME",
+                "code_lifetime must be a whole number of seconds from 1 to 3600 (1 hour)",
+            ),
+            (
+                "SCOPEGATE_ACCESS_TOKEN_LIFETIME",
+                "access_token_lifetime must be a whole number of seconds from 1 to 31536000 (1 year)",
+            ),
+            (
+                "SCOPEGATE_REFRESH_TOKEN_LIFETIME",
+                "refresh_token_lifetime must be a whole number of seconds from 1 to 315360000 (10 years)",
+            ),
+            (
+                "SCOPEGATE_SESSION_LIFETIME",
+                "session_lifetime must be a whole number of seconds from 1 to 31536000 (1 year)",
+            ),
+        ] {
+            let err = Settings::load(
+                &Settings::default(),
+                None,
+                env(&[(var, "9223372036854775807")]),
+            );
+            assert_eq!(err.err().as_deref(), Some(message), "{var}");
+        }
+        let at_the_bound = Settings::load(
+            &Settings::default(),
+            None,
+            env(&[("SCOPEGATE_REFRESH_TOKEN_LIFETIME", "315360000")]),
+        );
+        assert_eq!(
+            at_the_bound.map(|s| s.refresh_token_lifetime),
+            Ok(315_360_000)
         );
     }
 }

@@ -1,7 +1,7 @@
 //! The admin pages over real HTTP: superuser-only access, CSRF, client lifecycle with approval
 //! and secrets, paging and search, token and consent revocation, users, scopes, and the audit log.
 
-use scopegate::core::model::Approval;
+use scopegate::core::model::{Approval, ClientPermissions};
 
 use crate::both_backends;
 use crate::support::{
@@ -155,7 +155,7 @@ both_backends! {
         assert!(page.contains("Give a name of 1 to 100 characters."));
         assert!(page.contains("must not contain a #fragment"));
         assert!(page.contains("https://kept.example/cb#frag"));
-        assert!(page.contains("A number of seconds"));
+        assert!(page.contains("The lifetime must be a whole number of seconds from 1 to 31536000 (1 year)"));
         assert!(page.contains("value=\"soon\""));
         // Valid, submitted twice with the same nonce: one client.
         let form_page = b.page("/admin/clients/new").await.1;
@@ -168,6 +168,7 @@ both_backends! {
             ("client_type", "confidential"),
             ("grant_types", "client_credentials"),
             ("scopes", "polls:vote"),
+            ("approved", "on"),
         ];
         let first = b.post_form("/admin/clients/new", &fields).await;
         assert_eq!(first.status(), 201);
@@ -185,7 +186,8 @@ both_backends! {
         // The detail page never shows the secret again.
         let (_, detail) = b.page(&format!("/admin/clients/{}", client.id)).await;
         assert!(!detail.contains(&secret));
-        // The secret authenticates (introspection answers 200, a wrong secret 401);
+        // The secret authenticates (introspection by the approved client answers 200, a wrong
+        // secret 401);
         // regenerating it replaces it.
         let cc = |secret: String| {
             let server_url = server.url("/oauth/introspect");
@@ -375,6 +377,105 @@ both_backends! {
         let (_, page) = admin.page("/admin/scopes?q=REPORT").await;
         assert!(page.contains("Read reports") && !page.contains("Vote in polls"));
         assert!(page.contains("1 in all"));
+        server.stop().await;
+    }
+}
+
+both_backends! {
+    async fn admin_pages_bound_lifetimes_and_edit_permissions(db: Backend) {
+        let server = TestServer::start(db).await;
+        server.superuser("root", "pw-root-123").await;
+        server.scope("polls:vote", "Vote in polls").await;
+        let b = Browser::new(&server);
+        b.login("root", "pw-root-123").await;
+        let base = [
+            ("name", "Legacy"),
+            ("client_type", "public"),
+            ("grant_types", "authorization_code"),
+            ("redirect_uris", "http://127.0.0.1:9/cb"),
+            ("scopes", "polls:vote"),
+            ("approved", "on"),
+        ];
+        // Every lifetime is bounded: the form comes back with the error, nothing is created.
+        for (field, bound) in [
+            ("code_lifetime", "from 1 to 3600 (1 hour)"),
+            ("access_token_lifetime", "from 1 to 31536000 (1 year)"),
+            ("refresh_token_lifetime", "from 1 to 315360000 (10 years)"),
+        ] {
+            for value in ["9223372036854775807", "99999999999999999999", "0"] {
+                let mut fields = base.to_vec();
+                fields.push((field, value));
+                let (status, _, page) = b.submit("/admin/clients/new", "/admin/clients/new", &fields).await;
+                assert_eq!(status, 422, "{field}={value}");
+                assert!(page.contains(&format!("The lifetime must be a whole number of seconds {bound}")), "{field}={value}");
+            }
+        }
+        // Only a public client may skip PKCE.
+        let mut fields = base.to_vec();
+        fields[1] = ("client_type", "confidential");
+        fields.push(("allow_public_without_pkce", "on"));
+        let (status, _, page) = b.submit("/admin/clients/new", "/admin/clients/new", &fields).await;
+        assert_eq!(status, 422);
+        assert!(page.contains("Only a public client can be allowed to skip PKCE"));
+        // The grant rules the command line has hold here too.
+        for (client_type, grant) in [("confidential", "implicit"), ("public", "password"), ("public", "client_credentials")] {
+            let mut fields = base.to_vec();
+            fields[1] = ("client_type", client_type);
+            fields[2] = ("grant_types", grant);
+            let (status, _, page) = b.submit("/admin/clients/new", "/admin/clients/new", &fields).await;
+            assert_eq!(status, 422, "{client_type} {grant}");
+            assert!(page.contains("for public clients only") || page.contains("need a confidential client"), "{client_type} {grant}");
+        }
+        // Only a confidential client can be a resource server.
+        let mut fields = base.to_vec();
+        fields.push(("resource_server", "on"));
+        let (status, _, page) = b.submit("/admin/clients/new", "/admin/clients/new", &fields).await;
+        assert_eq!(status, 422);
+        assert!(page.contains("Only a confidential client can be a resource server"));
+        let none = server.store().list_clients(&scopegate::core::portal::ListQuery { limit: 10, ..Default::default() }).await.unwrap();
+        assert_eq!(none.total, 0);
+
+        // Created with the PKCE opt-out: stored, shown as a warning, and on record.
+        let mut fields = base.to_vec();
+        fields.push(("allow_public_without_pkce", "on"));
+        fields.push(("code_lifetime", "3600"));
+        let (status, _, page) = b.submit("/admin/clients/new", "/admin/clients/new", &fields).await;
+        assert_eq!(status, 201);
+        let client_id = crate::support::element_text(&page, "client-id").unwrap();
+        let c = server.store().client_by_client_id(&client_id).await.unwrap().unwrap();
+        assert_eq!(c.permissions, ClientPermissions { resource_server: false, allow_public_without_pkce: true });
+        assert_eq!(c.code_lifetime, Some(3600));
+        let detail = format!("/admin/clients/{}", c.id);
+        let (_, page) = b.page(&detail).await;
+        assert!(page.contains("id=\"pkce-warning\""), "the opt-out is shown as a warning");
+        assert!(page.contains("id=\"allow_public_without_pkce\" name=\"allow_public_without_pkce\" checked"));
+        assert!(!page.contains("id=\"resource_server\" name=\"resource_server\" checked"));
+
+        // Edited: made confidential (its new secret is shown), the opt-out off, resource server
+        // on; an out-of-bounds edit changes nothing.
+        let (status, _, page) = b.submit(&detail, &detail, &[
+            ("name", "Legacy"), ("client_type", "confidential"), ("grant_types", "authorization_code"),
+            ("redirect_uris", "http://127.0.0.1:9/cb"), ("scopes", "polls:vote"),
+            ("resource_server", "on"), ("refresh_token_lifetime", "9223372036854775807"),
+        ]).await;
+        assert_eq!(status, 422);
+        assert!(page.contains("The lifetime must be a whole number of seconds from 1 to 315360000 (10 years)"));
+        let unchanged = server.store().client_by_id(c.id).await.unwrap().unwrap();
+        assert_eq!(unchanged.permissions, c.permissions);
+        let (status, _, page) = b.submit(&detail, &detail, &[
+            ("name", "Legacy"), ("client_type", "confidential"), ("grant_types", "authorization_code"),
+            ("redirect_uris", "http://127.0.0.1:9/cb"), ("scopes", "polls:vote"),
+            ("resource_server", "on"),
+        ]).await;
+        assert_eq!(status, 200);
+        assert!(crate::support::element_text(&page, "client-secret").is_some());
+        let after = server.store().client_by_id(c.id).await.unwrap().unwrap();
+        assert_eq!(after.permissions, ClientPermissions { resource_server: true, allow_public_without_pkce: false });
+        let (_, page) = b.page(&detail).await;
+        assert!(!page.contains("id=\"pkce-warning\""));
+        assert!(page.contains("resource server (introspects and revokes any client's tokens)"));
+        let (_, audit) = b.page("/admin/audit").await;
+        assert!(audit.contains("resource_server=true allow_public_without_pkce=false"), "permission changes are audited");
         server.stop().await;
     }
 }

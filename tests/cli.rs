@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 use crate::both_backends;
-use crate::support::{Backend, Browser, TestDb, http, query_of};
+use crate::support::{Backend, Browser, TestDb, TestServer, http, query_of};
 
 const BIN: &str = env!("CARGO_BIN_EXE_scopegate");
 
@@ -18,8 +18,14 @@ struct Run {
 }
 
 fn run(db: &str, args: &[&str], stdin: Option<&str>) -> Run {
+    run_env(db, args, stdin, &[])
+}
+
+/// `run` with extra environment variables (settings).
+fn run_env(db: &str, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
     let mut child = Command::new(BIN)
         .args(args)
+        .envs(env.iter().copied())
         .env("DATABASE_URL", db)
         .env_remove("SCOPEGATE_CONFIG")
         .stdin(Stdio::piped())
@@ -361,4 +367,125 @@ both_backends! {
         assert_eq!(body["token_type"], "Bearer", "{body}");
         assert_eq!(body["scope"], "polls:stats polls:vote");
     }
+}
+
+/// A usage error that is exactly one line on stderr.
+fn assert_one_line_usage_error(r: &Run, says: &str) {
+    assert_usage_error(r, says);
+    assert_eq!(
+        r.stderr.trim_end().lines().count(),
+        1,
+        "one line: {}",
+        r.stderr
+    );
+}
+
+both_backends! {
+    async fn register_client_bounds_every_lifetime(db: Backend) {
+        let server = TestServer::start(db).await;
+        let url = server.db.url.clone();
+        for (flag, bound) in [
+            ("--code-lifetime", "from 1 to 3600 (1 hour)"),
+            ("--access-token-lifetime", "from 1 to 31536000 (1 year)"),
+            ("--refresh-token-lifetime", "from 1 to 315360000 (10 years)"),
+        ] {
+            for value in ["9223372036854775807", "99999999999999999999", "0", "-5", "soon"] {
+                let r = run(&url, &register_args(&[flag, value, "--approved"]), None);
+                assert_one_line_usage_error(&r, &format!("{flag} must be a whole number of seconds {bound}"));
+            }
+        }
+        let listed = server.store().list_clients(&scopegate::core::portal::ListQuery { limit: 10, ..Default::default() }).await.unwrap();
+        assert_eq!(listed.total, 0, "nothing registered with a bad lifetime");
+        let r = run(&url, &register_args(&["--code-lifetime", "3600", "--refresh-token-lifetime", "315360000", "--json"]), None);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+        let c = server.store().client_by_client_id(v["client_id"].as_str().unwrap()).await.unwrap().unwrap();
+        assert_eq!((c.code_lifetime, c.refresh_token_lifetime), (Some(3600), Some(315_360_000)));
+        server.stop().await;
+    }
+
+    async fn register_client_sets_the_permissions(db: Backend) {
+        let server = TestServer::start(db).await;
+        let url = server.db.url.clone();
+        let r = run(&url, &register_args(&["--json"]), None);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let plain: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+        let r = run(&url, &register_args(&["--resource-server", "--json"]), None);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let rs: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+        let public: Vec<&str> = register_args(&["--allow-public-without-pkce"])
+            .into_iter()
+            .map(|a| if a == "confidential" { "public" } else { a })
+            .collect();
+        let r = run(&url, &public, None);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stdout.contains("Warning: it may leave out PKCE"), "{}", r.stdout);
+        let legacy_id = r.stdout.lines().find_map(|l| l.strip_prefix("client_id:")).unwrap().trim().to_owned();
+        let store = server.store();
+        let get = |id: String| {
+            let store = store.clone();
+            async move { store.client_by_client_id(&id).await.unwrap().unwrap().permissions }
+        };
+        let p = get(plain["client_id"].as_str().unwrap().to_owned()).await;
+        assert!(!p.resource_server && !p.allow_public_without_pkce, "off by default");
+        let p = get(rs["client_id"].as_str().unwrap().to_owned()).await;
+        assert!(p.resource_server && !p.allow_public_without_pkce);
+        let p = get(legacy_id).await;
+        assert!(!p.resource_server && p.allow_public_without_pkce);
+        // Only a public client can skip PKCE.
+        let r = run(&url, &register_args(&["--allow-public-without-pkce"]), None);
+        assert_one_line_usage_error(&r, "only a public client can be allowed to skip PKCE");
+        // The grant rules the admin form shares.
+        let public_password: Vec<&str> = register_args(&["--grant-type", "password"])
+            .into_iter()
+            .map(|a| if a == "confidential" { "public" } else { a })
+            .collect();
+        let r = run(&url, &public_password, None);
+        assert_one_line_usage_error(&r, "client_credentials and password need a confidential client");
+        let public_rs: Vec<&str> = register_args(&["--resource-server"])
+            .into_iter()
+            .map(|a| if a == "confidential" { "public" } else { a })
+            .collect();
+        let r = run(&url, &public_rs, None);
+        assert_one_line_usage_error(&r, "only a confidential client can be a resource server");
+        server.stop().await;
+    }
+}
+
+#[test]
+fn settings_with_an_extreme_lifetime_refuse_to_load() {
+    let db = TestDb::new(Backend::Sqlite);
+    for (var, says) in [
+        (
+            "SCOPEGATE_CODE_LIFETIME",
+            "code_lifetime must be a whole number of seconds from 1 to 3600",
+        ),
+        (
+            "SCOPEGATE_ACCESS_TOKEN_LIFETIME",
+            "access_token_lifetime must be a whole number of seconds from 1 to 31536000",
+        ),
+        (
+            "SCOPEGATE_REFRESH_TOKEN_LIFETIME",
+            "refresh_token_lifetime must be a whole number of seconds from 1 to 315360000",
+        ),
+        (
+            "SCOPEGATE_SESSION_LIFETIME",
+            "session_lifetime must be a whole number of seconds from 1 to 31536000",
+        ),
+    ] {
+        let r = run_env(&db.url, &["migrate"], None, &[(var, "9223372036854775807")]);
+        assert_one_line_usage_error(&r, says);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("scopegate.toml");
+    std::fs::write(&config, "refresh_token_lifetime = 9223372036854775807\n").unwrap();
+    let r = run(
+        &db.url,
+        &["--config", config.to_str().unwrap(), "migrate"],
+        None,
+    );
+    assert_one_line_usage_error(
+        &r,
+        "refresh_token_lifetime must be a whole number of seconds from 1 to 315360000 (10 years)",
+    );
 }

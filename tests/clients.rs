@@ -96,7 +96,7 @@ both_backends! {
         let server = TestServer::start(db).await;
         server.user("alice", "pw").await;
         let app = server.client(ClientSpec {
-            grants: vec![GrantType::ClientCredentials, GrantType::Password],
+            grants: vec![GrantType::ClientCredentials, GrantType::Password, GrantType::RefreshToken],
             ..ClientSpec::default()
         }).await;
         let client = BasicClient::new(ClientId::new(app.client_id.clone()))

@@ -48,6 +48,7 @@ async fn fixtures(store: &dyn Store) -> (i64, i64) {
             access_token_lifetime: None,
             refresh_token_lifetime: None,
             owner_id: Some(user.id),
+            permissions: Default::default(),
         })
         .await
         .unwrap();

@@ -21,6 +21,7 @@ mod lifecycle;
 mod log_injection;
 mod login_redirect;
 mod openapi;
+mod permissions;
 mod portal;
 mod portal_store;
 mod refresh_grace;

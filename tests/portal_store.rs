@@ -57,6 +57,7 @@ fn client(name: &str, owner: Option<i64>) -> NewClient {
         access_token_lifetime: None,
         refresh_token_lifetime: None,
         owner_id: owner,
+        permissions: Default::default(),
     }
 }
 

@@ -3,7 +3,7 @@
 //! token flow; Ion's confidential and public clients.
 
 use poem::Route;
-use scopegate::core::model::{Approval, ClientType, GrantType, NewClient};
+use scopegate::core::model::{Approval, ClientPermissions, ClientType, GrantType, NewClient};
 use serde_json::Value;
 
 use crate::both_backends;
@@ -15,7 +15,8 @@ fn fragment_of(location: &str) -> std::collections::HashMap<String, String> {
     serde_urlencoded::from_str(url.fragment().unwrap_or("")).unwrap()
 }
 
-/// oauthost's example client: id `1234`, one redirection endpoint `http://myapp.com/`, no secret.
+/// oauthost's example client: id `1234`, one redirection endpoint `http://myapp.com/`, no secret,
+/// registered as a legacy client that may skip PKCE on `/auth/` (4.1.1 sends no challenge).
 async fn oauthost_client(server: &TestServer) {
     server
         .store()
@@ -32,6 +33,10 @@ async fn oauthost_client(server: &TestServer) {
             access_token_lifetime: None,
             refresh_token_lifetime: None,
             owner_id: None,
+            permissions: ClientPermissions {
+                allow_public_without_pkce: true,
+                ..ClientPermissions::default()
+            },
         })
         .await
         .unwrap();

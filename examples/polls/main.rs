@@ -20,7 +20,7 @@ fn main() -> ExitCode {
                 "\n  polls demo on http://{addr}/  (database {db}, debug mode)\n\n\
                  \x20 1. Create an account:   cargo run --example polls -- createsuperuser --username admin\n\
                  \x20 2. Register a client:   cargo run --example polls -- register-client --name Demo \\\n\
-                 \x20                           --redirect-uri http://127.0.0.1:8000/ --grant-type authorization_code \\\n\
+                 \x20                           --redirect-uri http://127.0.0.1:8000/ --grant-type authorization_code refresh_token \\\n\
                  \x20                           --client-type confidential --scope polls:vote polls:stats polls:results --approved\n\
                  \x20 3. Push the guarded scopes:  cargo run --example polls -- syncscopes polls\n\
                  \x20 4. Sign in at http://{addr}/login, or try the API at http://{addr}/docs (Authorize).\n\

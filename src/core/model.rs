@@ -40,8 +40,8 @@ pub enum GrantType {
     Password,
     /// `client_credentials` (RFC 6749 §4.4).
     ClientCredentials,
-    /// `refresh_token` (RFC 6749 §6). Refresh tokens come with the code and password grants;
-    /// listing this grant on a client is accepted and changes nothing.
+    /// `refresh_token` (RFC 6749 §6). Only a client holding this grant is issued refresh tokens
+    /// (by the code and password grants) and may spend them.
     RefreshToken,
 }
 
@@ -102,6 +102,169 @@ impl Default for Lifetimes {
     }
 }
 
+impl Lifetimes {
+    /// Each lifetime brought within its [`LifetimeKind`] bounds. Inputs are checked when they
+    /// come in; this keeps a value that bypassed them (a row written by an older release, a host
+    /// that built its settings in code) from overflowing an expiry.
+    pub fn bounded(self) -> Self {
+        Self {
+            code: LifetimeKind::Code.clamp(self.code),
+            access: LifetimeKind::Access.clamp(self.access),
+            refresh: LifetimeKind::Refresh.clamp(self.refresh),
+        }
+    }
+}
+
+const DAY: i64 = 24 * 3600;
+
+/// What a lifetime is for. Each kind has bounds, and every way a lifetime comes in (the
+/// settings, `register-client`, the admin pages) checks it with [`LifetimeKind::check`], so an
+/// extreme value is refused with a message instead of overflowing an expiry later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LifetimeKind {
+    /// Authorization code: 1 s to 1 hour (RFC 6749 §4.1.2 recommends at most 10 minutes).
+    Code,
+    /// Access token: 1 s to 1 year.
+    Access,
+    /// Refresh token: 1 s to 10 years.
+    Refresh,
+    /// Browser session: 1 s to 1 year.
+    Session,
+}
+
+impl LifetimeKind {
+    /// The shortest lifetime of every kind, in seconds.
+    pub const MIN: i64 = 1;
+
+    /// The longest lifetime of this kind, in seconds.
+    pub const fn max(self) -> i64 {
+        match self {
+            Self::Code => 3600,
+            Self::Access | Self::Session => 365 * DAY,
+            Self::Refresh => 10 * 365 * DAY,
+        }
+    }
+
+    /// The largest value, in words (for messages and forms).
+    pub const fn max_text(self) -> &'static str {
+        match self {
+            Self::Code => "1 hour",
+            Self::Access | Self::Session => "1 year",
+            Self::Refresh => "10 years",
+        }
+    }
+
+    /// `seconds` when it lies within the bounds.
+    ///
+    /// ```
+    /// use scopegate::core::model::LifetimeKind;
+    /// assert_eq!(LifetimeKind::Code.check(60), Ok(60));
+    /// assert!(LifetimeKind::Code.check(0).is_err());
+    /// assert!(LifetimeKind::Code.check(i64::MAX).is_err());
+    /// assert_eq!(LifetimeKind::Refresh.check(315_360_000), Ok(315_360_000));
+    /// ```
+    pub fn check(self, seconds: i64) -> Result<i64, LifetimeError> {
+        if (Self::MIN..=self.max()).contains(&seconds) {
+            Ok(seconds)
+        } else {
+            Err(LifetimeError { kind: self })
+        }
+    }
+
+    /// Parses a number of seconds as typed by a person and checks it.
+    ///
+    /// ```
+    /// use scopegate::core::model::LifetimeKind;
+    /// assert_eq!(LifetimeKind::Access.parse(" 120 "), Ok(120));
+    /// assert!(LifetimeKind::Access.parse("soon").is_err());
+    /// assert!(LifetimeKind::Access.parse("9223372036854775808").is_err());
+    /// ```
+    pub fn parse(self, text: &str) -> Result<i64, LifetimeError> {
+        text.trim()
+            .parse::<i64>()
+            .map_err(|_| LifetimeError { kind: self })
+            .and_then(|n| self.check(n))
+    }
+
+    /// `seconds` moved into the bounds.
+    pub fn clamp(self, seconds: i64) -> i64 {
+        seconds.clamp(Self::MIN, self.max())
+    }
+}
+
+/// A lifetime outside its bounds. Its message says what is allowed; the caller names the field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LifetimeError {
+    /// The kind whose bounds were broken.
+    pub kind: LifetimeKind,
+}
+
+impl std::fmt::Display for LifetimeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "must be a whole number of seconds from {} to {} ({})",
+            LifetimeKind::MIN,
+            self.kind.max(),
+            self.kind.max_text()
+        )
+    }
+}
+
+impl std::error::Error for LifetimeError {}
+
+/// The rules every way of registering or editing a client shares (the command line, the admin
+/// pages; the developer portal registers a fixed, valid shape): which grants and permissions a
+/// client type may hold. The token and authorization endpoints refuse the same combinations.
+///
+/// ```
+/// use scopegate::core::model::{ClientPermissions, ClientType, GrantType, check_client_shape};
+/// let none = ClientPermissions::default();
+/// assert!(check_client_shape(ClientType::Public, &[GrantType::Implicit], none).is_ok());
+/// assert!(check_client_shape(ClientType::Confidential, &[GrantType::Implicit], none).is_err());
+/// assert!(check_client_shape(ClientType::Public, &[GrantType::Password], none).is_err());
+/// ```
+pub fn check_client_shape(
+    client_type: ClientType,
+    grants: &[GrantType],
+    permissions: ClientPermissions,
+) -> Result<(), &'static str> {
+    if grants.contains(&GrantType::Implicit) && client_type != ClientType::Public {
+        return Err("the implicit grant is for public clients only");
+    }
+    if client_type == ClientType::Public
+        && grants
+            .iter()
+            .any(|g| matches!(g, GrantType::ClientCredentials | GrantType::Password))
+    {
+        return Err(
+            "client_credentials and password need a confidential client (they authenticate with a secret)",
+        );
+    }
+    if permissions.resource_server && client_type != ClientType::Confidential {
+        return Err(
+            "only a confidential client can be a resource server (it must prove who it is with its secret)",
+        );
+    }
+    if permissions.allow_public_without_pkce && client_type != ClientType::Public {
+        return Err(
+            "only a public client can be allowed to skip PKCE (a confidential client authenticates with its secret)",
+        );
+    }
+    Ok(())
+}
+
+/// What an administrator lets a client do beyond its grants. Everything is off by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientPermissions {
+    /// A resource server may introspect and revoke tokens issued to any client. Without this
+    /// a client sees and revokes only its own tokens. Confidential clients only.
+    pub resource_server: bool,
+    /// A legacy public client that may leave PKCE out on oauthost's `/auth/` route (oauthost
+    /// predates PKCE). Every other route, and every other public client, requires PKCE.
+    pub allow_public_without_pkce: bool,
+}
+
 /// A registered client application.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -129,6 +292,8 @@ pub struct Client {
     pub access_token_lifetime: Option<i64>,
     /// Per-client refresh token lifetime override.
     pub refresh_token_lifetime: Option<i64>,
+    /// What an administrator allowed it beyond its grants.
+    pub permissions: ClientPermissions,
 }
 
 impl Client {
@@ -136,13 +301,14 @@ impl Client {
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
     }
-    /// The server's lifetimes with this client's overrides applied.
+    /// The server's lifetimes with this client's overrides applied, within their bounds.
     pub fn lifetimes(&self, defaults: Lifetimes) -> Lifetimes {
         Lifetimes {
             code: self.code_lifetime.unwrap_or(defaults.code),
             access: self.access_token_lifetime.unwrap_or(defaults.access),
             refresh: self.refresh_token_lifetime.unwrap_or(defaults.refresh),
         }
+        .bounded()
     }
 }
 
@@ -173,6 +339,8 @@ pub struct NewClient {
     pub refresh_token_lifetime: Option<i64>,
     /// The user who registered it, if any.
     pub owner_id: Option<i64>,
+    /// See [`Client::permissions`].
+    pub permissions: ClientPermissions,
 }
 
 /// A user account (resource owner).

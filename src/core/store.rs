@@ -151,7 +151,8 @@ pub trait Store: Send + Sync + 'static {
     async fn clients_of_user(&self, user_id: i64) -> Result<Vec<Client>, StoreError>;
     /// The user who registered a client, if any.
     async fn client_owner(&self, client_id: i64) -> Result<Option<i64>, StoreError>;
-    /// Writes a client's editable fields (name, type, grants, redirect URIs, scopes, lifetimes).
+    /// Writes a client's editable fields (name, type, grants, redirect URIs, scopes, lifetimes,
+    /// permissions).
     async fn update_client(&self, client: &Client) -> Result<(), StoreError>;
     /// Sets a client's approval state.
     async fn set_approval(

@@ -4,7 +4,9 @@ use clap::Args;
 use serde_json::json;
 
 use super::{CommandError, block_on, open_store};
-use crate::core::model::{Approval, ClientType, GrantType, NewClient};
+use crate::core::model::{
+    Approval, ClientPermissions, ClientType, GrantType, LifetimeKind, NewClient, check_client_shape,
+};
 use crate::core::scope::ScopeSet;
 use crate::core::secret::{generate_id, generate_token, hash_secret};
 use crate::core::store::{Store, StoreError};
@@ -37,15 +39,23 @@ pub struct ClientArgs {
     /// Print {"client_id": .., "client_secret": ..} as JSON.
     #[arg(long)]
     json: bool,
-    /// This client's authorization code lifetime in seconds (default: the server's).
+    /// This client's authorization code lifetime in seconds, 1 to 3600 (default: the server's).
+    #[arg(long, allow_negative_numbers = true)]
+    code_lifetime: Option<String>,
+    /// This client's access token lifetime in seconds, 1 to 31536000 (default: the server's).
+    #[arg(long, allow_negative_numbers = true)]
+    access_token_lifetime: Option<String>,
+    /// This client's refresh token lifetime in seconds, 1 to 315360000 (default: the server's).
+    #[arg(long, allow_negative_numbers = true)]
+    refresh_token_lifetime: Option<String>,
+    /// Let this confidential client introspect and revoke tokens issued to any client (a
+    /// resource server). Without it, a client sees and revokes only its own tokens.
     #[arg(long)]
-    code_lifetime: Option<i64>,
-    /// This client's access token lifetime in seconds (default: the server's).
+    resource_server: bool,
+    /// Let this public client leave out PKCE on oauthost's /auth/ route (legacy clients that
+    /// cannot send a code_challenge). Weakens the client's protection against code theft.
     #[arg(long)]
-    access_token_lifetime: Option<i64>,
-    /// This client's refresh token lifetime in seconds (default: the server's).
-    #[arg(long)]
-    refresh_token_lifetime: Option<i64>,
+    allow_public_without_pkce: bool,
 }
 
 fn usage(msg: impl Into<String>) -> CommandError {
@@ -105,29 +115,28 @@ pub(super) fn register(settings: &Settings, args: ClientArgs) -> Result<(), Comm
             "--redirect-uri is required for the authorization_code and implicit grants",
         ));
     }
-    if grant_types.contains(&GrantType::Implicit) && client_type != ClientType::Public {
-        return Err(usage("the implicit grant is for public clients only"));
-    }
-    if client_type == ClientType::Public
-        && grant_types
-            .iter()
-            .any(|g| matches!(g, GrantType::ClientCredentials | GrantType::Password))
-    {
-        return Err(usage(
-            "client_credentials and password need a confidential client (they authenticate with a secret)",
-        ));
-    }
-    for (flag, value) in [
-        ("--code-lifetime", args.code_lifetime),
-        ("--access-token-lifetime", args.access_token_lifetime),
-        ("--refresh-token-lifetime", args.refresh_token_lifetime),
-    ] {
-        if value.is_some_and(|v| v <= 0) {
-            return Err(usage(format!(
-                "{flag} must be a positive number of seconds"
-            )));
-        }
-    }
+    let permissions = ClientPermissions {
+        resource_server: args.resource_server,
+        allow_public_without_pkce: args.allow_public_without_pkce,
+    };
+    check_client_shape(client_type, &grant_types, permissions).map_err(usage)?;
+    let lifetime = |flag: &str, kind: LifetimeKind, value: &Option<String>| {
+        value
+            .as_deref()
+            .map(|v| kind.parse(v).map_err(|e| usage(format!("{flag} {e}"))))
+            .transpose()
+    };
+    let code_lifetime = lifetime("--code-lifetime", LifetimeKind::Code, &args.code_lifetime)?;
+    let access_token_lifetime = lifetime(
+        "--access-token-lifetime",
+        LifetimeKind::Access,
+        &args.access_token_lifetime,
+    )?;
+    let refresh_token_lifetime = lifetime(
+        "--refresh-token-lifetime",
+        LifetimeKind::Refresh,
+        &args.refresh_token_lifetime,
+    )?;
     let client_id = match args.client_id {
         Some(id) if !id.is_empty() && id.chars().all(|c| c.is_ascii_graphic() && c != ':') => id,
         Some(id) => {
@@ -152,10 +161,11 @@ pub(super) fn register(settings: &Settings, args: ClientArgs) -> Result<(), Comm
         } else {
             Approval::Pending
         },
-        code_lifetime: args.code_lifetime,
-        access_token_lifetime: args.access_token_lifetime,
-        refresh_token_lifetime: args.refresh_token_lifetime,
+        code_lifetime,
+        access_token_lifetime,
+        refresh_token_lifetime,
         owner_id: None,
+        permissions,
     }))?;
     let client = match created {
         Ok(c) => c,
@@ -178,6 +188,12 @@ pub(super) fn register(settings: &Settings, args: ClientArgs) -> Result<(), Comm
         }
         if !args.approved {
             println!("The client is pending approval by an administrator.");
+        }
+        if client.permissions.resource_server {
+            println!("Resource server: it may introspect and revoke any client's tokens.");
+        }
+        if client.permissions.allow_public_without_pkce {
+            println!("Warning: it may leave out PKCE on /auth/ (legacy oauthost clients only).");
         }
     }
     Ok(())

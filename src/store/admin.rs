@@ -118,6 +118,8 @@ pub(super) fn update_client(conn: &mut AnyConnection, c: &Client) -> Result<(), 
             clients::code_lifetime.eq(c.code_lifetime),
             clients::access_token_lifetime.eq(c.access_token_lifetime),
             clients::refresh_token_lifetime.eq(c.refresh_token_lifetime),
+            clients::resource_server.eq(c.permissions.resource_server),
+            clients::allow_public_without_pkce.eq(c.permissions.allow_public_without_pkce),
         ))
         .execute(conn)?;
     Ok(())
@@ -237,6 +239,8 @@ pub(super) fn register_app(
                 clients::refresh_token_lifetime.eq(c.refresh_token_lifetime),
                 clients::owner_id.eq(c.owner_id),
                 clients::created_at.eq(crate::core::now()),
+                clients::resource_server.eq(c.permissions.resource_server),
+                clients::allow_public_without_pkce.eq(c.permissions.allow_public_without_pkce),
             ))
             .returning(clients::id)
             .get_result(conn)?;

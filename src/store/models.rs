@@ -5,8 +5,8 @@ use diesel::prelude::*;
 
 use super::schema::{auth_codes, clients, pending_authorizations, scopes, sessions, tokens, users};
 use crate::core::model::{
-    Approval, AuthCode, Client, ClientType, GrantType, PendingAuthorization, Scope, Session, Token,
-    TokenKind, User,
+    Approval, AuthCode, Client, ClientPermissions, ClientType, GrantType, PendingAuthorization,
+    Scope, Session, Token, TokenKind, User,
 };
 use crate::core::pkce;
 use crate::core::scope::ScopeSet;
@@ -84,6 +84,8 @@ pub(super) struct ClientRow {
     code_lifetime: Option<i64>,
     access_token_lifetime: Option<i64>,
     refresh_token_lifetime: Option<i64>,
+    resource_server: bool,
+    allow_public_without_pkce: bool,
 }
 
 /// Stored names of the approval states.
@@ -137,6 +139,10 @@ impl TryFrom<ClientRow> for Client {
             code_lifetime: r.code_lifetime,
             access_token_lifetime: r.access_token_lifetime,
             refresh_token_lifetime: r.refresh_token_lifetime,
+            permissions: ClientPermissions {
+                resource_server: r.resource_server,
+                allow_public_without_pkce: r.allow_public_without_pkce,
+            },
         })
     }
 }

@@ -174,6 +174,9 @@ impl Store for DbStore {
                     clients::refresh_token_lifetime.eq(client.refresh_token_lifetime),
                     clients::owner_id.eq(client.owner_id),
                     clients::created_at.eq(crate::core::now()),
+                    clients::resource_server.eq(client.permissions.resource_server),
+                    clients::allow_public_without_pkce
+                        .eq(client.permissions.allow_public_without_pkce),
                 ))
                 .returning(clients::id)
                 .get_result(conn)
@@ -196,6 +199,7 @@ impl Store for DbStore {
                 code_lifetime: client.code_lifetime,
                 access_token_lifetime: client.access_token_lifetime,
                 refresh_token_lifetime: client.refresh_token_lifetime,
+                permissions: client.permissions,
             })
         })
         .await

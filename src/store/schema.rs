@@ -30,6 +30,8 @@ diesel::table! {
         refresh_token_lifetime -> Nullable<BigInt>,
         owner_id -> Nullable<BigInt>,
         created_at -> BigInt,
+        resource_server -> Bool,
+        allow_public_without_pkce -> Bool,
     }
 }
 

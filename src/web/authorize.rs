@@ -282,7 +282,7 @@ pub async fn decide(req: &Request, body: Body, Data(state): Data<&State>) -> Res
             scope: pending.scope.clone(),
             pkce: pending.pkce.clone(),
             grant_id: new_grant_id(),
-            expires_at: now + lifetimes.code,
+            expires_at: now.saturating_add(lifetimes.code),
         })
         .await;
     if let Err(e) = stored {

@@ -16,7 +16,8 @@ use super::{authorize, revoke, token, userinfo};
 use crate::core::error::{ErrorCode, OAuthError};
 use crate::core::grant::authorize::ValidateOptions;
 use crate::core::grant::find_active;
-use crate::core::model::{ClientType, TokenKind, User};
+use crate::core::grant::inspect::TokenAsker;
+use crate::core::model::{TokenKind, User};
 use crate::settings::Settings;
 
 /// Adds the compatibility routes the settings switch on.
@@ -58,9 +59,10 @@ pub fn routes(mut route: Route, settings: &Settings) -> Route {
     route
 }
 
-/// oauthost's `GET /auth/`: the standard authorization request, except that a public client
-/// may leave out PKCE, which oauthost never had (its quick start, section 4.1.1, names the
-/// client by `client_id` alone).
+/// oauthost's `GET /auth/`: the standard authorization request, except that a public client an
+/// administrator registered with `allow_public_without_pkce` may leave out PKCE, which oauthost
+/// never had (its quick start, section 4.1.1, names the client by `client_id` alone). Every
+/// other public client needs PKCE here too.
 #[handler]
 pub async fn oauthost_authorize(req: &Request, Data(state): Data<&State>) -> Response {
     let params = match query_params(req) {
@@ -138,8 +140,8 @@ pub async fn onesait_token(req: &Request, body: Body, Data(state): Data<&State>)
 }
 
 /// onesait's `/oauth-server/oauth/check_token` (Spring's `CheckTokenEndpoint`): `token` in the
-/// query or the form, Basic auth of a confidential client. A token that is not active gets
-/// Spring's 400 `invalid_token`.
+/// query or the form, Basic auth of an approved confidential client, which sees the tokens
+/// [`TokenAsker`] lets it see. Any other token gets Spring's 400 `invalid_token`.
 #[handler]
 pub async fn onesait_check_token(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
     let params = match query_and_form(req, body).await {
@@ -147,19 +149,21 @@ pub async fn onesait_check_token(req: &Request, body: Body, Data(state): Data<&S
         Err(e) => return oauth_error(&e),
     };
     let client = match authenticate_params(state, req, &params).await {
-        Ok(c) if c.client_type == ClientType::Confidential => c,
-        Ok(_) => {
-            return oauth_error(&OAuthError::invalid_client(
-                "check_token is for confidential clients",
-            ));
-        }
+        Ok(c) => c,
+        Err(e) => return oauth_error(&e),
+    };
+    let asker = match TokenAsker::introspecting(&client) {
+        Ok(a) => a,
         Err(e) => return oauth_error(&e),
     };
     let presented = match params.require("token") {
         Ok(t) => t,
         Err(e) => return oauth_error(&e),
     };
-    let found = match find_active(state.store.as_ref(), presented, crate::core::now()).await {
+    let found = match asker
+        .active_token(state.store.as_ref(), presented, crate::core::now())
+        .await
+    {
         Ok(f) => f.filter(|a| a.token.kind == TokenKind::Access),
         Err(e) => {
             tracing::error!(error = %e, "check_token lookup failed");

@@ -347,6 +347,7 @@ async fn ensure_docs_client(state: &State, issuer: &str) {
         access_token_lifetime: None,
         refresh_token_lifetime: None,
         owner_id: None,
+        permissions: Default::default(),
     };
     // A concurrent first visit may have created it: a conflict is fine.
     if let Err(e) = state.store.create_client(client).await {

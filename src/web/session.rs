@@ -61,7 +61,7 @@ pub async fn create(
             &hash_secret(&id),
             user.as_ref().map(|u| u.id),
             &generate_token(),
-            crate::core::now() + lifetime,
+            crate::core::now().saturating_add(lifetime),
         )
         .await?;
     Ok((

@@ -8,11 +8,11 @@ use super::State;
 use super::error::{no_store_json, oauth_error, token_error};
 use super::request::{client_ip, form_params, presented_credentials};
 use crate::core::error::{ErrorCode, OAuthError};
+use crate::core::grant::inspect::TokenAsker;
 use crate::core::grant::{
-    ActiveToken, TokenResponse, client_auth, client_credentials, code, find_active, password,
-    refresh,
+    ActiveToken, TokenResponse, client_auth, client_credentials, code, password, refresh,
 };
-use crate::core::model::{Client, ClientType, TokenKind};
+use crate::core::model::{Client, TokenKind};
 use crate::core::params::Params;
 
 async fn authenticated(
@@ -178,24 +178,27 @@ impl Introspection {
     }
 }
 
-/// `POST /oauth/introspect`: tells an authenticated confidential client whether a token is
-/// active. Unknown, expired, revoked and rotated tokens are all just `{"active": false}`.
+/// `POST /oauth/introspect`: tells an authenticated, approved confidential client whether a
+/// token it may see ([`TokenAsker`]) is active. Unknown, expired, revoked and rotated tokens,
+/// and tokens the client may not see, are all just `{"active": false}`.
 #[handler]
 pub async fn introspect(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
     let (params, client) = match authenticated(state, req, body).await {
         Ok(v) => v,
         Err(e) => return oauth_error(&e),
     };
-    if client.client_type != ClientType::Confidential {
-        return oauth_error(&OAuthError::invalid_client(
-            "introspection is for confidential clients",
-        ));
-    }
+    let asker = match TokenAsker::introspecting(&client) {
+        Ok(a) => a,
+        Err(e) => return oauth_error(&e),
+    };
     let presented = match params.require("token") {
         Ok(t) => t,
         Err(e) => return oauth_error(&e),
     };
-    let found = match find_active(state.store.as_ref(), presented, crate::core::now()).await {
+    let found = match asker
+        .active_token(state.store.as_ref(), presented, crate::core::now())
+        .await
+    {
         Ok(f) => f,
         Err(e) => {
             tracing::error!(error = %e, "introspection lookup failed");

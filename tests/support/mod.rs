@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use poem::Route;
 use poem::listener::{Acceptor, Listener, TcpListener};
-use scopegate::core::model::{Approval, Client, ClientType, GrantType, NewClient, NewUser, User};
+use scopegate::core::model::{
+    Approval, Client, ClientPermissions, ClientType, GrantType, NewClient, NewUser, User,
+};
 use scopegate::core::scope::ScopeSet;
 use scopegate::core::secret::{generate_id, generate_token, hash_password, hash_secret};
 use scopegate::core::store::Store;
@@ -224,7 +226,8 @@ impl Drop for TestServer {
 }
 
 /// What a test client should look like; the default is an approved confidential client with the
-/// code grant, one redirect URI and the scopes `polls:vote polls:stats`.
+/// code and refresh_token grants, one redirect URI, the scopes `polls:vote polls:stats` and no
+/// extra permissions.
 #[derive(Clone)]
 pub struct ClientSpec {
     pub name: String,
@@ -236,6 +239,7 @@ pub struct ClientSpec {
     pub code_lifetime: Option<i64>,
     pub access_token_lifetime: Option<i64>,
     pub refresh_token_lifetime: Option<i64>,
+    pub permissions: ClientPermissions,
 }
 
 impl Default for ClientSpec {
@@ -243,13 +247,14 @@ impl Default for ClientSpec {
         ClientSpec {
             name: "Test App".into(),
             client_type: ClientType::Confidential,
-            grants: vec![GrantType::AuthorizationCode],
+            grants: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
             scopes: "polls:vote polls:stats".into(),
             approval: Approval::Approved,
             code_lifetime: None,
             access_token_lifetime: None,
             refresh_token_lifetime: None,
+            permissions: ClientPermissions::default(),
         }
     }
 }
@@ -291,6 +296,7 @@ impl TestServer {
                 access_token_lifetime: spec.access_token_lifetime,
                 refresh_token_lifetime: spec.refresh_token_lifetime,
                 owner_id: None,
+                permissions: spec.permissions,
             })
             .await
             .unwrap();

@@ -70,8 +70,9 @@ pub struct ValidateOptions {
     /// The server-wide switch for `response_type=token`.
     pub implicit_enabled: bool,
     /// Public clients must send a PKCE challenge with `response_type=code`. Only oauthost's
-    /// compatibility route turns this off: oauthost predates PKCE and its documented clients
-    /// (section 4.1.1) cannot send one.
+    /// compatibility route turns this off, and then only for the clients an administrator
+    /// registered with [`allow_public_without_pkce`](crate::core::model::ClientPermissions):
+    /// oauthost predates PKCE and its documented clients (section 4.1.1) cannot send one.
     pub public_clients_need_pkce: bool,
 }
 
@@ -196,9 +197,11 @@ pub async fn validate_with(
         }
         None => None,
     };
+    let pkce_optional =
+        !options.public_clients_need_pkce && client.permissions.allow_public_without_pkce;
     if grant == GrantType::AuthorizationCode
         && client.client_type == ClientType::Public
-        && options.public_clients_need_pkce
+        && !pkce_optional
         && pkce.is_none()
     {
         return Err(redirect(OAuthError::invalid_request(

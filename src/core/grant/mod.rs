@@ -4,13 +4,14 @@ pub mod authorize;
 pub mod client_auth;
 pub mod client_credentials;
 pub mod code;
+pub mod inspect;
 pub mod password;
 pub mod refresh;
 pub mod revoke;
 
 use serde::Serialize;
 
-use super::model::{Client, Lifetimes, NewToken, Token, TokenKind, User};
+use super::model::{Client, GrantType, Lifetimes, NewToken, Token, TokenKind, User};
 use super::scope::ScopeSet;
 use super::secret::{generate_token, hash_secret};
 use super::store::{Store, StoreError};
@@ -51,14 +52,20 @@ pub struct Grant<'a> {
     pub user_id: Option<i64>,
     /// Scope of the access token.
     pub scope: ScopeSet,
-    /// Scope of the refresh token (RFC 6749 §6: unchanged on refresh).
+    /// Scope of the refresh token (RFC 6749 §6: unchanged on refresh). Ignored, and no refresh
+    /// token minted, when the client does not hold the `refresh_token` grant.
     pub refresh_scope: Option<ScopeSet>,
     /// The family the tokens join.
     pub grant_id: String,
 }
 
-/// Mints an access token (and a refresh token when `grant.refresh_scope` is set).
+/// Mints an access token, and a refresh token when `grant.refresh_scope` is set and the client
+/// holds the `refresh_token` grant: every grant mints here, so no client without that grant is
+/// ever issued a refresh token.
 pub fn mint(grant: Grant<'_>, lifetimes: Lifetimes, now: i64) -> Minted {
+    let refresh_scope = grant
+        .refresh_scope
+        .filter(|_| grant.client.allows(GrantType::RefreshToken));
     let access_token = generate_token();
     let access = NewToken {
         token_hash: hash_secret(&access_token),
@@ -70,7 +77,7 @@ pub fn mint(grant: Grant<'_>, lifetimes: Lifetimes, now: i64) -> Minted {
         created_at: now,
         expires_at: now.saturating_add(lifetimes.access),
     };
-    let (refresh_token, refresh) = match grant.refresh_scope {
+    let (refresh_token, refresh) = match refresh_scope {
         Some(scope) => {
             let token = generate_token();
             let row = NewToken {

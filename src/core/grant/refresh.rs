@@ -4,7 +4,7 @@
 
 use crate::core::error::OAuthError;
 use crate::core::grant::{Grant, TokenResponse, mint, store_failed};
-use crate::core::model::{Client, Lifetimes, TokenKind};
+use crate::core::model::{Client, GrantType, Lifetimes, TokenKind};
 use crate::core::params::Params;
 use crate::core::scope::ScopeSet;
 use crate::core::secret::hash_secret;
@@ -32,6 +32,11 @@ pub async fn refresh(
     grace: ReuseGrace,
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
+    if !client.allows(GrantType::RefreshToken) {
+        return Err(OAuthError::unauthorized_client(
+            "this client may not use the refresh_token grant",
+        ));
+    }
     let presented = params.require("refresh_token")?;
     let old = store
         .token_by_hash(&hash_secret(presented))

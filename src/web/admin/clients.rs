@@ -9,7 +9,10 @@ use poem::{Body, Request, Response, handler};
 use serde::Serialize;
 
 use super::{Cell, Row, Table, listing, when};
-use crate::core::model::{Approval, Client, ClientType, GrantType, NewClient};
+use crate::core::model::{
+    Approval, Client, ClientPermissions, ClientType, GrantType, LifetimeKind, NewClient,
+    check_client_shape,
+};
 use crate::core::scope::{ScopeSet, is_scope_token};
 use crate::core::secret::{generate_id, generate_token, hash_secret};
 use crate::web::State;
@@ -28,6 +31,8 @@ pub(crate) struct ClientForm {
     code_lifetime: String,
     access_token_lifetime: String,
     refresh_token_lifetime: String,
+    resource_server: bool,
+    allow_public_without_pkce: bool,
     approved: bool,
     nonce: String,
 }
@@ -48,6 +53,8 @@ impl ClientForm {
             code_lifetime: opt(c.code_lifetime),
             access_token_lifetime: opt(c.access_token_lifetime),
             refresh_token_lifetime: opt(c.refresh_token_lifetime),
+            resource_server: c.permissions.resource_server,
+            allow_public_without_pkce: c.permissions.allow_public_without_pkce,
             approved: c.approval == Approval::Approved,
             nonce: String::new(),
         }
@@ -63,6 +70,8 @@ impl ClientForm {
             code_lifetime: f.get("code_lifetime").trim().to_owned(),
             access_token_lifetime: f.get("access_token_lifetime").trim().to_owned(),
             refresh_token_lifetime: f.get("refresh_token_lifetime").trim().to_owned(),
+            resource_server: f.get("resource_server") == "on",
+            allow_public_without_pkce: f.get("allow_public_without_pkce") == "on",
             approved: f.get("approved") == "on",
             nonce: f.get("nonce").to_owned(),
         }
@@ -77,6 +86,7 @@ struct ValidClient {
     redirect_uris: Vec<String>,
     scopes: ScopeSet,
     lifetimes: [Option<i64>; 3],
+    permissions: ClientPermissions,
 }
 
 fn validate(form: &ClientForm, debug: bool) -> Result<ValidClient, BTreeMap<&'static str, String>> {
@@ -115,10 +125,18 @@ fn validate(form: &ClientForm, debug: bool) -> Result<ValidClient, BTreeMap<&'st
     }
     let scopes: ScopeSet = form.scopes.iter().cloned().collect();
     let mut lifetimes = [None; 3];
-    for (i, (field, raw)) in [
-        ("code_lifetime", &form.code_lifetime),
-        ("access_token_lifetime", &form.access_token_lifetime),
-        ("refresh_token_lifetime", &form.refresh_token_lifetime),
+    for (i, (field, kind, raw)) in [
+        ("code_lifetime", LifetimeKind::Code, &form.code_lifetime),
+        (
+            "access_token_lifetime",
+            LifetimeKind::Access,
+            &form.access_token_lifetime,
+        ),
+        (
+            "refresh_token_lifetime",
+            LifetimeKind::Refresh,
+            &form.refresh_token_lifetime,
+        ),
     ]
     .into_iter()
     .enumerate()
@@ -126,15 +144,32 @@ fn validate(form: &ClientForm, debug: bool) -> Result<ValidClient, BTreeMap<&'st
         if raw.is_empty() {
             continue;
         }
-        match raw.parse::<i64>() {
-            Ok(n) if n > 0 && n <= 10 * 365 * 86_400 => lifetimes[i] = Some(n),
-            _ => {
+        match kind.parse(raw) {
+            Ok(n) => lifetimes[i] = Some(n),
+            Err(e) => {
                 errors.insert(
                     field,
-                    "A number of seconds, or empty for the default.".to_owned(),
+                    format!("The lifetime {e}, or empty for the default."),
                 );
             }
         }
+    }
+    let permissions = ClientPermissions {
+        resource_server: form.resource_server,
+        allow_public_without_pkce: form.allow_public_without_pkce,
+    };
+    if let Some(client_type) = client_type
+        && let Err(e) = check_client_shape(client_type, &grant_types, permissions)
+    {
+        // Shown next to the field the rule is about.
+        let field = if permissions.resource_server && client_type != ClientType::Confidential {
+            "resource_server"
+        } else if permissions.allow_public_without_pkce && client_type != ClientType::Public {
+            "allow_public_without_pkce"
+        } else {
+            "grant_types"
+        };
+        errors.insert(field, capitalized(e));
     }
     match client_type {
         Some(client_type) if errors.is_empty() => Ok(ValidClient {
@@ -144,6 +179,7 @@ fn validate(form: &ClientForm, debug: bool) -> Result<ValidClient, BTreeMap<&'st
             redirect_uris,
             scopes,
             lifetimes,
+            permissions,
         }),
         _ => Err(errors),
     }
@@ -202,6 +238,8 @@ async fn form_page(
                     "status": status_name, "reason": reason,
                     "has_secret": c.secret_hash.is_some(),
                     "owner": owner_name,
+                    "resource_server": c.permissions.resource_server,
+                    "allow_public_without_pkce": c.permissions.allow_public_without_pkce,
                 }),
             );
             ctx.insert(
@@ -219,6 +257,23 @@ async fn form_page(
             state.render(status, "admin/client.html", &ctx)
         }
     }
+}
+
+/// A rule's message as a sentence for the form.
+fn capitalized(message: &str) -> String {
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
+    }
+}
+
+/// The audit log's note of a client's permissions, so granting one is on record.
+fn permissions_detail(p: ClientPermissions) -> String {
+    format!(
+        "resource_server={} allow_public_without_pkce={}",
+        p.resource_server, p.allow_public_without_pkce
+    )
 }
 
 /// `pending`, `approved` or `rejected`, and the reason.
@@ -366,6 +421,7 @@ pub async fn create(req: &Request, body: Body, Data(state): Data<&State>) -> Res
             access_token_lifetime: valid.lifetimes[1],
             refresh_token_lifetime: valid.lifetimes[2],
             owner_id: None,
+            permissions: valid.permissions,
         })
         .await;
     let client = match created {
@@ -374,7 +430,12 @@ pub async fn create(req: &Request, body: Body, Data(state): Data<&State>) -> Res
     };
     forms::finish(state, &form.nonce, &client.id.to_string()).await;
     if let Err(r) = v
-        .audit(state, "client.create", &client_target(&client), "")
+        .audit(
+            state,
+            "client.create",
+            &client_target(&client),
+            &permissions_detail(client.permissions),
+        )
         .await
     {
         return r;
@@ -469,11 +530,17 @@ pub async fn update(
     client.code_lifetime = valid.lifetimes[0];
     client.access_token_lifetime = valid.lifetimes[1];
     client.refresh_token_lifetime = valid.lifetimes[2];
+    client.permissions = valid.permissions;
     if let Err(e) = state.store.update_client(&client).await {
         return state.unavailable_page(&e);
     }
     if let Err(r) = v
-        .audit(state, "client.update", &client_target(&client), "")
+        .audit(
+            state,
+            "client.update",
+            &client_target(&client),
+            &permissions_detail(client.permissions),
+        )
         .await
     {
         return r;

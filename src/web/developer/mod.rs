@@ -217,6 +217,7 @@ pub async fn add(req: &Request, body: Body, Data(state): Data<&State>) -> Respon
                 access_token_lifetime: None,
                 refresh_token_lifetime: None,
                 owner_id: Some(v.user.id),
+                permissions: Default::default(),
             },
             ClientProfile {
                 client_id: 0,
