@@ -13,6 +13,7 @@ mod clients;
 mod code_flow;
 mod conformance;
 mod grants;
+mod guard_order;
 mod guards;
 mod lifecycle;
 mod openapi;

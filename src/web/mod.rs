@@ -6,6 +6,7 @@ pub mod developer;
 pub mod error;
 pub mod forms;
 pub mod metadata;
+pub mod methods;
 pub mod middleware;
 pub mod oauth_docs;
 pub mod openapi;
@@ -21,7 +22,9 @@ pub mod userinfo;
 
 use std::sync::Arc;
 
-use poem::{Endpoint, EndpointExt, Route, get, post};
+use poem::{Endpoint, EndpointExt, Route};
+
+use methods::{get, post};
 use tera::Tera;
 
 use crate::core::store::Store;
