@@ -158,6 +158,7 @@ fn stats(Data(polls): Data<&Polls>) -> Json<Stats> {
 #[derive(Deserialize, Object)]
 pub struct VoteBody {
     /// Index of the chosen answer, from 0.
+    #[oai(validator(maximum(value = "1000")))]
     choice: u64,
 }
 

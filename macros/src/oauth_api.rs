@@ -16,6 +16,9 @@ use syn::{Attribute, FnArg, ImplItem, ImplItemFn, ItemImpl, Meta, Pat, PatIdent,
 use crate::attr;
 use crate::oauth_required::{caller_param, description, guard_items};
 
+/// The argument `#[oauth_api]` leaves in the `#[oauth_required]` attributes it has handled.
+pub const WIRED: &str = "__scopegate_wired";
+
 /// True when the attribute's path ends in `name` (`OpenApi`, `poem_openapi::OpenApi`).
 fn ends_with(attr: &Attribute, name: &str) -> bool {
     attr.path().segments.last().is_some_and(|s| s.ident == name)
@@ -63,6 +66,15 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
         match guard_operation(f, &guard_attr, &api_name) {
             Ok(tokens) => out.extend(tokens),
             Err(e) => out.extend(e.into_compile_error()),
+        }
+        // Leave the attribute in place, told that its work is done: it then expands to the
+        // method unchanged, and the host's `use scopegate::oauth_required` stays used.
+        let path = guard_attr.path();
+        let wired = syn::Ident::new(WIRED, guard_attr.span());
+        let attrs =
+            syn::parse::Parser::parse2(syn::Attribute::parse_outer, quote! { #[#path(#wired)] })?;
+        for (offset, attr) in attrs.into_iter().enumerate() {
+            f.attrs.insert(pos + offset, attr);
         }
     }
     Ok(quote! {

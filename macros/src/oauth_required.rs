@@ -112,6 +112,10 @@ pub fn guard_items(
 
 /// The whole expansion; every failure is a `syn::Error` at the offending tokens.
 pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    // Left by `#[oauth_api]` on an operation it has already wired.
+    if syn::parse2::<syn::Ident>(attr.clone()).is_ok_and(|i| i == crate::oauth_api::WIRED) {
+        return Ok(item);
+    }
     let scope = attr::parse(attr)?;
     let mut item: ItemFn = syn::parse2(item).map_err(|e| {
         syn::Error::new(

@@ -10,7 +10,7 @@
 #![allow(missing_docs)]
 
 use poem_openapi::param::Query;
-use poem_openapi::payload::{Form, Html, Json, PlainText};
+use poem_openapi::payload::{Form, Html, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme};
 
 /// RFC 6749 §4.1.3 / §6 / §4.4 token request; which fields apply depends on `grant_type`.
@@ -119,6 +119,12 @@ pub enum TokenAnswer {
     /// Client authentication failed (`invalid_client`).
     #[oai(status = 401)]
     Unauthorized(Json<OAuthErrorBody>),
+    /// Too many failed attempts for this client, user or address: retry after the delay.
+    #[oai(status = 429)]
+    TooManyRequests(
+        Json<OAuthErrorBody>,
+        #[oai(header = "Retry-After")] Option<String>,
+    ),
 }
 
 #[derive(ApiResponse)]
@@ -132,6 +138,12 @@ pub enum IntrospectionAnswer {
     /// Client authentication failed (`invalid_client`).
     #[oai(status = 401)]
     Unauthorized(Json<OAuthErrorBody>),
+    /// Too many failed attempts for this client, user or address: retry after the delay.
+    #[oai(status = 429)]
+    TooManyRequests(
+        Json<OAuthErrorBody>,
+        #[oai(header = "Retry-After")] Option<String>,
+    ),
 }
 
 /// Documentation-only operations (see the module docs).
@@ -201,6 +213,17 @@ pub struct RevocationRequest {
     pub client_secret: Option<String>,
 }
 
+/// The consent page's form.
+#[derive(Object, Debug, serde::Deserialize)]
+pub struct ConsentDecision {
+    /// The page's CSRF token.
+    pub csrf_token: String,
+    /// The pending request the page shows.
+    pub nonce: String,
+    /// `approve` or `deny`.
+    pub decision: String,
+}
+
 /// An RFC 6750 Bearer token, for the user-info endpoints.
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer")]
@@ -217,6 +240,12 @@ pub enum RevocationAnswer {
     /// Client authentication failed (`invalid_client`).
     #[oai(status = 401)]
     Unauthorized(Json<OAuthErrorBody>),
+    /// Too many failed attempts for this client, user or address: retry after the delay.
+    #[oai(status = 429)]
+    TooManyRequests(
+        Json<OAuthErrorBody>,
+        #[oai(header = "Retry-After")] Option<String>,
+    ),
 }
 
 #[derive(ApiResponse)]
@@ -252,9 +281,13 @@ pub enum AuthorizeAnswer {
     /// As 302.
     #[oai(status = 303)]
     SeeOther(#[oai(header = "Location")] String),
-    /// An error page for a request that cannot be redirected.
+    /// An error page for a request that cannot be redirected (the compatibility routes answer
+    /// a malformed query, such as a repeated parameter, with RFC 6749 JSON instead).
     #[oai(status = 400)]
     BadRequest(Html<String>),
+    /// The consent form was not this session's (a missing or wrong CSRF token).
+    #[oai(status = 403)]
+    Forbidden(Html<String>),
 }
 
 /// onesait's `check_token` answer: the token's data, or a 400 for a bad token.
@@ -264,6 +297,20 @@ pub enum CheckTokenAnswer {
     #[oai(status = 200)]
     Ok(Json<serde_json::Value>),
     /// The token is unknown, expired or revoked (Spring answers 400 here).
+    #[oai(status = 400)]
+    BadRequest(Json<OAuthErrorBody>),
+    /// Client authentication failed (`invalid_client`).
+    #[oai(status = 401)]
+    Unauthorized(Json<OAuthErrorBody>),
+}
+
+/// onesait's revocation answer.
+#[derive(ApiResponse)]
+pub enum OnesaitRevokeAnswer {
+    /// `{"revoked": true, "active": false}`.
+    #[oai(status = 200)]
+    Ok(Json<serde_json::Value>),
+    /// The request is malformed.
     #[oai(status = 400)]
     BadRequest(Json<OAuthErrorBody>),
     /// Client authentication failed (`invalid_client`).
@@ -321,6 +368,15 @@ impl OAuthDocsMore {
             code_challenge,
             code_challenge_method,
         );
+        authorize_page()
+    }
+
+    /// The consent form's answer, posted by the consent page (not by clients).
+    ///
+    /// Carries the page's CSRF token and the user's decision; answers with the redirect to the
+    /// client, or an error page.
+    #[oai(path = "/oauth/authorize", method = "post", tag = "DocTag::OAuth")]
+    async fn decide(&self, _body: Form<ConsentDecision>) -> AuthorizeAnswer {
         authorize_page()
     }
 
@@ -427,6 +483,32 @@ impl CompatDocs {
         OmniportUserAnswer::Unauthorized(Json(serde_json::Value::Null))
     }
 
+    /// Omniport's user data, by POST.
+    #[oai(
+        path = "/open_auth/get_user_data/",
+        method = "post",
+        tag = "DocTag::Compatibility"
+    )]
+    async fn omniport_user_data_post(&self, _token: BearerToken) -> OmniportUserAnswer {
+        OmniportUserAnswer::Unauthorized(Json(serde_json::Value::Null))
+    }
+
+    /// The consent form's answer on oauthost's route (as `POST /oauth/authorize`).
+    #[oai(path = "/auth/", method = "post", tag = "DocTag::Compatibility")]
+    async fn oauthost_decide(&self, _body: Form<ConsentDecision>) -> AuthorizeAnswer {
+        authorize_page()
+    }
+
+    /// The consent form's answer on Omniport's route (as `POST /oauth/authorize`).
+    #[oai(
+        path = "/oauth/authorise/",
+        method = "post",
+        tag = "DocTag::Compatibility"
+    )]
+    async fn omniport_decide(&self, _body: Form<ConsentDecision>) -> AuthorizeAnswer {
+        authorize_page()
+    }
+
     /// onesait's token endpoint (as `/oauth/token`).
     #[oai(
         path = "/oauth-server/oauth/token",
@@ -452,6 +534,21 @@ impl CompatDocs {
         CheckTokenAnswer::BadRequest(Json(undocumented()))
     }
 
+    /// onesait's (Spring's) `check_token`, by POST.
+    #[oai(
+        path = "/oauth-server/oauth/check_token",
+        method = "post",
+        tag = "DocTag::Compatibility"
+    )]
+    async fn onesait_check_token_post(
+        &self,
+        /// The token to check.
+        token: Query<String>,
+    ) -> CheckTokenAnswer {
+        let _ = token;
+        CheckTokenAnswer::BadRequest(Json(undocumented()))
+    }
+
     /// onesait's revocation endpoint (`?token=...` with HTTP Basic).
     #[oai(
         path = "/oauth-server/openplatform-oauth/revoke_token",
@@ -462,9 +559,9 @@ impl CompatDocs {
         &self,
         /// The token to revoke.
         token: Query<String>,
-    ) -> PlainText<String> {
+    ) -> OnesaitRevokeAnswer {
         let _ = token;
-        PlainText(String::new())
+        OnesaitRevokeAnswer::BadRequest(Json(undocumented()))
     }
 }
 

@@ -176,8 +176,27 @@ pub fn mount<T: OpenApi + 'static>(route: Route, prefix: &str, api: T, title: &s
 }
 
 /// poem-openapi drops a path's trailing slash, but the compatibility routes have one (Django
-/// spelled them so): put it back, or the document would name paths that are not served.
+/// spelled them so): put it back, or the document would name paths that are not served. And
+/// an authorization endpoint's 400 may be a page or, on the compatibility routes, RFC 6749
+/// JSON; an `ApiResponse` holds one type per status, so the second is added here.
 fn restore_trailing_slashes(mut spec: Value) -> Value {
+    for (path, method) in [
+        ("/auth", "get"),
+        ("/auth", "post"),
+        ("/oauth/authorise", "get"),
+        ("/oauth/authorise", "post"),
+    ] {
+        let pointer = format!(
+            "/paths/{}/{method}/responses/400/content",
+            path.replace('/', "~1")
+        );
+        if let Some(content) = spec.pointer_mut(&pointer).and_then(Value::as_object_mut) {
+            content.insert(
+                "application/json".into(),
+                json!({ "schema": { "$ref": "#/components/schemas/OAuthErrorBody" } }),
+            );
+        }
+    }
     if let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) {
         for (_, family) in super::oauth_docs::COMPAT_FAMILIES {
             for path in family.iter().filter(|p| p.len() > 1 && p.ends_with('/')) {
@@ -227,7 +246,7 @@ fn matches_template(template: &[String], path: &str) -> bool {
 
 /// The host's API as mounted: its errors become JSON bodies (`error`, `error_description`)
 /// like every other error scopegate sends, and a 405 names the methods of the path in `Allow`.
-/// Guard answers are JSON already and pass unchanged, headers and all.
+/// Guard refusals are JSON already and pass unchanged, headers and all.
 pub struct HostApi<E> {
     inner: E,
     methods: Vec<(Template, Vec<Method>)>,
@@ -248,8 +267,10 @@ impl<E: Endpoint> Endpoint for HostApi<E> {
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
         let path = req.original_uri().path().to_owned();
+        // The host's own answers pass as they are (its `ApiResponse` types document them);
+        // only errors (extractors', routing's, or a host's `poem::Error`) are rewritten.
         let mut resp = match self.inner.call(req).await {
-            Ok(r) => r.into_response(),
+            Ok(r) => return Ok(r.into_response()),
             Err(e) => e.into_response(),
         };
         let status = resp.status();

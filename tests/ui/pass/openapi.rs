@@ -43,6 +43,6 @@ fn main() {
     let _ = poem_openapi::OpenApiService::new(Api, "t", "1");
     use scopegate::__private::GuardSpec;
     let entry = __scopegate_guard_Api_results::entry();
-    assert_eq!(entry.scopes().to_string(), "openapi:results");
+    assert_eq!(entry.scopes().to_string(), format!("{}:results", module_path!()));
     assert_eq!(entry.kind, scopegate::registry::GuardKind::Operation);
 }
