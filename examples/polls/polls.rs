@@ -158,7 +158,7 @@ fn stats(Data(polls): Data<&Polls>) -> Json<Stats> {
 #[derive(Deserialize, Object)]
 pub struct VoteBody {
     /// Index of the chosen answer, from 0.
-    #[oai(validator(maximum(value = "1000")))]
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000")))]
     choice: u64,
 }
 
@@ -205,7 +205,12 @@ impl PollsApi {
     /// See the results of polls.
     #[oauth_required(scope_auto)]
     #[oai(path = "/polls/:id/results", method = "get")]
-    async fn results(&self, caller: ApiCaller, id: poem_openapi::param::Path<u64>) -> PollAnswer {
+    async fn results(
+        &self,
+        caller: ApiCaller,
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
+        id: poem_openapi::param::Path<u64>,
+    ) -> PollAnswer {
         self.polls.get(id.0).into()
     }
 
@@ -215,6 +220,7 @@ impl PollsApi {
     async fn vote(
         &self,
         caller: ApiCaller,
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
         id: poem_openapi::param::Path<u64>,
         body: payload::Json<VoteBody>,
     ) -> PollAnswer {
