@@ -63,40 +63,111 @@ impl AsRef<Caller> for Caller {
     }
 }
 
-/// A guard failure, carried as the RFC 6750 response `web::error` builds.
+/// Why a guard refused a request: a value, so behaviour never depends on wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// No token at all: RFC 6750 §3.1 asks for a bare challenge, without an error code.
+    NoToken,
+    /// A token parameter or header was present but empty.
+    EmptyToken,
+    /// More than one `Authorization` header.
+    RepeatedAuthorization,
+    /// The token came in more than one of RFC 6750's three ways.
+    PresentedTwice,
+    /// The form body that may carry the token could not be read.
+    UnreadableBody,
+    /// The token is unknown, expired or revoked.
+    UnknownToken,
+    /// A refresh token was presented where an access token is needed.
+    NotAnAccessToken,
+    /// The token was issued to a client alone, and the resource needs a user.
+    NoUser,
+    /// The token lacks a scope the resource needs.
+    InsufficientScope,
+    /// The token store, or the host's user-info provider, failed.
+    StoreFailed,
+    /// The guard runs outside `scopegate::web::app` (a host set-up error).
+    NotMounted,
+}
+
+impl Refusal {
+    /// The RFC 6749 / 6750 error code this refusal answers with.
+    pub fn code(self) -> ErrorCode {
+        match self {
+            Self::RepeatedAuthorization | Self::PresentedTwice | Self::UnreadableBody => {
+                ErrorCode::InvalidRequest
+            }
+            Self::NoToken
+            | Self::EmptyToken
+            | Self::UnknownToken
+            | Self::NotAnAccessToken
+            | Self::NoUser => ErrorCode::InvalidToken,
+            Self::InsufficientScope => ErrorCode::InsufficientScope,
+            Self::StoreFailed | Self::NotMounted => ErrorCode::ServerError,
+        }
+    }
+
+    /// The `error_description` sent with it.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::NoToken => "no access token was presented",
+            Self::EmptyToken => "the access token is empty",
+            Self::RepeatedAuthorization => "more than one Authorization header",
+            Self::PresentedTwice => "the access token was presented in more than one way",
+            Self::UnreadableBody => "the body is unreadable or too large",
+            Self::UnknownToken => "the access token is unknown, expired or revoked",
+            Self::NotAnAccessToken => "a refresh token is not an access token",
+            Self::NoUser => "this access token was issued to a client, not for a user",
+            Self::InsufficientScope => "the access token lacks a scope this resource needs",
+            Self::StoreFailed | Self::NotMounted => "the server met an unexpected condition",
+        }
+    }
+}
+
+/// A guard failure, carried as the RFC 6750 response [`GuardError::response`] builds.
 #[derive(Debug, Clone)]
 pub struct GuardError {
-    /// `invalid_request`, `invalid_token`, `insufficient_scope` or `server_error`.
+    /// Why the request was refused.
+    pub reason: Refusal,
+    /// `invalid_request`, `invalid_token`, `insufficient_scope` or `server_error`, with the
+    /// description of `reason`.
     pub error: OAuthError,
     /// For `insufficient_scope`: the scope the resource needs.
     pub scope: Option<ScopeSet>,
 }
 
-/// The description of the refusal of a request that carried no token at all.
-const NO_TOKEN: &str = "no access token was presented";
-
 impl GuardError {
-    /// True when the request carried no token at all (RFC 6750 §3.1 then lets a resource
-    /// answer with a bare challenge).
+    /// True when the request carried no token at all (RFC 6750 §3.1 then asks for a bare
+    /// challenge).
     pub fn is_missing_token(&self) -> bool {
-        self.error.code == ErrorCode::InvalidToken && self.error.description == NO_TOKEN
+        self.reason == Refusal::NoToken
     }
 
-    fn new(code: ErrorCode, description: &str) -> Self {
+    /// A refusal without a scope.
+    pub fn new(reason: Refusal) -> Self {
         Self {
-            error: OAuthError::new(code, description),
+            reason,
+            error: OAuthError::new(reason.code(), reason.description()),
             scope: None,
         }
+    }
+
+    /// The answer, decided here for every guarded resource (and `/oauth/userinfo`): a server
+    /// error is a plain JSON 500 (RFC 6750 has no challenge for it); no token at all gets the
+    /// bare challenge `Bearer realm="scopegate"`; every other refusal names its error, and
+    /// `insufficient_scope` the scope needed (RFC 6750 §3, §3.1).
+    pub fn response(&self) -> poem::Response {
+        if self.error.code == ErrorCode::ServerError {
+            return crate::web::error::oauth_error(&self.error);
+        }
+        crate::web::error::bearer_error(&self.error, self.scope.as_ref(), !self.is_missing_token())
     }
 }
 
 impl From<GuardError> for poem::Error {
     fn from(e: GuardError) -> Self {
-        poem::Error::from_response(crate::web::error::bearer_error(
-            &e.error,
-            e.scope.as_ref(),
-            true,
-        ))
+        poem::Error::from_response(e.response())
     }
 }
 
@@ -159,42 +230,34 @@ pub async fn presented_token(req: &Request, body: &mut RequestBody) -> Result<St
         .iter();
     if let Some(value) = headers.next() {
         if headers.next().is_some() {
-            return Err(GuardError::new(
-                ErrorCode::InvalidRequest,
-                "more than one Authorization header",
-            ));
+            return Err(GuardError::new(Refusal::RepeatedAuthorization));
         }
-        let value = value.to_str().unwrap_or("");
-        if let Some((scheme, token)) = value.split_once(' ')
-            && scheme.eq_ignore_ascii_case("bearer")
-        {
+        // `Bearer` with nothing after it (the parser trims the space) was still presented.
+        let value = value.to_str().unwrap_or("").trim();
+        let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+        if scheme.eq_ignore_ascii_case("bearer") {
             found.push(token.trim().to_owned());
         }
     }
     found.extend(access_tokens_in(req.uri().query().unwrap_or("").as_bytes()));
     if is_form(req) && body.is_some() {
         let bytes = match body.take() {
-            Ok(b) => b.into_bytes_limit(MAX_FORM).await.map_err(|_| {
-                GuardError::new(
-                    ErrorCode::InvalidRequest,
-                    "the body is unreadable or too large",
-                )
-            })?,
+            Ok(b) => b
+                .into_bytes_limit(MAX_FORM)
+                .await
+                .map_err(|_| GuardError::new(Refusal::UnreadableBody))?,
             Err(_) => Default::default(),
         };
         found.extend(access_tokens_in(&bytes));
         *body = RequestBody::new(Body::from(bytes));
     }
     match found.len() {
-        0 => Err(GuardError::new(ErrorCode::InvalidToken, NO_TOKEN)),
+        0 => Err(GuardError::new(Refusal::NoToken)),
         1 => found
             .pop()
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| GuardError::new(ErrorCode::InvalidToken, "the access token is empty")),
-        _ => Err(GuardError::new(
-            ErrorCode::InvalidRequest,
-            "the access token was presented in more than one way",
-        )),
+            .ok_or_else(|| GuardError::new(Refusal::EmptyToken)),
+        _ => Err(GuardError::new(Refusal::PresentedTwice)),
     }
 }
 
@@ -218,22 +281,13 @@ pub async fn validate(state: &State, token: &str) -> Result<Caller, GuardError> 
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "token lookup failed");
-            GuardError {
-                error: OAuthError::server_error(),
-                scope: None,
-            }
+            GuardError::new(Refusal::StoreFailed)
         })?;
     let Some(active) = active else {
-        return Err(GuardError::new(
-            ErrorCode::InvalidToken,
-            "the access token is unknown, expired or revoked",
-        ));
+        return Err(GuardError::new(Refusal::UnknownToken));
     };
     if active.token.kind != crate::core::model::TokenKind::Access {
-        return Err(GuardError::new(
-            ErrorCode::InvalidToken,
-            "a refresh token is not an access token",
-        ));
+        return Err(GuardError::new(Refusal::NotAnAccessToken));
     }
     let caller = Caller(Arc::new(CallerInfo {
         user: active.user,
@@ -264,11 +318,8 @@ pub fn check_scopes(caller: &Caller, required: &ScopeSet) -> Result<(), GuardErr
         Ok(())
     } else {
         Err(GuardError {
-            error: OAuthError::new(
-                ErrorCode::InsufficientScope,
-                "the access token lacks a scope this resource needs",
-            ),
             scope: Some(required.clone()),
+            ..GuardError::new(Refusal::InsufficientScope)
         })
     }
 }
@@ -277,10 +328,7 @@ pub fn check_scopes(caller: &Caller, required: &ScopeSet) -> Result<(), GuardErr
 pub async fn caller_from(req: &Request, body: &mut RequestBody) -> Result<Caller, GuardError> {
     let Some(state) = req.data::<State>() else {
         tracing::error!("a guarded handler is mounted outside scopegate::web::app");
-        return Err(GuardError {
-            error: OAuthError::server_error(),
-            scope: None,
-        });
+        return Err(GuardError::new(Refusal::NotMounted));
     };
     let token = presented_token(req, body).await?;
     validate(state, &token).await
@@ -298,19 +346,23 @@ pub trait GuardSpec: Send + Sync + 'static {
     fn entry() -> &'static GuardEntry;
 }
 
+/// Authenticates the request and checks the scopes of `S`: the one decision behind both
+/// [`Guard`] (plain handlers) and `web::openapi::ApiGuard` (poem-openapi operations).
+pub async fn admit<S: GuardSpec>(
+    req: &Request,
+    body: &mut RequestBody,
+) -> Result<Caller, GuardError> {
+    let caller = caller_from(req, body).await?;
+    check_scopes(&caller, S::entry().scopes())?;
+    Ok(caller)
+}
+
 /// The extractor `#[oauth_required]` adds in front of a poem handler's parameters: it rejects
 /// the request before any other extractor runs unless the token holds the scopes of `S`.
 pub struct Guard<S: GuardSpec>(pub Caller, PhantomData<S>);
 
 impl<'a, S: GuardSpec> FromRequest<'a> for Guard<S> {
     async fn from_request(req: &'a Request, body: &mut RequestBody) -> poem::Result<Self> {
-        let caller = caller_from(req, body).await?;
-        check_scopes(&caller, S::entry().scopes())?;
-        Ok(Guard(caller, PhantomData))
+        Ok(Guard(admit::<S>(req, body).await?, PhantomData))
     }
-}
-
-/// The scope check the macro puts at the top of a guarded poem-openapi operation.
-pub fn require<S: GuardSpec>(caller: &impl AsRef<Caller>) -> poem::Result<()> {
-    Ok(check_scopes(caller.as_ref(), S::entry().scopes())?)
 }

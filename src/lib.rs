@@ -15,5 +15,5 @@ pub mod web;
 
 pub use guard::Caller;
 pub use manage::Scopegate;
-pub use scopegate_macros::oauth_required;
+pub use scopegate_macros::{oauth_api, oauth_required};
 pub use web::openapi::ApiCaller;

@@ -89,7 +89,8 @@ both_backends! {
         let url = server.url("/polls/");
         let resp = http().get(&url).send().await.unwrap();
         assert_eq!(resp.status(), 401);
-        assert!(challenge(&resp).contains("error=\"invalid_token\""));
+        // RFC 6750 §3.1: no token at all gets a bare challenge.
+        assert_eq!(challenge(&resp), "Bearer realm=\"scopegate\"");
         let resp = http().get(&url).bearer_auth("not-a-token").send().await.unwrap();
         assert_eq!(resp.status(), 401);
         assert!(challenge(&resp).contains("error=\"invalid_token\""));
@@ -121,6 +122,9 @@ both_backends! {
         assert_eq!(resp.status(), 403);
         assert!(challenge(&resp).contains("scope=\"polls:stats\""));
         let resp = http().get(server.url("/api/stats")).send().await.unwrap();
+        assert_eq!(resp.status(), 401);
+        assert_eq!(challenge(&resp), "Bearer realm=\"scopegate\"");
+        let resp = http().get(server.url("/api/stats")).bearer_auth("not-a-token").send().await.unwrap();
         assert_eq!(resp.status(), 401);
         assert!(challenge(&resp).contains("error=\"invalid_token\""));
         let resp = http().get(server.url("/api/stats")).bearer_auth(&stats).send().await.unwrap();

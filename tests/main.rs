@@ -14,6 +14,7 @@ mod clients;
 mod code_flow;
 mod conformance;
 mod grants;
+mod guard_order;
 mod guards;
 mod health;
 mod input_bounds;

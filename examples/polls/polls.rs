@@ -8,10 +8,11 @@
 use std::sync::{Arc, Mutex};
 
 use poem::web::{Data, Form, Html, Json, Path};
-use poem::{EndpointExt, Route, get, handler, post};
-use poem_openapi::{Object, OpenApi, payload};
+use poem::{EndpointExt, Route, handler};
+use poem_openapi::{ApiResponse, Object, OpenApi, payload};
+use scopegate::web::methods::{get, post};
 use scopegate::web::openapi::ApiCaller;
-use scopegate::{Caller, oauth_required};
+use scopegate::{Caller, oauth_api, oauth_required};
 use serde::{Deserialize, Serialize};
 
 /// One poll and its vote counts.
@@ -157,7 +158,40 @@ fn stats(Data(polls): Data<&Polls>) -> Json<Stats> {
 #[derive(Deserialize, Object)]
 pub struct VoteBody {
     /// Index of the chosen answer, from 0.
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000")))]
     choice: u64,
+}
+
+/// An error body of the JSON API, in the shape of scopegate's own.
+#[derive(Object)]
+pub struct ApiError {
+    /// `not_found`.
+    error: String,
+    /// What was not found.
+    error_description: String,
+}
+
+/// A poll, or why there is none.
+#[derive(ApiResponse)]
+pub enum PollAnswer {
+    /// The poll.
+    #[oai(status = 200)]
+    Ok(payload::Json<Poll>),
+    /// No such poll, or no such choice in it.
+    #[oai(status = 404)]
+    NotFound(payload::Json<ApiError>),
+}
+
+impl From<Option<Poll>> for PollAnswer {
+    fn from(poll: Option<Poll>) -> Self {
+        match poll {
+            Some(poll) => PollAnswer::Ok(payload::Json(poll)),
+            None => PollAnswer::NotFound(payload::Json(ApiError {
+                error: "not_found".into(),
+                error_description: "no such poll or choice".into(),
+            })),
+        }
+    }
 }
 
 /// The polls JSON API, documented in `/openapi.json`.
@@ -165,6 +199,7 @@ pub struct PollsApi {
     polls: Polls,
 }
 
+#[oauth_api]
 #[OpenApi]
 impl PollsApi {
     /// See the results of polls.
@@ -173,12 +208,10 @@ impl PollsApi {
     async fn results(
         &self,
         caller: ApiCaller,
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
         id: poem_openapi::param::Path<u64>,
-    ) -> poem::Result<payload::Json<Poll>> {
-        self.polls
-            .get(id.0)
-            .map(payload::Json)
-            .ok_or_else(not_found)
+    ) -> PollAnswer {
+        self.polls.get(id.0).into()
     }
 
     /// Vote in polls.
@@ -187,14 +220,14 @@ impl PollsApi {
     async fn vote(
         &self,
         caller: ApiCaller,
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
         id: poem_openapi::param::Path<u64>,
         body: payload::Json<VoteBody>,
-    ) -> poem::Result<payload::Json<Poll>> {
-        let choice = usize::try_from(body.0.choice).map_err(|_| not_found())?;
-        self.polls
-            .vote(id.0, choice)
-            .map(payload::Json)
-            .ok_or_else(not_found)
+    ) -> PollAnswer {
+        usize::try_from(body.0.choice)
+            .ok()
+            .and_then(|choice| self.polls.vote(id.0, choice))
+            .into()
     }
 
     /// See voting statistics.

@@ -5,7 +5,9 @@
 
 use poem::http::StatusCode;
 use poem::web::Data;
-use poem::{Body, Request, Response, Route, get, handler, post};
+use poem::{Body, Request, Response, Route, handler};
+
+use super::methods::{get, post};
 use serde_json::{Value, json};
 
 use super::State;

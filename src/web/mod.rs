@@ -7,6 +7,7 @@ pub mod error;
 pub mod forms;
 pub mod health;
 pub mod metadata;
+pub mod methods;
 pub mod middleware;
 pub mod oauth_docs;
 pub mod openapi;
@@ -23,7 +24,9 @@ pub mod userinfo;
 
 use std::sync::Arc;
 
-use poem::{Endpoint, EndpointExt, Route, get, post};
+use poem::{Endpoint, EndpointExt, Route};
+
+use methods::{get, post};
 use tera::Tera;
 
 use crate::core::store::Store;

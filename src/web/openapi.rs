@@ -8,17 +8,20 @@
 //! guarded operation's security requirement gets the scopes its guard enforces.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::marker::PhantomData;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use poem::http::{Method, StatusCode};
 use poem::web::{Data, Html, Json, RequestBody};
-use poem::{EndpointExt, IntoResponse, Request, Response, Route, get, handler};
+use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Response, Route, handler};
 use poem_openapi::registry::{MetaOAuthFlow, MetaOAuthFlows, MetaSecurityScheme, Registry};
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, OpenApi, OpenApiService};
 use serde_json::{Value, json};
 
 use super::State;
-use crate::guard::{Caller, caller_from};
+use super::methods::get;
+use crate::guard::{Caller, GuardSpec, admit, caller_from};
 use crate::registry::GuardKind;
 
 /// The name of scopegate's OAuth 2 security scheme in the document.
@@ -88,6 +91,46 @@ impl<'a> ApiExtractor<'a> for ApiCaller {
     }
 }
 
+/// The first parameter `#[oauth_api]` gives a guarded operation (it moves the operation's
+/// `ApiCaller` parameter here): poem-openapi extracts parameters in order, so authentication
+/// (401) and the scopes of `S` (403) are decided before any other parameter is read (400).
+/// It declares the same security scheme as [`ApiCaller`].
+pub struct ApiGuard<S: GuardSpec>(pub Caller, PhantomData<S>);
+
+impl<S: GuardSpec> From<ApiGuard<S>> for ApiCaller {
+    fn from(guard: ApiGuard<S>) -> Self {
+        ApiCaller(guard.0)
+    }
+}
+
+impl<S: GuardSpec> From<ApiGuard<S>> for Caller {
+    fn from(guard: ApiGuard<S>) -> Self {
+        guard.0
+    }
+}
+
+impl<'a, S: GuardSpec> ApiExtractor<'a> for ApiGuard<S> {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        <ApiCaller as ApiExtractor>::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        <ApiCaller as ApiExtractor>::security_schemes()
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        Ok(ApiGuard(admit::<S>(request, body).await?, PhantomData))
+    }
+}
+
 /// The document before request-specific URLs are filled in.
 struct Docs {
     spec: Value,
@@ -96,29 +139,221 @@ struct Docs {
 }
 
 /// Mounts the host's poem-openapi `api` under `prefix`, and adds `/openapi.json` and `/docs`.
+/// The API's error answers are JSON ([`HostApi`]), as the document says.
 pub fn mount<T: OpenApi + 'static>(route: Route, prefix: &str, api: T, title: &str) -> Route {
     let service = OpenApiService::new(api, title, env!("CARGO_PKG_VERSION")).url_prefix(prefix);
     let host_spec: Value = serde_json::from_str(&service.spec()).unwrap_or_else(|_| json!({}));
     let own_spec: Value = serde_json::from_str(
         &OpenApiService::new(
-            super::oauth_docs::OAuthDocs,
+            (
+                super::oauth_docs::OAuthDocs,
+                super::oauth_docs::OAuthDocsMore,
+                super::oauth_docs::CompatDocs,
+            ),
             title,
             env!("CARGO_PKG_VERSION"),
         )
         .spec(),
     )
     .unwrap_or_else(|_| json!({}));
+    let own_spec = restore_trailing_slashes(own_spec);
     warn_ambiguous_operations();
+    let methods = path_methods(&host_spec);
     let docs = Arc::new(Docs {
-        spec: merge(own_spec, host_spec),
+        spec: merge(own_spec, document_host_answers(host_spec)),
         page: explorer_page(&service.swagger_ui_html()),
     });
     let ui = service.swagger_ui();
+    let host = HostApi {
+        inner: service.into_endpoint(),
+        methods,
+    };
     route
-        .nest(prefix, service)
+        .nest(prefix, host)
         .at("/openapi.json", get(openapi_json).data(docs.clone()))
         .at("/docs", get(docs_page).data(docs))
         .nest("/docs/ui", ui)
+}
+
+/// poem-openapi drops a path's trailing slash, but the compatibility routes have one (Django
+/// spelled them so): put it back, or the document would name paths that are not served. And
+/// an authorization endpoint's 400 may be a page or, on the compatibility routes, RFC 6749
+/// JSON; an `ApiResponse` holds one type per status, so the second is added here.
+fn restore_trailing_slashes(mut spec: Value) -> Value {
+    for (path, method) in [
+        ("/auth", "get"),
+        ("/auth", "post"),
+        ("/oauth/authorise", "get"),
+        ("/oauth/authorise", "post"),
+    ] {
+        let pointer = format!(
+            "/paths/{}/{method}/responses/400/content",
+            path.replace('/', "~1")
+        );
+        if let Some(content) = spec.pointer_mut(&pointer).and_then(Value::as_object_mut) {
+            content.insert(
+                "application/json".into(),
+                json!({ "schema": { "$ref": "#/components/schemas/OAuthErrorBody" } }),
+            );
+        }
+    }
+    if let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) {
+        for (_, family) in super::oauth_docs::COMPAT_FAMILIES {
+            for path in family.iter().filter(|p| p.len() > 1 && p.ends_with('/')) {
+                if let Some(item) = paths.remove(path.trim_end_matches('/')) {
+                    paths.insert((*path).to_owned(), item);
+                }
+            }
+        }
+    }
+    spec
+}
+
+/// One path template of the document (`/api/polls/{id}/vote`), split at `/`.
+type Template = Vec<String>;
+
+/// The methods of every path of a document, for the `Allow` header of a 405.
+fn path_methods(spec: &Value) -> Vec<(Template, Vec<Method>)> {
+    let Some(paths) = spec.get("paths").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    paths
+        .iter()
+        .map(|(path, item)| {
+            let methods = item
+                .as_object()
+                .map(|ops| {
+                    ops.keys()
+                        .filter_map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            (path.split('/').map(str::to_owned).collect(), methods)
+        })
+        .collect()
+}
+
+/// True when `path` is an instance of `template` (a `{name}` segment matches any non-empty
+/// segment).
+fn matches_template(template: &[String], path: &str) -> bool {
+    let segments: Vec<&str> = path.split('/').collect();
+    segments.len() == template.len()
+        && template
+            .iter()
+            .zip(segments)
+            .all(|(t, s)| t == s || (t.starts_with('{') && t.ends_with('}') && !s.is_empty()))
+}
+
+/// The host's API as mounted: its errors become JSON bodies (`error`, `error_description`)
+/// like every other error scopegate sends, and a 405 names the methods of the path in `Allow`.
+/// Guard refusals are JSON already and pass unchanged, headers and all.
+pub struct HostApi<E> {
+    inner: E,
+    methods: Vec<(Template, Vec<Method>)>,
+}
+
+/// The error code a host API's JSON error body carries for `status`.
+fn api_error_code(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        _ => "invalid_request",
+    }
+}
+
+impl<E: Endpoint> Endpoint for HostApi<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let path = req.original_uri().path().to_owned();
+        // The host's own answers pass as they are (its `ApiResponse` types document them);
+        // only errors (extractors', routing's, or a host's `poem::Error`) are rewritten.
+        let mut resp = match self.inner.call(req).await {
+            Ok(r) => return Ok(r.into_response()),
+            Err(e) => e.into_response(),
+        };
+        let status = resp.status();
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            let allow = self
+                .methods
+                .iter()
+                .find(|(t, _)| matches_template(t, &path))
+                .map(|(_, m)| m.as_slice())
+                .unwrap_or_default();
+            return Ok(super::methods::method_not_allowed(allow));
+        }
+        let is_json = resp
+            .content_type()
+            .is_some_and(|c| c.starts_with("application/json"));
+        if status.is_client_error() && !is_json {
+            let text = resp.take_body().into_string().await.unwrap_or_default();
+            let text = if text.is_empty() {
+                status.canonical_reason().unwrap_or("error").to_owned()
+            } else {
+                text
+            };
+            resp.set_body(
+                json!({ "error": api_error_code(status), "error_description": text }).to_string(),
+            );
+            resp.headers_mut().insert(
+                poem::http::header::CONTENT_TYPE,
+                poem::http::HeaderValue::from_static("application/json"),
+            );
+        }
+        Ok(resp)
+    }
+}
+
+/// Adds to every operation of the host's document the answers [`HostApi`] and the guard give:
+/// 400 for a parameter or body that does not parse, 415 for a body of another type, each as a
+/// JSON error body. (`finish` adds the guard's 401 and 403 to the guarded ones.)
+fn document_host_answers(mut spec: Value) -> Value {
+    let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) else {
+        return spec;
+    };
+    for item in paths.values_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for op in item.values_mut() {
+            let has_body = op.get("requestBody").is_some();
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            let mut answers = vec![(
+                "400",
+                "invalid_request: a parameter or the body does not parse, or the token was \
+                 sent in more than one way",
+            )];
+            if has_body {
+                answers.push(("415", "unsupported_media_type: the body is of another type"));
+            }
+            for (status, what) in answers {
+                responses
+                    .entry(status)
+                    .or_insert_with(|| error_response(what, false));
+            }
+        }
+    }
+    spec
+}
+
+/// A documented JSON error answer, with the Bearer challenge header when `challenge`.
+fn error_response(what: &str, challenge: bool) -> Value {
+    let mut answer = json!({
+        "description": what,
+        "content": { "application/json": { "schema": {
+            "$ref": "#/components/schemas/OAuthErrorBody"
+        }}}
+    });
+    if challenge {
+        answer["headers"] = json!({ "WWW-Authenticate": {
+            "description": "RFC 6750 Bearer challenge",
+            "schema": { "type": "string" }
+        }});
+    }
+    answer
 }
 
 /// Puts the host's paths and schemas beside scopegate's own.
@@ -232,39 +467,35 @@ pub fn finish(mut spec: Value, issuer: &str) -> Value {
                 let Some(security) = op.get_mut("security").and_then(Value::as_array_mut) else {
                     continue;
                 };
+                if !security.iter().any(|r| r.get(SCHEME).is_some()) {
+                    continue;
+                }
                 for requirement in security.iter_mut() {
                     if let Some(list) = requirement.get_mut(SCHEME) {
                         *list = json!(needed);
                     }
                 }
-                // RFC 6750 answers every guarded operation can give.
+                // RFC 6750 answers every guarded operation can give (the 400 is the host's).
                 if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
                     for (status, what) in [
                         (
-                            "400",
-                            "invalid_request: the token was sent in more than one way",
-                        ),
-                        (
                             "401",
-                            "invalid_token: missing, unknown, expired or revoked token",
+                            "invalid_token: no token (a bare Bearer challenge), or an unknown, \
+                             expired or revoked one",
                         ),
                         (
                             "403",
                             "insufficient_scope: the token lacks a required scope",
                         ),
                     ] {
-                        responses.entry(status).or_insert_with(|| {
-                            json!({
-                                "description": what,
-                                "headers": { "WWW-Authenticate": {
-                                    "description": "RFC 6750 Bearer challenge",
-                                    "schema": { "type": "string" }
-                                }},
-                                "content": { "application/json": { "schema": {
-                                    "$ref": "#/components/schemas/OAuthErrorBody"
-                                }}}
-                            })
-                        });
+                        responses
+                            .entry(status)
+                            .or_insert_with(|| error_response(what, true));
+                    }
+                    if let Some(bad) = responses.get_mut("400")
+                        && bad.get("headers").is_none()
+                    {
+                        bad["headers"] = error_response("", true)["headers"].clone();
                     }
                 }
             }
@@ -280,11 +511,23 @@ fn openapi_json(
     Data(state): Data<&State>,
 ) -> Response {
     let issuer = super::metadata::issuer(state, req);
-    Json(finish(docs.spec.clone(), &issuer)).into_response()
+    let mut spec = finish(docs.spec.clone(), &issuer);
+    // List only the compatibility routes that are switched on.
+    let settings = &state.settings;
+    if let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) {
+        for (switched_on, family) in super::oauth_docs::COMPAT_FAMILIES {
+            if !switched_on(settings) {
+                for path in *family {
+                    paths.remove(*path);
+                }
+            }
+        }
+    }
+    Json(spec).into_response()
 }
 
-/// The client id the explorer's Authorize dialog starts with (`polls` registers it as a public
-/// client with redirect URI `<issuer>/docs/ui/oauth-receiver.html`).
+/// The client id the explorer's Authorize dialog starts with (the first visit to `/docs`
+/// registers it as a public client, see [`docs_redirect_uris`]).
 pub const DOCS_CLIENT_ID: &str = "scopegate-docs";
 
 /// poem-openapi's Swagger UI page, changed to load the finished `/openapi.json` (not the
@@ -317,17 +560,58 @@ fn explorer_page(generated: &str) -> String {
     page
 }
 
-/// Registers the explorer's public client (`DOCS_CLIENT_ID`, PKCE, redirect URI
-/// `<issuer>/docs/ui/oauth-receiver.html`, every registered scope) unless it exists, so the
-/// Authorize button works without a set-up step. Skipped when `SCOPEGATE_DOCS_CLIENT_ID` names
-/// a client registered by hand.
-async fn ensure_docs_client(state: &State, issuer: &str) {
+/// Where the explorer's Swagger UI receives the OAuth redirect.
+const RECEIVER: &str = "/docs/ui/oauth-receiver.html";
+
+/// The redirect URIs of the docs client. They come from the `issuer` setting; without one,
+/// from the address the server accepted this connection on, which is where it listens (a fact
+/// of the socket, which no header can change), plus `localhost` for a loopback address. Never
+/// from `Host` or any other request header: whoever sets those would otherwise choose where
+/// the codes of an approved, every-scope client go.
+pub fn docs_redirect_uris(state: &State, req: &Request) -> Vec<String> {
+    if let Some(issuer) = &state.settings.issuer {
+        return vec![format!("{}{RECEIVER}", issuer.trim_end_matches('/'))];
+    }
+    let Some(addr) = req.local_addr().as_socket_addr().copied() else {
+        return Vec::new();
+    };
+    let scheme = if req.scheme() == &poem::http::uri::Scheme::HTTPS {
+        "https"
+    } else {
+        "http"
+    };
+    let mut uris = vec![format!("{scheme}://{addr}{RECEIVER}")];
+    if addr.ip().is_loopback() {
+        uris.push(format!("{scheme}://localhost:{}{RECEIVER}", addr.port()));
+    }
+    uris
+}
+
+/// Registers the explorer's public client (`DOCS_CLIENT_ID`, PKCE, the redirect URIs of
+/// [`docs_redirect_uris`], every registered scope) so the Authorize button works without a
+/// set-up step, and puts its redirect URIs back to those when they differ (a database written
+/// by an older release, which took them from `Host`, is repaired on the first visit). Skipped
+/// when `SCOPEGATE_DOCS_CLIENT_ID` names a client registered by hand.
+async fn ensure_docs_client(state: &State, redirect_uris: Vec<String>) {
     use crate::core::model::{Approval, ClientType, GrantType, NewClient};
-    if std::env::var_os("SCOPEGATE_DOCS_CLIENT_ID").is_some() {
+    if std::env::var_os("SCOPEGATE_DOCS_CLIENT_ID").is_some() || redirect_uris.is_empty() {
         return;
     }
     match state.store.client_by_client_id(DOCS_CLIENT_ID).await {
-        Ok(Some(_)) => return,
+        Ok(Some(mut client)) => {
+            if client.redirect_uris != redirect_uris {
+                tracing::warn!(
+                    old = ?client.redirect_uris,
+                    new = ?redirect_uris,
+                    "the docs client's redirect URIs differ from the configured base; resetting"
+                );
+                client.redirect_uris = redirect_uris;
+                if let Err(e) = state.store.update_client(&client).await {
+                    tracing::warn!(error = %e, "docs client not updated");
+                }
+            }
+            return;
+        }
         Ok(None) => {}
         Err(e) => {
             tracing::warn!(error = %e, "docs client lookup failed");
@@ -340,7 +624,7 @@ async fn ensure_docs_client(state: &State, issuer: &str) {
         name: "API docs explorer".into(),
         client_type: ClientType::Public,
         grant_types: vec![GrantType::AuthorizationCode],
-        redirect_uris: vec![format!("{issuer}/docs/ui/oauth-receiver.html")],
+        redirect_uris,
         scopes: crate::registry::scopes().into_keys().collect(),
         approval: Approval::Approved,
         code_lifetime: None,
@@ -361,6 +645,6 @@ async fn docs_page(
     Data(docs): Data<&Arc<Docs>>,
     Data(state): Data<&State>,
 ) -> Html<String> {
-    ensure_docs_client(state, &super::metadata::issuer(state, req)).await;
+    ensure_docs_client(state, docs_redirect_uris(state, req)).await;
     Html(docs.page.clone())
 }

@@ -5,39 +5,25 @@ use poem::web::{Data, RequestBody};
 use poem::{Body, Request, Response, handler};
 
 use super::State;
-use super::error::{bearer_error, no_store_json, oauth_error, omniport_unauthorized};
-use crate::core::error::{ErrorCode, OAuthError};
-use crate::guard;
+use super::error::{no_store_json, omniport_unauthorized};
+use crate::core::error::ErrorCode;
+use crate::guard::{self, GuardError, Refusal};
 
-/// The user document, or the RFC 6750 error and whether a token had been presented. The token
-/// is found and validated exactly as a guarded handler's is (and shares its cache).
-async fn lookup(
-    state: &State,
-    req: &Request,
-    body: Body,
-) -> Result<serde_json::Value, (OAuthError, bool)> {
+/// The user document, or the guard's refusal. The token is found and validated exactly as a
+/// guarded handler's is (and shares its cache); the refusal is answered as a guard answers.
+async fn lookup(state: &State, req: &Request, body: Body) -> Result<serde_json::Value, GuardError> {
     let mut body = RequestBody::new(body);
-    let presented = guard::presented_token(req, &mut body).await.map_err(|e| {
-        let presented = !e.is_missing_token();
-        (e.error, presented)
-    })?;
-    let caller = guard::validate(state, &presented)
-        .await
-        .map_err(|e| (e.error, true))?;
-    let user = caller.user.as_ref().ok_or_else(|| {
-        (
-            OAuthError::new(
-                ErrorCode::InvalidToken,
-                "this access token was issued to a client, not for a user",
-            ),
-            true,
-        )
-    })?;
+    let presented = guard::presented_token(req, &mut body).await?;
+    let caller = guard::validate(state, &presented).await?;
+    let user = caller
+        .user
+        .as_ref()
+        .ok_or_else(|| GuardError::new(Refusal::NoUser))?;
     crate::core::userinfo::document(state.user_info.as_ref(), user, &caller.scopes)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "the user-info provider failed");
-            (OAuthError::server_error(), true)
+            GuardError::new(Refusal::StoreFailed)
         })
 }
 
@@ -46,8 +32,7 @@ async fn lookup(
 pub async fn userinfo(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
     match lookup(state, req, body).await {
         Ok(doc) => no_store_json(&doc),
-        Err((e, _)) if e.code == ErrorCode::ServerError => oauth_error(&e),
-        Err((e, presented)) => bearer_error(&e, None, presented),
+        Err(e) => e.response(),
     }
 }
 
@@ -56,7 +41,7 @@ pub async fn userinfo(req: &Request, body: Body, Data(state): Data<&State>) -> R
 pub async fn omniport_user_data(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
     match lookup(state, req, body).await {
         Ok(doc) => no_store_json(&doc),
-        Err((e, _)) if e.code == ErrorCode::ServerError => oauth_error(&e),
+        Err(e) if e.error.code == ErrorCode::ServerError => e.response(),
         Err(_) => omniport_unauthorized(),
     }
 }

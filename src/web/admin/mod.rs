@@ -8,7 +8,9 @@ mod users;
 
 use poem::http::StatusCode;
 use poem::web::Data;
-use poem::{Request, Response, Route, get, handler, post};
+use poem::{Request, Response, Route, handler};
+
+use crate::web::methods::{get, post};
 use serde::Serialize;
 
 use super::State;

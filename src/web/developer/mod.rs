@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
-use poem::{Body, Request, Response, Route, get, handler, post};
+use poem::{Body, Request, Response, Route, handler};
+
+use crate::web::methods::{get, post};
 use serde::Serialize;
 
 use super::State;
