@@ -69,61 +69,49 @@ pub async fn refresh(
         }
         None => old.scope.clone(),
     };
-    let minted = mint(
-        Grant {
-            client,
-            user_id: old.user_id,
-            scope: scope.clone(),
-            refresh_scope: Some(old.scope.clone()),
-            grant_id: old.grant_id.clone(),
-        },
-        client.lifetimes(defaults),
-        now,
-    );
-    let Some(new_refresh) = minted.refresh else {
-        return Err(OAuthError::server_error());
+    // Each pair joins the family with the old token's scope for its refresh token (§6).
+    let pair = || {
+        let minted = mint(
+            Grant {
+                client,
+                user_id: old.user_id,
+                scope: scope.clone(),
+                refresh_scope: Some(old.scope.clone()),
+                grant_id: old.grant_id.clone(),
+            },
+            client.lifetimes(defaults),
+            now,
+        );
+        match minted.refresh {
+            Some(refresh) => Ok((minted.response, minted.access, refresh)),
+            None => Err(OAuthError::server_error()),
+        }
     };
-    let outcome = if old.used_at.is_none() {
+    let (mut response, access, new_refresh) = pair()?;
+    let mut outcome = if old.used_at.is_none() {
         store
-            .rotate_refresh(old.id, now, minted.access, new_refresh)
+            .rotate_refresh(old.id, now, access, new_refresh)
             .await
             .map_err(store_failed)?
     } else {
         Redeemed::AlreadyUsed
     };
     // A lost race is a re-spend too: the winner spent the token a moment ago.
-    let (outcome, minted_again) = match outcome {
-        Redeemed::AlreadyUsed if grace.window > 0 => {
-            let again = mint(
-                Grant {
-                    client,
-                    user_id: old.user_id,
-                    scope,
-                    refresh_scope: Some(old.scope.clone()),
-                    grant_id: old.grant_id.clone(),
-                },
-                client.lifetimes(defaults),
-                now,
-            );
-            let Some(sibling) = again.refresh else {
-                return Err(OAuthError::server_error());
-            };
-            let since = now.saturating_sub(grace.window);
-            let outcome = store
-                .respend_refresh(old.id, since, grace.max_reuses, again.access, sibling)
-                .await
-                .map_err(store_failed)?;
-            (outcome, Some(again.response))
-        }
-        other => (other, None),
-    };
-    match (outcome, minted_again) {
-        (Redeemed::Won, Some(sibling)) => {
+    if outcome == Redeemed::AlreadyUsed && grace.window > 0 {
+        let (sibling, access, refresh) = pair()?;
+        let since = now.saturating_sub(grace.window);
+        outcome = store
+            .respend_refresh(old.id, since, grace.max_reuses, access, refresh)
+            .await
+            .map_err(store_failed)?;
+        if outcome == Redeemed::Won {
             tracing::info!(client = ?client.client_id, "refresh token re-spent within the grace window");
-            Ok(sibling)
         }
-        (Redeemed::Won, None) => Ok(minted.response),
-        (Redeemed::AlreadyUsed, _) => Err(reuse_detected(store, client, &old.grant_id, now).await),
+        response = sibling;
+    }
+    match outcome {
+        Redeemed::Won => Ok(response),
+        Redeemed::AlreadyUsed => Err(reuse_detected(store, client, &old.grant_id, now).await),
     }
 }
 
