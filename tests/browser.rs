@@ -262,7 +262,9 @@ async fn the_explorer_authorizes_with_code_and_pkce() {
     d.goto(&format!("{base}/docs")).await;
     d.click(".btn.authorize").await;
     let main = d.window().await;
-    d.click(".auth-container .auth-btn-wrapper .btn.modal-btn.auth.authorize")
+    // The OAuth 2 scheme's button: the only scheme section that shows a flow (the modal also
+    // lists the plain Bearer scheme of the user-info endpoints).
+    d.click(".auth-container:has(.flow) .auth-btn-wrapper .btn.modal-btn.auth.authorize")
         .await;
     let popup = d.other_window(&main).await;
     d.switch_to(&popup).await;
