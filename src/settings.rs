@@ -251,9 +251,30 @@ impl Settings {
                     .into(),
             );
         }
+        if let Some(issuer) = &self.issuer {
+            check_issuer(issuer)?;
+        }
         crate::store::parse_database_url(&self.database_url)?;
         Ok(self)
     }
+}
+
+/// An issuer is an absolute `http(s)` URL without query or fragment (RFC 8414 §2).
+fn check_issuer(issuer: &str) -> Result<(), String> {
+    let bad = || {
+        format!(
+            "issuer {issuer:?} must be an http(s) URL without query or fragment, e.g. https://auth.example.com"
+        )
+    };
+    let url = url::Url::parse(issuer).map_err(|_| bad())?;
+    if !matches!(url.scheme(), "https" | "http")
+        || url.host_str().is_none()
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(bad());
+    }
+    Ok(())
 }
 
 /// Reads an environment value as the TOML type its setting wants: booleans and numbers as such,

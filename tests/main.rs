@@ -18,6 +18,7 @@ mod guard_order;
 mod guards;
 mod health;
 mod input_bounds;
+mod issuer;
 mod lifecycle;
 mod log_injection;
 mod login_redirect;

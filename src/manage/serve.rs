@@ -10,6 +10,13 @@ pub(super) fn serve(host: &Scopegate, settings: Settings) -> Result<(), CommandE
     let addr = settings.addr.clone();
     addr.parse::<std::net::SocketAddr>()
         .map_err(|_| CommandError::Usage(format!("--addr {addr:?} is not HOST:PORT")))?;
+    if settings.issuer.is_none() && !settings.debug {
+        return Err(CommandError::Usage(
+            "set `issuer` (e.g. SCOPEGATE_ISSUER=https://auth.example.com): with debug off, the \
+             issuer this server publishes must be configured, never taken from a request"
+                .into(),
+        ));
+    }
     let banner = host.banner.as_ref().map(|b| b(&settings));
     let state = match &host.user_info {
         Some(provider) => crate::web::build_state_with(settings, provider.clone()),

@@ -7,18 +7,26 @@ use serde_json::json;
 use super::State;
 use crate::core::model::GrantType;
 
-/// The issuer: the `issuer` setting, else the request's own scheme and host.
+/// The issuer: the `issuer` setting, else (development only: `serve` refuses to start without
+/// it unless `debug`) the address this connection was accepted on. Never a request header:
+/// whoever sends `Host` would otherwise choose the endpoints this server publishes.
 pub fn issuer(state: &State, req: &Request) -> String {
     if let Some(issuer) = &state.settings.issuer {
         return issuer.trim_end_matches('/').to_owned();
     }
-    let scheme = if super::middleware::is_secure(req, &state.settings) {
+    local_base(req).unwrap_or_else(|| "http://localhost".to_owned())
+}
+
+/// `scheme://address` of the socket this request arrived on: a fact of the connection, which no
+/// header can change.
+pub fn local_base(req: &Request) -> Option<String> {
+    let addr = req.local_addr().as_socket_addr().copied()?;
+    let scheme = if req.scheme() == &poem::http::uri::Scheme::HTTPS {
         "https"
     } else {
         "http"
     };
-    let host = req.header("host").unwrap_or("localhost");
-    format!("{scheme}://{host}")
+    Some(format!("{scheme}://{addr}"))
 }
 
 /// The metadata document: every endpoint, grant, auth method, scope and PKCE method served.

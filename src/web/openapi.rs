@@ -572,16 +572,15 @@ pub fn docs_redirect_uris(state: &State, req: &Request) -> Vec<String> {
     if let Some(issuer) = &state.settings.issuer {
         return vec![format!("{}{RECEIVER}", issuer.trim_end_matches('/'))];
     }
-    let Some(addr) = req.local_addr().as_socket_addr().copied() else {
+    let (Some(base), Some(addr)) = (
+        super::metadata::local_base(req),
+        req.local_addr().as_socket_addr().copied(),
+    ) else {
         return Vec::new();
     };
-    let scheme = if req.scheme() == &poem::http::uri::Scheme::HTTPS {
-        "https"
-    } else {
-        "http"
-    };
-    let mut uris = vec![format!("{scheme}://{addr}{RECEIVER}")];
+    let mut uris = vec![format!("{base}{RECEIVER}")];
     if addr.ip().is_loopback() {
+        let scheme = base.split("://").next().unwrap_or("http");
         uris.push(format!("{scheme}://localhost:{}{RECEIVER}", addr.port()));
     }
     uris
