@@ -28,6 +28,7 @@ mod portal;
 mod portal_store;
 mod refresh_grace;
 mod revocation_races;
+mod serve_before_db;
 mod syncscopes;
 mod throttle;
 mod timeouts;

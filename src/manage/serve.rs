@@ -18,11 +18,12 @@ pub(super) fn serve(host: &Scopegate, settings: Settings) -> Result<(), CommandE
         ));
     }
     let banner = host.banner.as_ref().map(|b| b(&settings));
-    let state = match &host.user_info {
-        Some(provider) => crate::web::build_state_with(settings, provider.clone()),
-        None => crate::web::build_state(settings),
-    }
-    .map_err(CommandError::Failed)?;
+    let user_info = host
+        .user_info
+        .clone()
+        .unwrap_or_else(|| std::sync::Arc::new(crate::core::userinfo::DefaultUserInfo));
+    let crate::web::Started { state, unmigrated } =
+        crate::web::start_state(settings, user_info).map_err(CommandError::Failed)?;
     let timeouts = crate::web::server::Timeouts::from_settings(&state.settings);
     let app = crate::web::app(state, host.host_routes(Route::new()));
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -34,6 +35,10 @@ pub(super) fn serve(host: &Scopegate, settings: Settings) -> Result<(), CommandE
         let acceptor = poem::listener::Listener::into_acceptor(listener)
             .await
             .map_err(|e| CommandError::Failed(format!("cannot listen on {addr}: {e}")))?;
+        if let Some(store) = unmigrated {
+            // Dropped with the runtime at shutdown, so it never holds the pool open at exit.
+            tokio::spawn(migrate_when_ready(store));
+        }
         tracing::info!(%addr, "scopegate listening");
         if let Some(b) = banner {
             println!("{b}");
@@ -42,6 +47,25 @@ pub(super) fn serve(host: &Scopegate, settings: Settings) -> Result<(), CommandE
             .await
             .map_err(|e| CommandError::Failed(e.to_string()))
     })
+}
+
+/// Applies the migrations once the database answers, retrying with backoff (1 s doubling to
+/// 5 s); `/health/ready` answers 503 until then.
+async fn migrate_when_ready(store: crate::store::DbStore) {
+    let mut wait = std::time::Duration::from_secs(1);
+    loop {
+        tokio::time::sleep(wait).await;
+        let attempt = store.clone();
+        match tokio::task::spawn_blocking(move || attempt.migrate()).await {
+            Ok(Ok(_)) => {
+                tracing::info!("the database answers and is migrated; ready");
+                return;
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "migrations not applied yet; retrying"),
+            Err(e) => tracing::warn!(error = %e, "migration task failed; retrying"),
+        }
+        wait = (wait * 2).min(std::time::Duration::from_secs(5));
+    }
 }
 
 async fn shutdown_signal() {

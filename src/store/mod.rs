@@ -200,6 +200,20 @@ impl DbStore {
         Ok(Self { pool, backend })
     }
 
+    /// Opens a pool without waiting for the database: connections are made in the background
+    /// (a failed attempt is one warning line, retried with backoff), and each query waits up to
+    /// 10 s for one. `serve` starts this way, so an orchestrator may start it before the database.
+    pub fn open_lazily(database_url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let (backend, url) = parse_database_url(database_url).map_err(StoreError::Unavailable)?;
+        let pool = Pool::builder()
+            .max_size(max_connections.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .error_handler(Box::new(OneLineErrors))
+            .build_unchecked(Manager { backend, url });
+        Ok(Self { pool, backend })
+    }
+
     /// Opens a pool for a one-shot command: it retries quietly (no log line per failed attempt)
     /// and gives up after `wait`, so an unreachable database is one line of error, soon.
     pub fn open_quietly(
@@ -225,7 +239,12 @@ impl DbStore {
 
     /// Applies pending migrations; returns the names of those applied.
     pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
-        let mut conn = self.pool.get().map_err(unavailable)?;
+        self.migrate_within(Duration::from_secs(10))
+    }
+
+    /// [`Self::migrate`], waiting at most `wait` for a connection.
+    pub fn migrate_within(&self, wait: Duration) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.pool.get_timeout(wait).map_err(unavailable)?;
         conn.run_pending_migrations(self.migrations())
             .map(|applied| applied.iter().map(ToString::to_string).collect())
             .map_err(|e| StoreError::Database(e.to_string()))
@@ -263,6 +282,20 @@ impl DbStore {
         })
         .await
         .map_err(|e| StoreError::Database(format!("database task failed: {e}")))?
+    }
+}
+
+/// Logs a failed background connection attempt as one warning line (r2d2's default handler
+/// writes libpq's multi-line message at error level on every retry).
+#[derive(Debug)]
+struct OneLineErrors;
+
+impl diesel::r2d2::HandleError<diesel::r2d2::Error> for OneLineErrors {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        let StoreError::Unavailable(line) = unavailable(error) else {
+            return;
+        };
+        tracing::warn!(error = %line, "database connection failed; retrying");
     }
 }
 

@@ -88,6 +88,37 @@ pub fn app(state: State, host_routes: Route) -> impl Endpoint {
         .around(move |ep, req| middleware::around(ep, req, shared.clone()))
 }
 
+/// The state `serve` starts with, and the store whose migrations are still to apply when the
+/// database could not be reached at start (`serve` retries them in the background and reports
+/// not-ready meanwhile).
+pub struct Started {
+    /// The application state.
+    pub state: State,
+    /// The store to migrate once the database answers; `None` when it is migrated already.
+    pub unmigrated: Option<crate::store::DbStore>,
+}
+
+/// Like [`build_state_with`], but never waits for the database: when it cannot be reached or
+/// migrated now, the state is built anyway and [`Started::unmigrated`] says what is left.
+pub fn start_state(
+    settings: Settings,
+    user_info: Arc<dyn UserInfoProvider>,
+) -> Result<Started, String> {
+    let store = crate::store::DbStore::open_lazily(&settings.database_url, settings.pool_size)
+        .map_err(|e| e.to_string())?;
+    // A short first try: a reachable database is migrated before anything is served, an
+    // unreachable one must not keep the port closed.
+    let unmigrated = match store.migrate_within(std::time::Duration::from_secs(2)) {
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "the database is not ready; serving not-ready until it is");
+            Some(store.clone())
+        }
+    };
+    let state = assemble(settings, user_info, store)?;
+    Ok(Started { state, unmigrated })
+}
+
 /// Opens the database named by `settings`, applies pending migrations, and loads the templates.
 pub fn build_state(settings: Settings) -> Result<State, String> {
     build_state_with(settings, Arc::new(DefaultUserInfo))
@@ -103,6 +134,15 @@ pub fn build_state_with(
     store
         .migrate()
         .map_err(|e| format!("migration failed: {e}"))?;
+    assemble(settings, user_info, store)
+}
+
+/// The state around an opened store: templates, the password gate.
+fn assemble(
+    settings: Settings,
+    user_info: Arc<dyn UserInfoProvider>,
+    store: crate::store::DbStore,
+) -> Result<State, String> {
     let templates = templates::load(settings.template_dir.as_deref())?;
     let password_gate = crate::core::secret::PasswordGate::new(settings.password_hash_concurrency);
     Ok(Arc::new(AppState {
