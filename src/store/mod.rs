@@ -190,28 +190,24 @@ impl DbStore {
     /// Opens a pool on `database_url` (`sqlite://PATH` or `postgres://...`), waiting up to 10 s
     /// for the database.
     pub fn open(database_url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        let (backend, url) = parse_database_url(database_url).map_err(StoreError::Unavailable)?;
-        let pool = Pool::builder()
-            .max_size(max_connections.max(1))
-            .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(10))
-            .build(Manager { backend, url })
-            .map_err(unavailable)?;
-        Ok(Self { pool, backend })
+        Self::with_pool(database_url, |builder, manager| {
+            builder
+                .max_size(max_connections.max(1))
+                .build(manager)
+                .map_err(unavailable)
+        })
     }
 
     /// Opens a pool without waiting for the database: connections are made in the background
     /// (a failed attempt is one warning line, retried with backoff), and each query waits up to
     /// 10 s for one. `serve` starts this way, so an orchestrator may start it before the database.
     pub fn open_lazily(database_url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        let (backend, url) = parse_database_url(database_url).map_err(StoreError::Unavailable)?;
-        let pool = Pool::builder()
-            .max_size(max_connections.max(1))
-            .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(10))
-            .error_handler(Box::new(OneLineErrors))
-            .build_unchecked(Manager { backend, url });
-        Ok(Self { pool, backend })
+        Self::with_pool(database_url, |builder, manager| {
+            Ok(builder
+                .max_size(max_connections.max(1))
+                .error_handler(Box::new(OneLineErrors))
+                .build_unchecked(manager))
+        })
     }
 
     /// Opens a pool for a one-shot command: it retries quietly (no log line per failed attempt)
@@ -221,14 +217,27 @@ impl DbStore {
         max_connections: u32,
         wait: Duration,
     ) -> Result<Self, StoreError> {
+        Self::with_pool(database_url, |builder, manager| {
+            builder
+                .max_size(max_connections.max(1))
+                .connection_timeout(wait)
+                .error_handler(Box::new(diesel::r2d2::NopErrorHandler))
+                .build(manager)
+                .map_err(unavailable)
+        })
+    }
+
+    /// The one place a pool is made: the URL picks the backend, the defaults (one idle
+    /// connection, 10 s to get one) are set, and `build` adds what the caller differs in.
+    fn with_pool(
+        database_url: &str,
+        build: impl FnOnce(diesel::r2d2::Builder<Manager>, Manager) -> Result<Pool<Manager>, StoreError>,
+    ) -> Result<Self, StoreError> {
         let (backend, url) = parse_database_url(database_url).map_err(StoreError::Unavailable)?;
-        let pool = Pool::builder()
-            .max_size(max_connections.max(1))
+        let builder = Pool::builder()
             .min_idle(Some(1))
-            .connection_timeout(wait)
-            .error_handler(Box::new(diesel::r2d2::NopErrorHandler))
-            .build(Manager { backend, url })
-            .map_err(unavailable)?;
+            .connection_timeout(Duration::from_secs(10));
+        let pool = build(builder, Manager { backend, url })?;
         Ok(Self { pool, backend })
     }
 

@@ -62,6 +62,13 @@ where
 {
     let app = Arc::new(app.map_to_response());
     let graceful = GracefulShutdown::new();
+    // One connection builder for the server's life, not one per connection.
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeouts.header_read);
+    builder.http2().timer(TokioTimer::new());
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -95,12 +102,6 @@ where
             inner: io,
             activity: activity.clone(),
         };
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(timeouts.header_read);
-        builder.http2().timer(TokioTimer::new());
         let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(io), service)
             .into_owned();
