@@ -1,58 +1,49 @@
 //! The runtime behind `#[oauth_required]`: finds the bearer token (RFC 6750 §2.1–2.3),
-//! validates it (through a short-lived in-process cache), checks scopes, and hands the handler
-//! a [`Caller`].
+//! validates it through the state's token cache, checks scopes, and hands the handler a
+//! [`Caller`].
 //!
-//! Cache rules (ARCHITECTURE.md, "Many instances"): entries are keyed by the SHA-256 of the
-//! token (never the token), live at most [`CACHE_TTL`], and are ignored once any revocation
-//! happened in this process after they were made ([`crate::core::revocation`]). So a revocation
-//! is honoured by the very next request of the same process and by other instances within 1 s.
+//! The cache ([`crate::core::token_cache`]) lives on the change feed: a revocation, a client's
+//! or a user's change on any instance is honoured by this one on its very next request when
+//! made here, and within milliseconds when made elsewhere (docs/caching.md).
 
-use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::sync::{Arc, LazyLock, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use poem::web::RequestBody;
 use poem::{Body, FromRequest, Request};
-use sha2::{Digest, Sha256};
 
 use crate::core::error::{ErrorCode, OAuthError};
-use crate::core::grant::find_active;
-use crate::core::model::{Client, User};
+use crate::core::grant::ActiveToken;
 use crate::core::scope::ScopeSet;
 use crate::registry::GuardEntry;
 use crate::web::State;
 use crate::web::request::is_form;
 
-/// How long a validated token may be served from the cache.
-pub const CACHE_TTL: Duration = Duration::from_millis(900);
-/// Past this many entries the cache is cleared rather than grown.
-const CACHE_MAX: usize = 100_000;
 /// The largest form body read for an `access_token` field.
 const MAX_FORM: usize = 64 * 1024;
 
-/// Who is calling a guarded handler: the token's user (none for client credentials), its
-/// client, and the scopes it was granted. Cheap to clone.
+/// Who is calling a guarded handler: the active token with its client and its user (none for
+/// client credentials), as `caller.user`, `caller.client` and `caller.token`. Cheap to clone:
+/// it shares the token cache's entry.
 #[derive(Debug, Clone)]
-pub struct Caller(Arc<CallerInfo>);
+pub struct Caller(Arc<ActiveToken>);
 
-/// The data behind a [`Caller`].
-#[derive(Debug)]
-pub struct CallerInfo {
-    /// The resource owner, when the grant has one.
-    pub user: Option<User>,
-    /// The client the token was issued to.
-    pub client: Client,
+impl Caller {
     /// The scopes the token grants.
-    pub scopes: ScopeSet,
+    pub fn scopes(&self) -> &ScopeSet {
+        &self.0.token.scope
+    }
+
     /// When the token expires (Unix seconds).
-    pub expires_at: i64,
+    pub fn expires_at(&self) -> i64 {
+        self.0.token.expires_at
+    }
 }
 
 impl Deref for Caller {
-    type Target = CallerInfo;
-    fn deref(&self) -> &CallerInfo {
+    type Target = ActiveToken;
+    fn deref(&self) -> &ActiveToken {
         &self.0
     }
 }
@@ -171,42 +162,6 @@ impl From<GuardError> for poem::Error {
     }
 }
 
-struct Cached {
-    caller: Caller,
-    generation: u64,
-    fetched: Instant,
-}
-
-type CacheKey = (usize, [u8; 32]);
-
-/// Hashes a cache key cheaply: the key already holds a SHA-256 digest, uniformly spread and not
-/// choosable by a caller, so its first bytes make a good table hash (SipHash would only add
-/// work on the hot path).
-#[derive(Default)]
-struct DigestHasher(u64);
-
-impl std::hash::Hasher for DigestHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        if let Some(head) = bytes.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
-            self.0 ^= u64::from_le_bytes(head);
-        } else {
-            for &b in bytes {
-                self.0 = self.0.rotate_left(8) ^ u64::from(b);
-            }
-        }
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.0 = (self.0 ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-type Cache = HashMap<CacheKey, Cached, std::hash::BuildHasherDefault<DigestHasher>>;
-
-static CACHE: LazyLock<RwLock<Cache>> = LazyLock::new(|| RwLock::new(Cache::default()));
-
 /// The `access_token` values of a form-encoded string; a malformed string has none.
 fn access_tokens_in(form: &[u8]) -> Vec<String> {
     form_urlencoded_pairs(form)
@@ -261,60 +216,26 @@ pub async fn presented_token(req: &Request, body: &mut RequestBody) -> Result<St
     }
 }
 
-/// Validates a presented token: from the cache when a fresh entry exists, else from the store.
+/// Validates a presented token through the state's token cache.
 pub async fn validate(state: &State, token: &str) -> Result<Caller, GuardError> {
-    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-    // The store's address tells apart servers sharing this process (tests run several).
-    let key: CacheKey = (Arc::as_ptr(&state.store) as *const () as usize, digest);
-    let now = crate::core::now();
-    let generation = crate::core::revocation::generation();
-    if let Ok(cache) = CACHE.read()
-        && let Some(hit) = cache.get(&key)
-        && hit.generation == generation
-        && hit.fetched.elapsed() < CACHE_TTL
-        && hit.caller.expires_at > now
-    {
-        return Ok(hit.caller.clone());
-    }
-    let fetched = Instant::now();
-    let active = find_active(state.store.as_ref(), token, now)
+    let active = state
+        .tokens
+        .find_active(state.store.as_ref(), token, crate::core::now())
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "token lookup failed");
             GuardError::new(Refusal::StoreFailed)
-        })?;
-    let Some(active) = active else {
-        return Err(GuardError::new(Refusal::UnknownToken));
-    };
+        })?
+        .ok_or_else(|| GuardError::new(Refusal::UnknownToken))?;
     if active.token.kind != crate::core::model::TokenKind::Access {
         return Err(GuardError::new(Refusal::NotAnAccessToken));
     }
-    let caller = Caller(Arc::new(CallerInfo {
-        user: active.user,
-        client: active.client,
-        scopes: active.token.scope.clone(),
-        expires_at: active.token.expires_at,
-    }));
-    if let Ok(mut cache) = CACHE.write() {
-        if cache.len() >= CACHE_MAX {
-            cache.clear();
-        }
-        // `generation` was read before the lookup: a revocation during it makes this stale.
-        cache.insert(
-            key,
-            Cached {
-                caller: caller.clone(),
-                generation,
-                fetched,
-            },
-        );
-    }
-    Ok(caller)
+    Ok(Caller(active))
 }
 
 /// Fails with `insufficient_scope` unless `caller` holds every scope of `required`.
 pub fn check_scopes(caller: &Caller, required: &ScopeSet) -> Result<(), GuardError> {
-    if required.is_subset(&caller.scopes) {
+    if required.is_subset(caller.scopes()) {
         Ok(())
     } else {
         Err(GuardError {

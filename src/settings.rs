@@ -79,6 +79,12 @@ pub struct Settings {
     pub client_auth_failures_per_ip: i64,
     /// The sliding window of client-authentication throttling, in seconds. Default 60.
     pub client_auth_failure_window: i64,
+    /// Most active tokens cached per instance for the guard, introspection and user info
+    /// (docs/caching.md); 0 turns the cache off. Default 100000, at most 10000000.
+    pub token_cache_entries: usize,
+    /// Seconds a cached token answer may be served at most. The change feed, not this age, is
+    /// what invalidates entries; this is a backstop. Default 60, between 1 and 600.
+    pub token_cache_max_age: u64,
 }
 
 impl Default for Settings {
@@ -113,6 +119,8 @@ impl Default for Settings {
             client_auth_failures_per_client: 10,
             client_auth_failures_per_ip: 50,
             client_auth_failure_window: 60,
+            token_cache_entries: 100_000,
+            token_cache_max_age: 60,
         }
     }
 }
@@ -250,6 +258,12 @@ impl Settings {
                 "client_auth_failures_per_client and client_auth_failures_per_ip must be at least 1"
                     .into(),
             );
+        }
+        if self.token_cache_entries > 10_000_000 {
+            return Err("token_cache_entries must be at most 10000000".into());
+        }
+        if !(1..=600).contains(&self.token_cache_max_age) {
+            return Err("token_cache_max_age must be between 1 and 600 seconds".into());
         }
         if let Some(issuer) = &self.issuer {
             check_issuer(issuer)?;

@@ -99,3 +99,26 @@ both_backends! {
         server.stop().await;
     }
 }
+
+/// A body over the 64 kB form limit is refused with its answer delivered, not a connection
+/// reset: the server reads (and discards) what the client is still sending before it closes.
+/// Without that, Linux answers the unread bytes with a RST that can destroy the 400 in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_body_gets_its_answer_not_a_reset() {
+    let server = TestServer::start(crate::support::Backend::Sqlite).await;
+    let big = format!("grant_type=client_credentials&pad={}", "x".repeat(400_000));
+    for round in 0..40 {
+        // A fresh connection each time, as a browser posting one oversized form would use.
+        let resp = reqwest::Client::new()
+            .post(server.url("/oauth/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: {e:?}"));
+        assert_eq!(resp.status(), 400, "round {round}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request", "round {round}");
+    }
+    server.stop().await;
+}

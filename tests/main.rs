@@ -13,6 +13,7 @@ mod cli_exit;
 mod clients;
 mod code_flow;
 mod conformance;
+mod feed;
 mod grants;
 mod guard_order;
 mod guards;

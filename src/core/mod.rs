@@ -3,16 +3,17 @@
 //! Everything here works over the [`store::Store`] trait.
 
 pub mod error;
+pub mod feed;
 pub mod grant;
 pub mod model;
 pub mod params;
 pub mod pkce;
 pub mod portal;
-pub mod revocation;
 pub mod scope;
 pub mod secret;
 pub mod store;
 pub mod throttle;
+pub mod token_cache;
 pub mod userinfo;
 
 /// Seconds since the Unix epoch; every stored time uses it.

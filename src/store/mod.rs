@@ -5,6 +5,7 @@
 //! blocking pool, so database work never stalls the async worker threads.
 
 mod admin;
+mod feed;
 mod models;
 mod queries;
 mod revocation;
@@ -132,6 +133,7 @@ pub fn wait_until_closed(limit: Duration) -> bool {
     true
 }
 
+#[derive(Clone)]
 struct Manager {
     backend: Backend,
     url: String,
@@ -160,9 +162,15 @@ impl ManageConnection for Manager {
 impl Manager {
     fn establish(&self) -> Result<AnyConnection, diesel::r2d2::Error> {
         match self.backend {
-            Backend::Postgres => PgConnection::establish(&self.url)
-                .map(AnyConnection::Postgresql)
-                .map_err(diesel::r2d2::Error::ConnectionError),
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.url)
+                    .map_err(diesel::r2d2::Error::ConnectionError)?;
+                // Every connection hears the change feed, so the writer's own announcement
+                // arrives with its COMMIT and is applied before the store call returns.
+                conn.batch_execute(&format!("LISTEN {}", feed::CHANNEL))
+                    .map_err(diesel::r2d2::Error::QueryError)?;
+                Ok(AnyConnection::Postgresql(conn))
+            }
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(&self.url)
                     .map_err(diesel::r2d2::Error::ConnectionError)?;
@@ -184,6 +192,8 @@ impl Manager {
 pub struct DbStore {
     pool: Pool<Manager>,
     backend: Backend,
+    manager: Manager,
+    hub: Arc<feed::Hub>,
 }
 
 impl DbStore {
@@ -237,8 +247,14 @@ impl DbStore {
         let builder = Pool::builder()
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10));
-        let pool = build(builder, Manager { backend, url })?;
-        Ok(Self { pool, backend })
+        let manager = Manager { backend, url };
+        let pool = build(builder, manager.clone())?;
+        Ok(Self {
+            pool,
+            backend,
+            manager,
+            hub: Arc::new(feed::Hub::new()),
+        })
     }
 
     /// The backend this store talks to.
@@ -278,16 +294,27 @@ impl DbStore {
         Arc::new(self)
     }
 
-    /// Runs `f` with a pooled connection on the blocking pool.
+    /// The change feed, its listener started on first use (`serve` starts it; one-shot
+    /// commands never do).
+    pub fn change_feed(&self) -> Arc<crate::core::feed::Feed> {
+        self.hub.start(&self.manager)
+    }
+
+    /// Runs `f` with a pooled connection on the blocking pool, then applies the changes that
+    /// connection can see: every store call publishes its own writes to this instance's caches
+    /// before it returns, whichever method it is.
     async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let hub = self.hub.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get().map_err(unavailable)?;
-            f(&mut conn)
+            let out = f(&mut conn);
+            hub.catch_up(&mut conn);
+            out
         })
         .await
         .map_err(|e| StoreError::Database(format!("database task failed: {e}")))?

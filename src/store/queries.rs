@@ -368,7 +368,6 @@ impl Store for DbStore {
             })
         })
         .await
-        .inspect(|_| crate::core::revocation::note_revocation())
     }
 
     async fn respend_refresh(
@@ -595,7 +594,6 @@ impl Store for DbStore {
         let approval = approval.clone();
         self.run(move |c| admin::set_approval(c, client_id, &approval))
             .await
-            .inspect(|_| crate::core::revocation::note_revocation())
     }
 
     async fn set_client_secret(
@@ -608,9 +606,7 @@ impl Store for DbStore {
     }
 
     async fn delete_client(&self, client_id: i64) -> Result<(), StoreError> {
-        self.run(move |c| admin::delete_client(c, client_id))
-            .await
-            .inspect(|_| crate::core::revocation::note_revocation())
+        self.run(move |c| admin::delete_client(c, client_id)).await
     }
 
     async fn client_profile(&self, client_id: i64) -> Result<Option<ClientProfile>, StoreError> {
@@ -664,7 +660,6 @@ impl Store for DbStore {
     ) -> Result<(), StoreError> {
         self.run(move |c| admin::set_user_flags(c, user_id, is_active, is_superuser))
             .await
-            .inspect(|_| crate::core::revocation::note_revocation())
     }
 
     async fn set_user_password(&self, user_id: i64, password_hash: &str) -> Result<(), StoreError> {

@@ -117,8 +117,5 @@ pub(super) fn revoke_all(
             break;
         }
     }
-    if total > 0 {
-        crate::core::revocation::note_revocation();
-    }
     Ok(total)
 }

@@ -191,3 +191,13 @@ diesel::table! {
         kind -> Text,
     }
 }
+
+diesel::table! {
+    /// SQLite only: the change feed's rows (PostgreSQL announces changes with NOTIFY instead).
+    changes (seq) {
+        seq -> BigInt,
+        kind -> Text,
+        ref_id -> BigInt,
+        created_at -> BigInt,
+    }
+}

@@ -163,7 +163,12 @@ pub async fn onesait_check_token(req: &Request, body: Body, Data(state): Data<&S
         Err(e) => return oauth_error(&e),
     };
     let found = match asker
-        .active_token(state.store.as_ref(), presented, crate::core::now())
+        .active_token(
+            &state.tokens,
+            state.store.as_ref(),
+            presented,
+            crate::core::now(),
+        )
         .await
     {
         Ok(f) => f.filter(|a| a.token.kind == TokenKind::Access),

@@ -23,13 +23,20 @@ pub async fn alive() -> Response {
 }
 
 /// `GET /health/ready`: the database answers and carries every migration of this build; else
-/// `503` with the reason and `Retry-After`.
+/// `503` with the reason and `Retry-After`. `change_feed` says whether the caches are on
+/// (`live`) or every answer is read from the database (`down`, still ready: slower, never
+/// stale).
 #[handler]
 pub async fn ready(Data(state): Data<&State>) -> Response {
     // Bounded: a probe must answer even while the pool waits for a database that is gone.
     let checked = tokio::time::timeout(CHECK_LIMIT, state.store.pending_migrations()).await;
+    let feed = if state.tokens.feed().is_live() {
+        "live"
+    } else {
+        "down"
+    };
     let reason = match checked {
-        Ok(Ok(0)) => return Json(json!({"status": "ok"})).into_response(),
+        Ok(Ok(0)) => return Json(json!({"status": "ok", "change_feed": feed})).into_response(),
         Ok(Ok(n)) => format!("{n} database migrations are not applied"),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: the database does not answer");

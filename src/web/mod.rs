@@ -45,6 +45,9 @@ pub struct AppState {
     pub user_info: Arc<dyn UserInfoProvider>,
     /// Bounds the password hashes in flight; every password check goes through it.
     pub password_gate: crate::core::secret::PasswordGate,
+    /// Active tokens, cached on the store's change feed: the one token lookup of the guard,
+    /// introspection and user info.
+    pub tokens: crate::core::token_cache::TokenCache,
 }
 
 /// Shared handle on the application state.
@@ -137,7 +140,8 @@ pub fn build_state_with(
     assemble(settings, user_info, store)
 }
 
-/// The state around an opened store: templates, the password gate.
+/// The state around an opened store: templates, the password gate, the token cache (whose
+/// change-feed listener starts here).
 fn assemble(
     settings: Settings,
     user_info: Arc<dyn UserInfoProvider>,
@@ -145,11 +149,17 @@ fn assemble(
 ) -> Result<State, String> {
     let templates = templates::load(settings.template_dir.as_deref())?;
     let password_gate = crate::core::secret::PasswordGate::new(settings.password_hash_concurrency);
+    let tokens = crate::core::token_cache::TokenCache::new(
+        store.change_feed(),
+        settings.token_cache_entries,
+        std::time::Duration::from_secs(settings.token_cache_max_age),
+    );
     Ok(Arc::new(AppState {
         store: store.shared(),
         settings,
         templates,
         user_info,
         password_gate,
+        tokens,
     }))
 }

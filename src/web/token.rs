@@ -155,7 +155,7 @@ pub struct Introspection {
 
 impl Introspection {
     /// The RFC 7662 description of an active token.
-    pub fn of(active: ActiveToken, issuer: String) -> Self {
+    pub fn of(active: &ActiveToken, issuer: String) -> Self {
         let sub = match &active.user {
             Some(u) => u.id.to_string(),
             None => active.client.client_id.clone(),
@@ -164,8 +164,8 @@ impl Introspection {
             active: true,
             scope: Some(active.token.scope.to_string()),
             aud: Some(active.client.client_id.clone()),
-            client_id: Some(active.client.client_id),
-            username: active.user.map(|u| u.username),
+            client_id: Some(active.client.client_id.clone()),
+            username: active.user.as_ref().map(|u| u.username.clone()),
             token_type: Some(match active.token.kind {
                 TokenKind::Access => "Bearer",
                 TokenKind::Refresh => "refresh_token",
@@ -196,7 +196,12 @@ pub async fn introspect(req: &Request, body: Body, Data(state): Data<&State>) ->
         Err(e) => return oauth_error(&e),
     };
     let found = match asker
-        .active_token(state.store.as_ref(), presented, crate::core::now())
+        .active_token(
+            &state.tokens,
+            state.store.as_ref(),
+            presented,
+            crate::core::now(),
+        )
         .await
     {
         Ok(f) => f,
@@ -207,7 +212,7 @@ pub async fn introspect(req: &Request, body: Body, Data(state): Data<&State>) ->
     };
     let body = match found {
         None => Introspection::default(),
-        Some(active) => Introspection::of(active, super::metadata::issuer(state, req)),
+        Some(active) => Introspection::of(&active, super::metadata::issuer(state, req)),
     };
     no_store_json(&body)
 }

@@ -19,7 +19,7 @@ async fn lookup(state: &State, req: &Request, body: Body) -> Result<serde_json::
         .user
         .as_ref()
         .ok_or_else(|| GuardError::new(Refusal::NoUser))?;
-    crate::core::userinfo::document(state.user_info.as_ref(), user, &caller.scopes)
+    crate::core::userinfo::document(state.user_info.as_ref(), user, caller.scopes())
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "the user-info provider failed");

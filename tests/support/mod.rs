@@ -117,6 +117,16 @@ pub fn test_settings(db: &TestDb) -> Settings {
 }
 
 /// A running scopegate server. Dropping it stops the server and removes the database.
+/// Sends the servers' warnings to the test harness's capture, so a failing test shows its own
+/// log lines and a passing one prints nothing (an in-process `serve` would otherwise log to
+/// stderr for the whole test binary and bury the failures).
+fn quiet_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn")
+        .with_test_writer()
+        .try_init();
+}
+
 pub struct TestServer {
     pub base: String,
     pub state: State,
@@ -147,6 +157,7 @@ impl TestServer {
         build: impl FnOnce(Settings) -> Result<State, String> + Send + 'static,
         host: Route,
     ) -> TestServer {
+        quiet_logs();
         let db = TestDb::new(backend);
         let mut settings = test_settings(&db);
         tweak(&mut settings);
@@ -589,4 +600,68 @@ pub async fn introspect_as(
         .unwrap();
     assert_eq!(resp.status(), 200, "introspection should answer");
     resp.json().await.unwrap()
+}
+
+/// Another instance: `scopegate serve` in a process of its own on `database_url`, stopped (by
+/// its PID) when dropped.
+pub struct Instance {
+    pub base: String,
+    child: std::process::Child,
+}
+
+impl Instance {
+    /// Starts it and waits until `/health/ready` says ready with its change feed live.
+    pub async fn start(database_url: &str) -> Instance {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_scopegate"))
+            .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+            .env("DATABASE_URL", database_url)
+            .env("SCOPEGATE_DEBUG", "true")
+            .env("SCOPEGATE_LOG", "warn")
+            .env_remove("SCOPEGATE_CONFIG")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start scopegate serve");
+        let instance = Instance {
+            base: format!("http://127.0.0.1:{port}"),
+            child,
+        };
+        instance.wait_for_feed("live").await;
+        instance
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// What `/health/ready` says of the change feed (`live`, `down`), if it answers.
+    pub async fn feed(&self) -> Option<String> {
+        let resp = http().get(self.url("/health/ready")).send().await.ok()?;
+        let body: serde_json::Value = resp.json().await.ok()?;
+        body["change_feed"].as_str().map(str::to_owned)
+    }
+
+    /// Waits (at most 30 s) until the change feed is in `state`.
+    pub async fn wait_for_feed(&self, state: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while self.feed().await.as_deref() != Some(state) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the instance's change feed never became {state}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -131,7 +131,7 @@ pub struct ActiveToken {
 }
 
 /// Finds the token behind a presented value if it is active now: known, unexpired, unrevoked,
-/// not rotated away, and its user still active.
+/// not rotated away, its client approved, and its user still active.
 pub async fn find_active(
     store: &dyn Store,
     presented: &str,
@@ -143,7 +143,13 @@ pub async fn find_active(
     if !token.is_active(now) {
         return Ok(None);
     }
-    let Some(client) = store.client_by_id(token.client_id).await? else {
+    // A client that is not (or no longer) approved has no valid tokens, whichever path
+    // rejected it.
+    let Some(client) = store
+        .client_by_id(token.client_id)
+        .await?
+        .filter(|c| c.approval == super::model::Approval::Approved)
+    else {
         return Ok(None);
     };
     let user = match token.user_id {

@@ -1,0 +1,12 @@
+DROP TRIGGER scopes_deleted;
+DROP TRIGGER scopes_changed;
+DROP TRIGGER scopes_added;
+DROP TRIGGER consents_deleted;
+DROP TRIGGER consents_changed;
+DROP TRIGGER users_deleted;
+DROP TRIGGER users_changed;
+DROP TRIGGER clients_deleted;
+DROP TRIGGER clients_changed;
+DROP TRIGGER tokens_deleted;
+DROP TRIGGER tokens_changed;
+DROP TABLE changes;
