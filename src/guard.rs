@@ -2,7 +2,7 @@
 //! validates it through the state's token cache, checks scopes, and hands the handler a
 //! [`Caller`].
 //!
-//! The cache ([`crate::core::token_cache`]) lives on the change feed: a revocation, a client's
+//! The cache ([`crate::core::cache`]) lives on the change feed: a revocation, a client's
 //! or a user's change on any instance is honoured by this one on its very next request when
 //! made here, and within milliseconds when made elsewhere (docs/caching.md).
 
@@ -219,7 +219,7 @@ pub async fn presented_token(req: &Request, body: &mut RequestBody) -> Result<St
 /// Validates a presented token through the state's token cache.
 pub async fn validate(state: &State, token: &str) -> Result<Caller, GuardError> {
     let active = state
-        .tokens
+        .caches
         .find_active(state.store.as_ref(), token, crate::core::now())
         .await
         .map_err(|e| {

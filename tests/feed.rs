@@ -28,6 +28,14 @@ struct Pair {
     alice: scopegate::core::model::User,
 }
 
+impl Pair {
+    /// Stops B, then A and its database (B first, so it never sees its database vanish).
+    async fn stop(self) {
+        drop(self.b);
+        self.a.stop().await;
+    }
+}
+
 async fn pair(db: Backend) -> Pair {
     let a = TestServer::start(db).await;
     let b = Instance::start(&a.db.url).await;
@@ -144,7 +152,7 @@ both_backends! {
             assert_eq!(resp.status(), 200);
         };
         refused_everywhere(&pair, |base| userinfo_accepts(base, access.clone()), revoke).await;
-        pair.a.stop().await;
+        pair.stop().await;
     }
 
     async fn a_rotated_token_is_refused_everywhere(db: Backend) {
@@ -162,7 +170,7 @@ both_backends! {
             assert_eq!(resp.status(), 200);
         };
         refused_everywhere(&pair, |base| userinfo_accepts(base, access.clone()), rotate).await;
-        pair.a.stop().await;
+        pair.stop().await;
     }
 
     async fn a_revoked_family_is_refused_everywhere(db: Backend) {
@@ -187,7 +195,7 @@ both_backends! {
             assert_eq!(spend(old_refresh.clone()).await.status(), 400);
         };
         refused_everywhere(&pair, |base| userinfo_accepts(base, access.clone()), replay).await;
-        pair.a.stop().await;
+        pair.stop().await;
     }
 
     async fn a_regenerated_secret_is_refused_everywhere(db: Backend) {
@@ -206,7 +214,38 @@ both_backends! {
             async move { introspection(&base, &id, &secret, &own).await.is_some() }
         };
         refused_everywhere(&pair, old_secret_works, regenerate).await;
-        pair.a.stop().await;
+        pair.stop().await;
+    }
+
+    async fn failed_client_authentications_throttle_everywhere(db: Backend) {
+        let pair = pair(db).await;
+        let own = field(&alice_token(&pair).await, "access_token");
+        let (id, secret) = (pair.app.client_id.clone(), pair.app.secret.clone().unwrap());
+        // Guessing at the secret on A, up to `client_auth_failures_per_client` (10).
+        let guess = async {
+            for _ in 0..10 {
+                assert_eq!(introspection(&pair.a.base, &id, "a-wrong-guess", &own).await, None);
+            }
+        };
+        let right_secret_works = |base: String| {
+            let (id, secret, own) = (id.clone(), secret.clone(), own.clone());
+            async move {
+                let resp = http()
+                    .post(format!("{base}/oauth/introspect"))
+                    .basic_auth(&id, Some(&secret))
+                    .form(&[("token", own.as_str())])
+                    .send()
+                    .await
+                    .unwrap();
+                match resp.status().as_u16() {
+                    200 => true,
+                    429 => false,
+                    other => panic!("introspection answered {other}"),
+                }
+            }
+        };
+        refused_everywhere(&pair, right_secret_works, guess).await;
+        pair.stop().await;
     }
 
     async fn a_rejected_client_is_refused_everywhere(db: Backend) {
@@ -220,7 +259,7 @@ both_backends! {
                 .unwrap();
         };
         refused_everywhere(&pair, |base| userinfo_accepts(base, access.clone()), reject).await;
-        pair.a.stop().await;
+        pair.stop().await;
     }
 
     async fn an_edited_client_is_refused_everywhere(db: Backend) {
@@ -238,7 +277,7 @@ both_backends! {
             edit,
         )
         .await;
-        pair.a.stop().await;
+        pair.stop().await;
     }
 
     async fn a_deleted_client_is_refused_everywhere(db: Backend) {
@@ -248,7 +287,7 @@ both_backends! {
             pair.a.store().delete_client(pair.app.client.id).await.unwrap();
         };
         refused_everywhere(&pair, |base| userinfo_accepts(base, access.clone()), delete).await;
-        pair.a.stop().await;
+        pair.stop().await;
     }
 
     async fn a_deactivated_user_is_refused_everywhere(db: Backend) {
@@ -258,7 +297,7 @@ both_backends! {
             pair.a.store().set_user_flags(pair.alice.id, false, false).await.unwrap();
         };
         refused_everywhere(&pair, |base| userinfo_accepts(base, access.clone()), deactivate).await;
-        pair.a.stop().await;
+        pair.stop().await;
     }
 
     async fn a_changed_password_is_refused_everywhere(db: Backend) {
@@ -274,7 +313,7 @@ both_backends! {
             change,
         )
         .await;
-        pair.a.stop().await;
+        pair.stop().await;
     }
 
     async fn a_withdrawn_consent_is_refused_everywhere(db: Backend) {
@@ -291,7 +330,7 @@ both_backends! {
             store.withdraw_consent(consent, scopegate::core::now()).await.unwrap();
         };
         refused_everywhere(&pair, |base| userinfo_accepts(base, access.clone()), withdraw).await;
-        pair.a.stop().await;
+        pair.stop().await;
     }
 
     // A new kind of change cannot be forgotten: every kind the code knows must be announced by
@@ -314,6 +353,10 @@ both_backends! {
                 ChangeKind::User => "UPDATE users SET email = email",
                 ChangeKind::Consent => "UPDATE consents SET scope = scope",
                 ChangeKind::Scope => "UPDATE scopes SET description = description",
+                ChangeKind::ClientAuthFailure => {
+                    "INSERT INTO login_attempts (username, client_ip, created_at, kind) \
+                     VALUES ('nobody', '192.0.2.1', 1, 'client_secret')"
+                }
             };
             // A's cache holds the token; a write to any row it was read from must evict it
             // before A answers again (kinds the token does not depend on are still announced:
@@ -325,7 +368,7 @@ both_backends! {
                 kind.as_str()
             );
         }
-        pair.a.stop().await;
+        pair.stop().await;
     }
 }
 
@@ -416,5 +459,5 @@ async fn a_killed_listener_serves_nothing_stale_and_comes_back() {
     );
     assert!(!userinfo_accepts(pair.a.base.clone(), access.clone()).await);
     pair.b.wait_for_feed("live").await;
-    pair.a.stop().await;
+    pair.stop().await;
 }

@@ -25,16 +25,20 @@ pub enum ChangeKind {
     Consent,
     /// A scope: added, described anew, or removed (`syncscopes`).
     Scope,
+    /// A failed client authentication was recorded (always announced with id 0): the throttle's
+    /// cached clean bills no longer hold.
+    ClientAuthFailure,
 }
 
 impl ChangeKind {
     /// Every kind; the database triggers announce exactly these names.
-    pub const ALL: [ChangeKind; 5] = [
+    pub const ALL: [ChangeKind; 6] = [
         Self::Token,
         Self::Client,
         Self::User,
         Self::Consent,
         Self::Scope,
+        Self::ClientAuthFailure,
     ];
 
     /// The name the database uses.
@@ -45,6 +49,7 @@ impl ChangeKind {
             Self::User => "user",
             Self::Consent => "consent",
             Self::Scope => "scope",
+            Self::ClientAuthFailure => "client_auth_failure",
         }
     }
 

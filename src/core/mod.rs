@@ -2,6 +2,7 @@
 //! PKCE, scope sets, credential minting and hashing, and the RFC 6749/6750 error values.
 //! Everything here works over the [`store::Store`] trait.
 
+pub mod cache;
 pub mod error;
 pub mod feed;
 pub mod grant;
@@ -13,7 +14,6 @@ pub mod scope;
 pub mod secret;
 pub mod store;
 pub mod throttle;
-pub mod token_cache;
 pub mod userinfo;
 
 /// Seconds since the Unix epoch; every stored time uses it.

@@ -164,7 +164,7 @@ pub async fn onesait_check_token(req: &Request, body: Body, Data(state): Data<&S
     };
     let found = match asker
         .active_token(
-            &state.tokens,
+            &state.caches,
             state.store.as_ref(),
             presented,
             crate::core::now(),

@@ -30,7 +30,7 @@ pub async fn alive() -> Response {
 pub async fn ready(Data(state): Data<&State>) -> Response {
     // Bounded: a probe must answer even while the pool waits for a database that is gone.
     let checked = tokio::time::timeout(CHECK_LIMIT, state.store.pending_migrations()).await;
-    let feed = if state.tokens.feed().is_live() {
+    let feed = if state.caches.feed().is_live() {
         "live"
     } else {
         "down"

@@ -45,9 +45,10 @@ pub struct AppState {
     pub user_info: Arc<dyn UserInfoProvider>,
     /// Bounds the password hashes in flight; every password check goes through it.
     pub password_gate: crate::core::secret::PasswordGate,
-    /// Active tokens, cached on the store's change feed: the one token lookup of the guard,
-    /// introspection and user info.
-    pub tokens: crate::core::token_cache::TokenCache,
+    /// Active tokens, clients and the throttle's clean bills, cached on the store's change
+    /// feed: the one token lookup of the guard, introspection and user info, and the client
+    /// lookup of client authentication.
+    pub caches: crate::core::cache::Caches,
 }
 
 /// Shared handle on the application state.
@@ -140,7 +141,7 @@ pub fn build_state_with(
     assemble(settings, user_info, store)
 }
 
-/// The state around an opened store: templates, the password gate, the token cache (whose
+/// The state around an opened store: templates, the password gate, the caches (whose
 /// change-feed listener starts here).
 fn assemble(
     settings: Settings,
@@ -149,7 +150,7 @@ fn assemble(
 ) -> Result<State, String> {
     let templates = templates::load(settings.template_dir.as_deref())?;
     let password_gate = crate::core::secret::PasswordGate::new(settings.password_hash_concurrency);
-    let tokens = crate::core::token_cache::TokenCache::new(
+    let caches = crate::core::cache::Caches::new(
         store.change_feed(),
         settings.token_cache_entries,
         std::time::Duration::from_secs(settings.token_cache_max_age),
@@ -160,6 +161,6 @@ fn assemble(
         templates,
         user_info,
         password_gate,
-        tokens,
+        caches,
     }))
 }

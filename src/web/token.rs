@@ -35,6 +35,7 @@ pub(crate) async fn authenticate_params(
     let creds = presented_credentials(req, params)?;
     let ip = client_ip(req, &state.settings);
     let ctx = client_auth::AuthContext {
+        caches: &state.caches,
         throttle: state.settings.client_auth_throttle(),
         client_ip: &ip,
         now: crate::core::now(),
@@ -197,7 +198,7 @@ pub async fn introspect(req: &Request, body: Body, Data(state): Data<&State>) ->
     };
     let found = match asker
         .active_token(
-            &state.tokens,
+            &state.caches,
             state.store.as_ref(),
             presented,
             crate::core::now(),

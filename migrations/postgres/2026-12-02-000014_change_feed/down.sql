@@ -1,3 +1,4 @@
+DROP TRIGGER client_auth_failed ON login_attempts;
 DROP TRIGGER scopes_changed ON scopes;
 DROP TRIGGER consents_changed ON consents;
 DROP TRIGGER users_changed ON users;

@@ -1,12 +1,15 @@
 -- The change feed: every write that can make a cached answer wrong is announced by a trigger
 -- on channel `scopegate_changes`, as "kind:id", so no code path (an instance, a CLI command, a
--- hand-typed UPDATE) can forget it. NOTIFY is delivered at commit, in commit order, to every
+-- hand-typed UPDATE) can forget it. A second argument announces that fixed id instead of the
+-- row's. NOTIFY is delivered at commit, in commit order, to every
 -- listening session (the writer's own included).
 CREATE FUNCTION scopegate_publish() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     row_id BIGINT;
 BEGIN
-    IF TG_OP = 'DELETE' THEN
+    IF TG_NARGS > 1 THEN
+        row_id := TG_ARGV[1]::BIGINT;
+    ELSIF TG_OP = 'DELETE' THEN
         row_id := OLD.id;
     ELSE
         row_id := NEW.id;
@@ -30,3 +33,7 @@ CREATE TRIGGER consents_changed AFTER UPDATE OR DELETE ON consents
     FOR EACH ROW EXECUTE FUNCTION scopegate_publish('consent');
 CREATE TRIGGER scopes_changed AFTER INSERT OR UPDATE OR DELETE ON scopes
     FOR EACH ROW EXECUTE FUNCTION scopegate_publish('scope');
+-- A failed client authentication: the throttle's cached clean bills no longer hold.
+CREATE TRIGGER client_auth_failed AFTER INSERT ON login_attempts FOR EACH ROW
+    WHEN (NEW.kind = 'client_secret')
+    EXECUTE FUNCTION scopegate_publish('client_auth_failure', '0');

@@ -1,3 +1,4 @@
+DROP TRIGGER client_auth_failed;
 DROP TRIGGER scopes_deleted;
 DROP TRIGGER scopes_changed;
 DROP TRIGGER scopes_added;

@@ -60,3 +60,10 @@ CREATE TRIGGER scopes_deleted AFTER DELETE ON scopes BEGIN
     INSERT INTO changes (kind, ref_id, created_at)
     VALUES ('scope', OLD.id, CAST(strftime('%s', 'now') AS INTEGER));
 END;
+
+-- A failed client authentication: the throttle's cached clean bills no longer hold.
+CREATE TRIGGER client_auth_failed AFTER INSERT ON login_attempts
+WHEN NEW.kind = 'client_secret' BEGIN
+    INSERT INTO changes (kind, ref_id, created_at)
+    VALUES ('client_auth_failure', 0, CAST(strftime('%s', 'now') AS INTEGER));
+END;

@@ -2,11 +2,12 @@
 //! throttled per client_id and per address (RFC 6749 §2.3.1, RFC 7662 §4). Every endpoint that
 //! authenticates a client comes through [`authenticate`], so none can skip the throttle.
 
+use crate::core::cache::Caches;
 use crate::core::error::OAuthError;
 use crate::core::model::{Client, ClientType};
 use crate::core::secret::{constant_time_eq, hash_secret};
 use crate::core::store::Store;
-use crate::core::throttle::{Throttle, client_failed, client_throttled};
+use crate::core::throttle::{Throttle, client_failed};
 
 /// The credentials a request presented, as the web layer extracted them.
 #[derive(Debug, Clone, Default)]
@@ -19,9 +20,11 @@ pub struct PresentedCredentials {
     pub body_client_secret: Option<String>,
 }
 
-/// Where a client authentication comes from, for its throttle.
+/// Where a client authentication comes from, for its throttle, and the caches it may use.
 #[derive(Debug, Clone, Copy)]
 pub struct AuthContext<'a> {
+    /// The server's caches (the client row, the throttle's clean bills).
+    pub caches: &'a Caches,
     /// The limits on failed authentication.
     pub throttle: Throttle,
     /// The caller's address.
@@ -69,7 +72,9 @@ pub async fn authenticate(
     // Only a presented secret can be a guess; a public client naming itself has nothing to
     // throttle (and a confidential one without its secret fails below either way).
     if secret.is_some()
-        && let Some(t) = client_throttled(store, ctx.throttle, client_id, ctx.client_ip, ctx.now)
+        && let Some(t) = ctx
+            .caches
+            .client_throttled(store, ctx.throttle, client_id, ctx.client_ip, ctx.now)
             .await
             .map_err(super::store_failed)?
     {
@@ -86,7 +91,7 @@ pub async fn authenticate(
             t.retry_after,
         ));
     }
-    let result = check(store, client_id, secret).await;
+    let result = check(ctx.caches, store, client_id, secret).await;
     if let Err(e) = &result
         && e.code == crate::core::error::ErrorCode::InvalidClient
     {
@@ -99,15 +104,17 @@ pub async fn authenticate(
 
 /// The credential check itself, without the throttle.
 async fn check(
+    caches: &Caches,
     store: &dyn Store,
     client_id: &str,
     secret: Option<&str>,
 ) -> Result<Client, OAuthError> {
-    let client = store
-        .client_by_client_id(client_id)
+    let client = caches
+        .client(store, client_id)
         .await
         .map_err(super::store_failed)?
         .ok_or_else(|| OAuthError::invalid_client("unknown client or bad secret"))?;
+    let client = Client::clone(&client);
     match (client.client_type, &client.secret_hash, secret) {
         (ClientType::Confidential, Some(stored), Some(secret)) => {
             if constant_time_eq(stored.as_bytes(), hash_secret(secret).as_bytes()) {

@@ -13,10 +13,10 @@
 use std::sync::Arc;
 
 use super::ActiveToken;
+use crate::core::cache::Caches;
 use crate::core::error::OAuthError;
 use crate::core::model::{Approval, Client, ClientType, Token};
 use crate::core::store::{Store, StoreError};
-use crate::core::token_cache::TokenCache;
 
 /// An approved client asking about tokens. Only [`TokenAsker::introspecting`] and
 /// [`TokenAsker::revoking`] make one, so holding one proves the approval check ran.
@@ -70,12 +70,12 @@ impl<'a> TokenAsker<'a> {
     /// `None` reads as `{"active": false}`.
     pub async fn active_token(
         &self,
-        tokens: &TokenCache,
+        caches: &Caches,
         store: &dyn Store,
         presented: &str,
         now: i64,
     ) -> Result<Option<Arc<ActiveToken>>, StoreError> {
-        let found = tokens.find_active(store, presented, now).await?;
+        let found = caches.find_active(store, presented, now).await?;
         Ok(found.filter(|active| {
             let allowed = self.may_access(&active.token);
             if !allowed {
