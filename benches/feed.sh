@@ -58,7 +58,7 @@ export SCOPEGATE_DEBUG=true SCOPEGATE_LOG=warn
 export SCOPEGATE_CLIENT_AUTH_FAILURES_PER_IP=1000000
 "$POLLS" migrate >/dev/null
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)[\"$1\"])"; }
-CC=$("$POLLS" register-client --name cc --grant-type client_credentials --client-type confidential --scope polls:index polls:detail --approved --json)
+CC=$("$POLLS" register-client --name cc --grant-type client_credentials --client-type confidential --scope read polls:index polls:detail --approved --json)
 "$POLLS" syncscopes >/dev/null 2>&1 || true
 for port in $A_PORT $B_PORT; do
   "$POLLS" serve --addr "127.0.0.1:$port" >/dev/null 2>>"$WORK/sg.log" &

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::feed::{Change, ChangeKind, Feed};
 use super::grant::{ActiveToken, find_active};
-use super::model::Client;
+use super::model::{Client, User};
 use super::store::{Store, StoreError};
 use super::throttle::{Throttle, Throttled, client_throttled};
 
@@ -125,6 +125,8 @@ pub struct Caches {
     tokens: FeedCache<[u8; 32], ActiveToken, DigestState>,
     /// By `client_id`.
     clients: FeedCache<String, Client, Seeded>,
+    /// By id: the users of cached tokens, shared between their entries.
+    users: FeedCache<i64, User, Seeded>,
     /// `(client_id, address)` pairs the throttle found clean: no failed client authentication
     /// on record anywhere since.
     clean: FeedCache<(String, String), (), Seeded>,
@@ -135,6 +137,7 @@ impl std::fmt::Debug for Caches {
         f.debug_struct("Caches")
             .field("tokens", &self.tokens.len())
             .field("clients", &self.clients.len())
+            .field("users", &self.users.len())
             .field("clean", &self.clean.len())
             .finish_non_exhaustive()
     }
@@ -147,6 +150,7 @@ impl Caches {
             feed,
             tokens: FeedCache::new(capacity, max_age),
             clients: FeedCache::new(capacity, max_age),
+            users: FeedCache::new(capacity, max_age),
             clean: FeedCache::new(capacity, max_age),
         }
     }
@@ -179,9 +183,12 @@ impl Caches {
         }
         // Read before the lookup: a change announced during it makes the entry stale.
         let (made, fetched) = (self.feed.epoch(), Instant::now());
-        let Some(active) = find_active(store, presented, now).await? else {
+        let Some(mut active) = find_active(store, presented, now).await? else {
             return Ok(None);
         };
+        // One copy of a client (and of a user) for all its cached tokens, not one each.
+        active.client = self.shared_client(active.client, made, fetched);
+        active.user = active.user.map(|u| self.shared_user(u, made, fetched));
         let active = Arc::new(active);
         let token = change(ChangeKind::Token, active.token.id);
         let deps = [
@@ -195,6 +202,33 @@ impl Caches {
         self.tokens
             .put(&self.feed, key, active.clone(), deps, made, fetched);
         Ok(Some(active))
+    }
+
+    /// The cached copy of `fresh` when the feed vouches for it (then it equals `fresh`, or a
+    /// change to it is on its way and voids the entries that share it); else `fresh`, cached.
+    fn shared_client(&self, fresh: Arc<Client>, made: u64, fetched: Instant) -> Arc<Client> {
+        if let Some(known) = self
+            .clients
+            .get(&self.feed, fresh.client_id.as_str(), |c| c.id == fresh.id)
+        {
+            return known;
+        }
+        let row = change(ChangeKind::Client, fresh.id);
+        let key = fresh.client_id.clone();
+        self.clients
+            .put(&self.feed, key, fresh.clone(), [row; 3], made, fetched);
+        fresh
+    }
+
+    /// [`Self::shared_client`] for users.
+    fn shared_user(&self, fresh: Arc<User>, made: u64, fetched: Instant) -> Arc<User> {
+        if let Some(known) = self.users.get(&self.feed, &fresh.id, |_| true) {
+            return known;
+        }
+        let row = change(ChangeKind::User, fresh.id);
+        self.users
+            .put(&self.feed, fresh.id, fresh.clone(), [row; 3], made, fetched);
+        fresh
     }
 
     /// The client registered as `client_id`, from the cache while the feed vouches for its row.

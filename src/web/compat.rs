@@ -136,7 +136,7 @@ pub async fn onesait_token(req: &Request, body: Body, Data(state): Data<&State>)
         Err(_) => return oauth_error(&OAuthError::server_error()),
     };
     if let Value::Object(map) = &mut body {
-        map.insert("authorities".into(), json!(authorities(user.as_ref())));
+        map.insert("authorities".into(), json!(authorities(user.as_deref())));
     }
     no_store_json(&body)
 }
@@ -191,7 +191,7 @@ pub async fn onesait_check_token(req: &Request, body: Body, Data(state): Data<&S
         "client_id": active.client.client_id,
         "scope": scope,
         "aud": [active.client.client_id],
-        "authorities": authorities(active.user.as_ref()),
+        "authorities": authorities(active.user.as_deref()),
     });
     if let (Some(user), Value::Object(map)) = (&active.user, &mut body) {
         map.insert("user_name".into(), json!(user.username));

@@ -9,6 +9,8 @@ pub mod password;
 pub mod refresh;
 pub mod revoke;
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use super::model::{Client, GrantType, Lifetimes, NewToken, Token, TokenKind, User};
@@ -124,10 +126,10 @@ pub fn new_grant_id() -> String {
 pub struct ActiveToken {
     /// The stored token.
     pub token: Token,
-    /// Its client.
-    pub client: Client,
-    /// Its user, for user-bound grants.
-    pub user: Option<User>,
+    /// Its client (shared with the client cache and other tokens of the client).
+    pub client: Arc<Client>,
+    /// Its user, for user-bound grants (shared with other tokens of the user).
+    pub user: Option<Arc<User>>,
 }
 
 /// Finds the token behind a presented value if it is active now: known, unexpired, unrevoked,
@@ -154,14 +156,14 @@ pub async fn find_active(
     };
     let user = match token.user_id {
         Some(id) => match store.user_by_id(id).await? {
-            Some(user) if user.is_active => Some(user),
+            Some(user) if user.is_active => Some(Arc::new(user)),
             _ => return Ok(None),
         },
         None => None,
     };
     Ok(Some(ActiveToken {
         token,
-        client,
+        client: Arc::new(client),
         user,
     }))
 }
