@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::models::UserRow;
 use super::schema::{login_attempts, sessions, users};
-use super::search::{matching, pattern};
+use super::search::{matching, paged, pattern};
 use super::{AnyConnection, DbStore};
 use crate::core::model::{NewUser, User};
 use crate::core::portal::{ListQuery, Page};
@@ -118,21 +118,8 @@ impl AccountStore for DbStore {
         self.run(move |conn| {
             let p = pattern(&q.search);
             let filter = matching!(p, users::username, users::email);
-            let total: i64 = users::table
-                .filter(filter.clone())
-                .count()
-                .get_result(conn)?;
-            let items = users::table
-                .filter(filter)
-                .order(users::username)
-                .offset(q.offset)
-                .limit(q.limit)
-                .select(UserRow::as_select())
-                .load(conn)?
-                .into_iter()
-                .map(User::from)
-                .collect();
-            Ok(Page { items, total })
+            paged!(conn, q, from: users::table, filter: filter, order: users::username,
+                select: UserRow, into: User)
         })
         .await
     }

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::models::{ClientRow, approval_columns, grant_types_column};
 use super::schema::{client_members, clients};
-use super::search::{matching, pattern};
+use super::search::{matching, paged, pattern};
 use super::{AnyConnection, DbStore};
 use crate::core::model::{Approval, Client, NewClient};
 use crate::core::portal::{ListQuery, Page};
@@ -123,21 +123,8 @@ impl ClientStore for DbStore {
         self.run(move |conn| {
             let p = pattern(&q.search);
             let filter = matching!(p, clients::name, clients::client_id);
-            let total: i64 = clients::table
-                .filter(filter.clone())
-                .count()
-                .get_result(conn)?;
-            let items = clients::table
-                .filter(filter)
-                .order(clients::id.desc())
-                .offset(q.offset)
-                .limit(q.limit)
-                .select(ClientRow::as_select())
-                .load(conn)?
-                .into_iter()
-                .map(Client::try_from)
-                .collect::<Result<_, _>>()?;
-            Ok(Page { items, total })
+            paged!(conn, q, from: clients::table, filter: filter, order: clients::id.desc(),
+                select: ClientRow, try_into: Client)
         })
         .await
     }

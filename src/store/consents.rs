@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::revocation::{Owner, revoke_all};
 use super::schema::{clients, consents, users};
-use super::search::{matching, pattern};
+use super::search::{paged, pattern, user_or_client};
 use super::{AnyConnection, DbStore};
 use crate::core::portal::{ConsentSummary, ListQuery, Page};
 use crate::core::scope::ScopeSet;
@@ -96,32 +96,11 @@ impl ConsentStore for DbStore {
         let q = q.clone();
         self.run(move |conn| {
             let p = pattern(&q.search);
-            let filter = matching!(
-                p,
-                users::username,
-                users::email,
-                clients::name,
-                clients::client_id
-            );
-            let total: i64 = consents::table
-                .inner_join(clients::table)
-                .inner_join(users::table)
-                .filter(filter.clone())
-                .count()
-                .get_result(conn)?;
-            let items = consents::table
-                .inner_join(clients::table)
-                .inner_join(users::table)
-                .filter(filter)
-                .order(consents::updated_at.desc())
-                .offset(q.offset)
-                .limit(q.limit)
-                .select(ConsentSummaryRow::as_select())
-                .load(conn)?
-                .into_iter()
-                .map(ConsentSummary::from)
-                .collect();
-            Ok(Page { items, total })
+            let filter = user_or_client!(p);
+            paged!(conn, q,
+                from: consents::table.inner_join(clients::table).inner_join(users::table),
+                filter: filter, order: consents::updated_at.desc(),
+                select: ConsentSummaryRow, into: ConsentSummary)
         })
         .await
     }

@@ -10,7 +10,7 @@ use super::revocation::{Owner, revoke_all};
 use super::schema::{
     auth_codes, clients, login_attempts, pending_authorizations, sessions, tokens, users,
 };
-use super::search::{lower_n, matching, pattern};
+use super::search::{lower_n, matching, paged, pattern, user_or_client};
 use super::{AnyConnection, DbStore, count};
 use crate::core::model::{AuthCode, NewCode, NewToken, Token, TokenKind};
 use crate::core::portal::{CodeSummary, ListQuery, Page, TokenSummary};
@@ -459,32 +459,11 @@ impl GrantStore for DbStore {
         let q = q.clone();
         self.run(move |conn| {
             let p = pattern(&q.search);
-            let filter = matching!(
-                p,
-                users::username,
-                users::email,
-                clients::name,
-                clients::client_id
-            );
-            let total: i64 = auth_codes::table
-                .inner_join(clients::table)
-                .inner_join(users::table)
-                .filter(filter.clone())
-                .count()
-                .get_result(conn)?;
-            let items = auth_codes::table
-                .inner_join(clients::table)
-                .inner_join(users::table)
-                .filter(filter)
-                .order(auth_codes::id.desc())
-                .offset(q.offset)
-                .limit(q.limit)
-                .select(CodeSummaryRow::as_select())
-                .load(conn)?
-                .into_iter()
-                .map(CodeSummary::from)
-                .collect();
-            Ok(Page { items, total })
+            let filter = user_or_client!(p);
+            paged!(conn, q,
+                from: auth_codes::table.inner_join(clients::table).inner_join(users::table),
+                filter: filter, order: auth_codes::id.desc(),
+                select: CodeSummaryRow, into: CodeSummary)
         })
         .await
     }
@@ -500,25 +479,10 @@ impl GrantStore for DbStore {
             )
             .like(p.clone())
             .escape('\\'));
-            let total: i64 = tokens::table
-                .inner_join(clients::table)
-                .left_join(users::table)
-                .filter(filter.clone())
-                .count()
-                .get_result(conn)?;
-            let items = tokens::table
-                .inner_join(clients::table)
-                .left_join(users::table)
-                .filter(filter)
-                .order(tokens::id.desc())
-                .offset(q.offset)
-                .limit(q.limit)
-                .select(TokenSummaryRow::as_select())
-                .load(conn)?
-                .into_iter()
-                .map(TokenSummary::from)
-                .collect();
-            Ok(Page { items, total })
+            paged!(conn, q,
+                from: tokens::table.inner_join(clients::table).left_join(users::table),
+                filter: filter, order: tokens::id.desc(),
+                select: TokenSummaryRow, into: TokenSummary)
         })
         .await
     }

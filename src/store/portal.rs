@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::clients::{find_client, insert_client};
 use super::schema::{audit_log, client_members, client_profiles, form_submissions, users};
-use super::search::{matching, pattern};
+use super::search::{matching, paged, pattern};
 use super::{AnyConnection, DbStore};
 use crate::core::model::{Client, NewClient};
 use crate::core::portal::{
@@ -234,21 +234,8 @@ impl PortalStore for DbStore {
         self.run(move |conn| {
             let p = pattern(&q.search);
             let filter = matching!(p, audit_log::actor, audit_log::action, audit_log::target);
-            let total: i64 = audit_log::table
-                .filter(filter.clone())
-                .count()
-                .get_result(conn)?;
-            let items = audit_log::table
-                .filter(filter)
-                .order(audit_log::id.desc())
-                .offset(q.offset)
-                .limit(q.limit)
-                .select(AuditRow::as_select())
-                .load(conn)?
-                .into_iter()
-                .map(AuditEntry::from)
-                .collect();
-            Ok(Page { items, total })
+            paged!(conn, q, from: audit_log::table, filter: filter, order: audit_log::id.desc(),
+                select: AuditRow, into: AuditEntry)
         })
         .await
     }
