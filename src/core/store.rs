@@ -329,7 +329,8 @@ pub trait PortalStore: Send + Sync {
 }
 
 /// Every read and write the protocol and the web layer need: all the per-aggregate stores, and
-/// the schema check. Import [`prelude`] to call their methods on a `dyn Store`.
+/// the schema check. On a `dyn Store` their methods resolve as they are; on a concrete store
+/// (`DbStore`) or a generic one, import [`prelude`].
 #[async_trait]
 pub trait Store:
     AccountStore
@@ -348,7 +349,7 @@ pub trait Store:
     async fn pending_migrations(&self) -> Result<usize, StoreError>;
 }
 
-/// The store traits, for calling their methods on a `dyn Store`: `use crate::core::store::prelude::*;`.
+/// Every store trait, to bring their methods into scope: `use crate::core::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
         AccountStore, ClientStore, ConsentStore, GrantStore, PortalStore, ScopeStore, SessionStore,
