@@ -17,7 +17,7 @@ use scopegate::core::model::{
 };
 use scopegate::core::now;
 use scopegate::core::secret::{generate_token, hash_secret};
-use scopegate::core::store::Store;
+use scopegate::core::store::prelude::*;
 use scopegate::settings::Settings;
 
 fn env_usize(name: &str, default: usize) -> usize {

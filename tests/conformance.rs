@@ -11,7 +11,8 @@ use scopegate::core::model::{
 use scopegate::core::now;
 use scopegate::core::scope::ScopeSet;
 use scopegate::core::secret::{generate_token, hash_secret};
-use scopegate::core::store::{Redeemed, Store, StoreError};
+use scopegate::core::store::prelude::*;
+use scopegate::core::store::{Redeemed, StoreError};
 use scopegate::store::DbStore;
 
 use crate::both_backends;

@@ -9,7 +9,8 @@ use scopegate::core::model::{
 use scopegate::core::now;
 use scopegate::core::portal::{ClientProfile, ListQuery, Submission};
 use scopegate::core::secret::{generate_token, hash_secret};
-use scopegate::core::store::{Store, StoreError};
+use scopegate::core::store::StoreError;
+use scopegate::core::store::prelude::*;
 use scopegate::store::DbStore;
 
 use crate::both_backends;

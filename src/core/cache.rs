@@ -16,7 +16,8 @@ use sha2::{Digest, Sha256};
 use super::feed::{Change, ChangeKind, Feed};
 use super::grant::{ActiveToken, find_active};
 use super::model::{Client, User};
-use super::store::{Store, StoreError};
+use super::store::StoreError;
+use super::store::prelude::*;
 use super::throttle::{Throttle, Throttled, client_throttled};
 
 /// The rows an entry was read from; a shorter list repeats its first row.

@@ -1,6 +1,6 @@
 //! The OAuth 2 protocol, independent of the web framework and the database: grant handlers,
 //! PKCE, scope sets, credential minting and hashing, and the RFC 6749/6750 error values.
-//! Everything here works over the [`store::Store`] trait.
+//! Everything here works over the [`store::Store`] trait and the per-aggregate traits it joins.
 
 pub mod cache;
 pub mod error;

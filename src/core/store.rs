@@ -35,26 +35,123 @@ pub enum Redeemed {
     AlreadyUsed,
 }
 
-/// Every read and write the protocol and the web layer need.
+/// Users and the credential attempts counted against them.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait AccountStore: Send + Sync {
     /// Creates a user; `Conflict` when the username is taken.
     async fn create_user(&self, user: NewUser) -> Result<User, StoreError>;
     /// Looks a user up by login name.
     async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
     /// Looks a user up by storage key.
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError>;
+    /// Users whose username or email contains the search text, by username.
+    async fn list_users(
+        &self,
+        q: &super::portal::ListQuery,
+    ) -> Result<super::portal::Page<User>, StoreError>;
+    /// Sets a user's active and superuser flags.
+    async fn set_user_flags(
+        &self,
+        user_id: i64,
+        is_active: bool,
+        is_superuser: bool,
+    ) -> Result<(), StoreError>;
+    /// Replaces a user's password hash and ends their sessions.
+    async fn set_user_password(&self, user_id: i64, password_hash: &str) -> Result<(), StoreError>;
+    /// Records a credential attempt (a password at `/login` or the password grant, or a failed
+    /// client authentication), then counts the attempts of its kind since `since` for its
+    /// subject (username or client_id) and for its address, itself included. Password attempts
+    /// are recorded *before* the check, so concurrent guesses cannot all slip under the limit;
+    /// the caller forgets the attempt again (`end_attempt`) when it succeeds or is refused
+    /// unchecked.
+    async fn begin_attempt(
+        &self,
+        kind: super::throttle::AttemptKind,
+        subject: &str,
+        client_ip: &str,
+        now: i64,
+        since: i64,
+    ) -> Result<LoginAttempt, StoreError>;
+    /// Counts the attempts of a kind since `since` for a subject and for an address, without
+    /// recording one.
+    async fn count_attempts(
+        &self,
+        kind: super::throttle::AttemptKind,
+        subject: &str,
+        client_ip: &str,
+        since: i64,
+    ) -> Result<AttemptCounts, StoreError>;
+    /// Forgets an attempt, so it no longer counts against the limits.
+    async fn end_attempt(&self, attempt_id: i64) -> Result<(), StoreError>;
+}
 
+/// Registered clients: lookup, the admin list, and the fields an admin or owner edits.
+#[async_trait]
+pub trait ClientStore: Send + Sync {
     /// Creates a client; `Conflict` when the client_id is taken.
     async fn create_client(&self, client: NewClient) -> Result<Client, StoreError>;
     /// Looks a client up by its public `client_id`.
     async fn client_by_client_id(&self, client_id: &str) -> Result<Option<Client>, StoreError>;
     /// Looks a client up by storage key.
     async fn client_by_id(&self, id: i64) -> Result<Option<Client>, StoreError>;
+    /// Clients whose name or public id contains the search text, newest first.
+    async fn list_clients(
+        &self,
+        q: &super::portal::ListQuery,
+    ) -> Result<super::portal::Page<Client>, StoreError>;
+    /// Clients a user owns or is a team member of, newest first.
+    async fn clients_of_user(&self, user_id: i64) -> Result<Vec<Client>, StoreError>;
+    /// The user who registered a client, if any.
+    async fn client_owner(&self, client_id: i64) -> Result<Option<i64>, StoreError>;
+    /// Writes a client's editable fields (name, type, grants, redirect URIs, scopes, lifetimes,
+    /// permissions).
+    async fn update_client(&self, client: &Client) -> Result<(), StoreError>;
+    /// Sets a client's approval state.
+    async fn set_approval(
+        &self,
+        client_id: i64,
+        approval: &super::model::Approval,
+    ) -> Result<(), StoreError>;
+    /// Replaces a client's secret hash (regeneration; `None` for a public client).
+    async fn set_client_secret(
+        &self,
+        client_id: i64,
+        secret_hash: Option<String>,
+    ) -> Result<(), StoreError>;
+    /// Deletes a client with its codes, tokens, consents, profile and members.
+    async fn delete_client(&self, client_id: i64) -> Result<(), StoreError>;
+}
 
+/// The scope registry.
+#[async_trait]
+pub trait ScopeStore: Send + Sync {
     /// All registered scopes, by name.
     async fn list_scopes(&self) -> Result<Vec<Scope>, StoreError>;
+    /// Creates a scope; `Conflict` when the name is taken.
+    async fn create_scope(
+        &self,
+        name: &str,
+        description: &str,
+        from_code: bool,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Creates a scope (not from code) or rewrites the description of an existing one.
+    async fn save_scope(&self, name: &str, description: &str) -> Result<(), StoreError>;
+    /// Changes a scope's description; `false` when there is no such scope.
+    async fn update_scope_description(
+        &self,
+        name: &str,
+        description: &str,
+    ) -> Result<bool, StoreError>;
+    /// Deletes a scope that `syncscopes` created (`from_code`); a scope made by hand is never
+    /// deleted here. `true` when one was deleted.
+    async fn delete_code_scope(&self, name: &str) -> Result<bool, StoreError>;
+}
 
+/// What a grant issues: authorization codes and tokens, their single-use redemption and rotation,
+/// their revocation, and the expiry sweep.
+#[async_trait]
+pub trait GrantStore: Send + Sync {
     /// Stores a new authorization code.
     async fn create_code(&self, code: NewCode) -> Result<(), StoreError>;
     /// Looks a code up by hash, used or not.
@@ -67,7 +164,6 @@ pub trait Store: Send + Sync + 'static {
         access: NewToken,
         refresh: Option<NewToken>,
     ) -> Result<Redeemed, StoreError>;
-
     /// Stores freshly issued tokens; the access token is linked to the refresh token.
     async fn issue_tokens(
         &self,
@@ -99,7 +195,40 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Redeemed, StoreError>;
     /// Revokes every token of a family (a replayed code or refresh token). Returns the count.
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<u64, StoreError>;
+    /// Revokes a token (RFC 7009). An access token alone is revoked; a refresh token takes its
+    /// whole grant with it (every refresh and access token of the family), including tokens a
+    /// concurrent rotation is issuing at that moment. Returns how many tokens it revoked.
+    async fn revoke_token(&self, token_id: i64, now: i64) -> Result<u64, StoreError>;
+    /// Deletes one authorization code, so it can no longer be redeemed.
+    async fn revoke_code(&self, code_id: i64) -> Result<u64, StoreError>;
+    /// Revokes every live token and deletes every unredeemed code of a user.
+    async fn revoke_user_tokens(&self, user_id: i64, now: i64) -> Result<u64, StoreError>;
+    /// Revokes every live token and deletes every unredeemed code of a client.
+    async fn revoke_client_tokens(&self, client_id: i64, now: i64) -> Result<u64, StoreError>;
+    /// Authorization codes whose user or client matches the search, newest first.
+    async fn list_codes(
+        &self,
+        q: &super::portal::ListQuery,
+    ) -> Result<super::portal::Page<super::portal::CodeSummary>, StoreError>;
+    /// Tokens whose user or client matches the search, newest first.
+    async fn list_tokens(
+        &self,
+        q: &super::portal::ListQuery,
+    ) -> Result<super::portal::Page<super::portal::TokenSummary>, StoreError>;
+    /// Deletes at most `batch` expired codes, `batch` expired tokens, `batch` login attempts
+    /// older than `attempts_before`, and `batch` expired consent requests and browser sessions.
+    /// Safe to run from many instances at once.
+    async fn clear_expired(
+        &self,
+        now: i64,
+        attempts_before: i64,
+        batch: i64,
+    ) -> Result<Cleared, StoreError>;
+}
 
+/// Browser sessions and the authorization requests waiting in them for consent.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
     /// Stores a session under the hash of its cookie value.
     async fn create_session(
         &self,
@@ -116,7 +245,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Session>, StoreError>;
     /// Deletes a session (logout, rotation).
     async fn delete_session(&self, session_hash: &str) -> Result<(), StoreError>;
-
     /// Stores an authorization request waiting for consent, under the hash of its nonce.
     async fn create_pending(
         &self,
@@ -131,7 +259,11 @@ pub trait Store: Send + Sync + 'static {
         session_id: i64,
         now: i64,
     ) -> Result<Option<PendingAuthorization>, StoreError>;
+}
 
+/// What users granted which clients.
+#[async_trait]
+pub trait ConsentStore: Send + Sync {
     /// Records that a user granted a client a scope (kept for the admin and for withdrawal).
     async fn record_consent(
         &self,
@@ -140,34 +272,19 @@ pub trait Store: Send + Sync + 'static {
         scope: &ScopeSet,
         now: i64,
     ) -> Result<(), StoreError>;
-
-    // Issue 5: admin and developer portal
-    /// Clients whose name or public id contains the search text, newest first.
-    async fn list_clients(
+    /// Consents whose user or client matches the search, newest first.
+    async fn list_consents(
         &self,
         q: &super::portal::ListQuery,
-    ) -> Result<super::portal::Page<Client>, StoreError>;
-    /// Clients a user owns or is a team member of, newest first.
-    async fn clients_of_user(&self, user_id: i64) -> Result<Vec<Client>, StoreError>;
-    /// The user who registered a client, if any.
-    async fn client_owner(&self, client_id: i64) -> Result<Option<i64>, StoreError>;
-    /// Writes a client's editable fields (name, type, grants, redirect URIs, scopes, lifetimes,
-    /// permissions).
-    async fn update_client(&self, client: &Client) -> Result<(), StoreError>;
-    /// Sets a client's approval state.
-    async fn set_approval(
-        &self,
-        client_id: i64,
-        approval: &super::model::Approval,
-    ) -> Result<(), StoreError>;
-    /// Replaces a client's secret hash (regeneration; `None` for a public client).
-    async fn set_client_secret(
-        &self,
-        client_id: i64,
-        secret_hash: Option<String>,
-    ) -> Result<(), StoreError>;
-    /// Deletes a client with its codes, tokens, consents, profile and members.
-    async fn delete_client(&self, client_id: i64) -> Result<(), StoreError>;
+    ) -> Result<super::portal::Page<super::portal::ConsentSummary>, StoreError>;
+    /// Withdraws a consent and revokes the tokens it backed (same user and client).
+    async fn withdraw_consent(&self, consent_id: i64, now: i64) -> Result<u64, StoreError>;
+}
+
+/// The developer portal and admin records: client profiles and teams, app registration, the
+/// audit log, and single-use form submissions.
+#[async_trait]
+pub trait PortalStore: Send + Sync {
     /// A client's portal profile, if one was written.
     async fn client_profile(
         &self,
@@ -193,45 +310,6 @@ pub trait Store: Send + Sync + 'static {
     async fn add_client_member(&self, client_id: i64, user_id: i64) -> Result<(), StoreError>;
     /// Removes a team member.
     async fn remove_client_member(&self, client_id: i64, user_id: i64) -> Result<(), StoreError>;
-    /// Creates a scope (not from code) or rewrites the description of an existing one.
-    async fn save_scope(&self, name: &str, description: &str) -> Result<(), StoreError>;
-    /// Users whose username or email contains the search text, by username.
-    async fn list_users(
-        &self,
-        q: &super::portal::ListQuery,
-    ) -> Result<super::portal::Page<User>, StoreError>;
-    /// Sets a user's active and superuser flags.
-    async fn set_user_flags(
-        &self,
-        user_id: i64,
-        is_active: bool,
-        is_superuser: bool,
-    ) -> Result<(), StoreError>;
-    /// Replaces a user's password hash and ends their sessions.
-    async fn set_user_password(&self, user_id: i64, password_hash: &str) -> Result<(), StoreError>;
-    /// Authorization codes whose user or client matches the search, newest first.
-    async fn list_codes(
-        &self,
-        q: &super::portal::ListQuery,
-    ) -> Result<super::portal::Page<super::portal::CodeSummary>, StoreError>;
-    /// Tokens whose user or client matches the search, newest first.
-    async fn list_tokens(
-        &self,
-        q: &super::portal::ListQuery,
-    ) -> Result<super::portal::Page<super::portal::TokenSummary>, StoreError>;
-    /// Deletes one authorization code, so it can no longer be redeemed.
-    async fn revoke_code(&self, code_id: i64) -> Result<u64, StoreError>;
-    /// Revokes every live token and deletes every unredeemed code of a user.
-    async fn revoke_user_tokens(&self, user_id: i64, now: i64) -> Result<u64, StoreError>;
-    /// Revokes every live token and deletes every unredeemed code of a client.
-    async fn revoke_client_tokens(&self, client_id: i64, now: i64) -> Result<u64, StoreError>;
-    /// Consents whose user or client matches the search, newest first.
-    async fn list_consents(
-        &self,
-        q: &super::portal::ListQuery,
-    ) -> Result<super::portal::Page<super::portal::ConsentSummary>, StoreError>;
-    /// Withdraws a consent and revokes the tokens it backed (same user and client).
-    async fn withdraw_consent(&self, consent_id: i64, now: i64) -> Result<u64, StoreError>;
     /// Appends a line to the audit log.
     async fn audit(&self, entry: super::portal::NewAuditEntry, now: i64) -> Result<(), StoreError>;
     /// Audit lines whose actor, action or target matches the search, newest first.
@@ -248,68 +326,35 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<super::portal::Submission, StoreError>;
     /// Records what a claimed submission produced, for repeats to find.
     async fn finish_submission(&self, nonce_hash: &str, result: &str) -> Result<(), StoreError>;
-    // Issue 4: grants and lifecycle
-    /// Records a credential attempt (a password at `/login` or the password grant, or a failed
-    /// client authentication), then counts the attempts of its kind since `since` for its
-    /// subject (username or client_id) and for its address, itself included. Password attempts
-    /// are recorded *before* the check, so concurrent guesses cannot all slip under the limit;
-    /// the caller forgets the attempt again (`end_attempt`) when it succeeds or is refused
-    /// unchecked.
-    async fn begin_attempt(
-        &self,
-        kind: super::throttle::AttemptKind,
-        subject: &str,
-        client_ip: &str,
-        now: i64,
-        since: i64,
-    ) -> Result<LoginAttempt, StoreError>;
-    /// Counts the attempts of a kind since `since` for a subject and for an address, without
-    /// recording one.
-    async fn count_attempts(
-        &self,
-        kind: super::throttle::AttemptKind,
-        subject: &str,
-        client_ip: &str,
-        since: i64,
-    ) -> Result<AttemptCounts, StoreError>;
-    /// Forgets an attempt, so it no longer counts against the limits.
-    async fn end_attempt(&self, attempt_id: i64) -> Result<(), StoreError>;
-    /// Revokes a token (RFC 7009). An access token alone is revoked; a refresh token takes its
-    /// whole grant with it (every refresh and access token of the family), including tokens a
-    /// concurrent rotation is issuing at that moment. Returns how many tokens it revoked.
-    async fn revoke_token(&self, token_id: i64, now: i64) -> Result<u64, StoreError>;
-    /// Deletes at most `batch` expired codes, `batch` expired tokens, `batch` login attempts
-    /// older than `attempts_before`, and `batch` expired consent requests and browser sessions.
-    /// Safe to run from many instances at once.
-    async fn clear_expired(
-        &self,
-        now: i64,
-        attempts_before: i64,
-        batch: i64,
-    ) -> Result<Cleared, StoreError>;
+}
 
-    // Issue 3: scopes and guard
-    /// Creates a scope; `Conflict` when the name is taken.
-    async fn create_scope(
-        &self,
-        name: &str,
-        description: &str,
-        from_code: bool,
-        now: i64,
-    ) -> Result<(), StoreError>;
-    /// Changes a scope's description; `false` when there is no such scope.
-    async fn update_scope_description(
-        &self,
-        name: &str,
-        description: &str,
-    ) -> Result<bool, StoreError>;
-    /// Deletes a scope that `syncscopes` created (`from_code`); a scope made by hand is never
-    /// deleted here. `true` when one was deleted.
-    async fn delete_code_scope(&self, name: &str) -> Result<bool, StoreError>;
-
+/// Every read and write the protocol and the web layer need: all the per-aggregate stores, and
+/// the schema check. On a `dyn Store` their methods resolve as they are; on a concrete store
+/// (`DbStore`) or a generic one, import [`prelude`].
+#[async_trait]
+pub trait Store:
+    AccountStore
+    + ClientStore
+    + ScopeStore
+    + GrantStore
+    + SessionStore
+    + ConsentStore
+    + PortalStore
+    + Send
+    + Sync
+    + 'static
+{
     /// How many of this build's migrations the database still lacks (0 when current). It takes
     /// a connection and a query, so it also proves the database answers: readiness asks it.
     async fn pending_migrations(&self) -> Result<usize, StoreError>;
+}
+
+/// Every store trait, to bring their methods into scope: `use crate::core::store::prelude::*;`.
+pub mod prelude {
+    pub use super::{
+        AccountStore, ClientStore, ConsentStore, GrantStore, PortalStore, ScopeStore, SessionStore,
+        Store,
+    };
 }
 
 /// A recorded credential attempt and the counts it belongs to.

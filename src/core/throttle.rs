@@ -7,7 +7,8 @@
 
 use super::model::User;
 use super::secret::{PasswordBusy, PasswordGate};
-use super::store::{Store, StoreError};
+use super::store::StoreError;
+use super::store::prelude::*;
 
 /// What is being guessed at; each kind has its own counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

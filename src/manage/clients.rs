@@ -9,7 +9,8 @@ use crate::core::model::{
 };
 use crate::core::scope::ScopeSet;
 use crate::core::secret::{generate_id, generate_token, hash_secret};
-use crate::core::store::{Store, StoreError};
+use crate::core::store::StoreError;
+use crate::core::store::prelude::*;
 use crate::settings::Settings;
 
 /// Arguments of `register-client`.

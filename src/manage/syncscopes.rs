@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use clap::Args;
 
 use super::{CommandError, block_on, open_store};
-use crate::core::store::{Store, StoreError};
+use crate::core::store::StoreError;
+use crate::core::store::prelude::*;
 use crate::registry::app_of;
 use crate::settings::Settings;
 

@@ -3,7 +3,8 @@
 use clap::Args;
 
 use super::{CommandError, block_on, open_store};
-use crate::core::store::{Cleared, Store};
+use crate::core::store::Cleared;
+use crate::core::store::prelude::*;
 use crate::settings::Settings;
 
 /// Arguments of `cleartokens`.

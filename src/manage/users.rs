@@ -7,7 +7,8 @@ use clap::Args;
 use super::{CommandError, block_on, open_store};
 use crate::core::model::NewUser;
 use crate::core::secret::hash_password;
-use crate::core::store::{Store, StoreError};
+use crate::core::store::StoreError;
+use crate::core::store::prelude::*;
 use crate::settings::Settings;
 
 /// Arguments of `createuser` and `createsuperuser`.

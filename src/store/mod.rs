@@ -3,13 +3,23 @@
 //! One code base serves both backends through diesel's `MultiConnection`; the few statements
 //! that differ (connection set-up) branch on the connection variant. Every query runs on tokio's
 //! blocking pool, so database work never stalls the async worker threads.
+//!
+//! Each aggregate's trait is implemented in its own file (`accounts`, `clients`, `scopes`,
+//! `grants` with `revocation`, `sessions`, `consents`, `portal`); every method goes through
+//! [`DbStore::run`].
 
-mod admin;
+mod accounts;
+mod clients;
+mod consents;
 mod feed;
+mod grants;
 mod models;
-mod queries;
+mod portal;
 mod revocation;
 pub(crate) mod schema;
+mod scopes;
+mod search;
+mod sessions;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -319,6 +329,19 @@ impl DbStore {
         .await
         .map_err(|e| StoreError::Database(format!("database task failed: {e}")))?
     }
+}
+
+#[async_trait::async_trait]
+impl crate::core::store::Store for DbStore {
+    async fn pending_migrations(&self) -> Result<usize, StoreError> {
+        let store = self.clone();
+        self.run(move |conn| store.count_pending(conn)).await
+    }
+}
+
+/// A row count as the `u64` the store answers with.
+fn count(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
 }
 
 /// Logs a failed background connection attempt as one warning line (r2d2's default handler

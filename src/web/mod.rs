@@ -29,7 +29,7 @@ use poem::{Endpoint, EndpointExt, Route};
 use methods::{get, post};
 use tera::Tera;
 
-use crate::core::store::Store;
+use crate::core::store::prelude::*;
 use crate::core::userinfo::{DefaultUserInfo, UserInfoProvider};
 use crate::settings::Settings;
 

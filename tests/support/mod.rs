@@ -13,7 +13,7 @@ use scopegate::core::model::{
 };
 use scopegate::core::scope::ScopeSet;
 use scopegate::core::secret::{generate_id, generate_token, hash_password, hash_secret};
-use scopegate::core::store::Store;
+use scopegate::core::store::prelude::*;
 use scopegate::settings::Settings;
 use scopegate::web::State;
 

@@ -9,7 +9,7 @@ use crate::core::model::{Approval, Client, ClientType, GrantType};
 use crate::core::params::Params;
 use crate::core::pkce;
 use crate::core::scope::ScopeSet;
-use crate::core::store::Store;
+use crate::core::store::prelude::*;
 
 /// An authorization request that passed every check, waiting for the user.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@ use crate::core::cache::Caches;
 use crate::core::error::OAuthError;
 use crate::core::model::{Client, ClientType};
 use crate::core::secret::{constant_time_eq, hash_secret};
-use crate::core::store::Store;
+use crate::core::store::prelude::*;
 use crate::core::throttle::{Throttle, client_failed};
 
 /// The credentials a request presented, as the web layer extracted them.

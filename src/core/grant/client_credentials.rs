@@ -6,7 +6,7 @@ use crate::core::grant::{Grant, TokenResponse, mint, new_grant_id};
 use crate::core::model::{Approval, Client, ClientType, GrantType, Lifetimes};
 use crate::core::params::Params;
 use crate::core::scope::ScopeSet;
-use crate::core::store::Store;
+use crate::core::store::prelude::*;
 
 /// Refuses a client that may not use `grant` here: not allowed it, not approved, or public
 /// (grants without a redirect must be bound to a secret).

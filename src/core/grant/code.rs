@@ -6,7 +6,8 @@ use crate::core::model::{Client, GrantType, Lifetimes};
 use crate::core::params::Params;
 use crate::core::pkce;
 use crate::core::secret::hash_secret;
-use crate::core::store::{Redeemed, Store};
+use crate::core::store::Redeemed;
+use crate::core::store::prelude::*;
 
 /// Exchanges a code for tokens. A code used twice revokes every token it issued.
 pub async fn exchange(

@@ -16,7 +16,8 @@ use serde::Serialize;
 use super::model::{Client, GrantType, Lifetimes, NewToken, Token, TokenKind, User};
 use super::scope::ScopeSet;
 use super::secret::{generate_token, hash_secret};
-use super::store::{Store, StoreError};
+use super::store::StoreError;
+use super::store::prelude::*;
 
 /// The successful token response of RFC 6749 §5.1, in the field order the seeds show.
 #[derive(Debug, Clone, Serialize)]

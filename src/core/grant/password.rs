@@ -6,7 +6,7 @@ use crate::core::grant::{Grant, TokenResponse, mint, new_grant_id};
 use crate::core::model::{Client, GrantType, Lifetimes, User};
 use crate::core::params::Params;
 use crate::core::secret::PasswordGate;
-use crate::core::store::Store;
+use crate::core::store::prelude::*;
 use crate::core::throttle::{PasswordRefused, check_password};
 
 pub use crate::core::throttle::Throttle;

@@ -8,7 +8,8 @@ use crate::core::model::{Client, GrantType, Lifetimes, TokenKind};
 use crate::core::params::Params;
 use crate::core::scope::ScopeSet;
 use crate::core::secret::hash_secret;
-use crate::core::store::{Redeemed, Store};
+use crate::core::store::Redeemed;
+use crate::core::store::prelude::*;
 
 /// Graceful rotation: within `window` seconds of being spent, the immediately previous refresh
 /// token of a client may be spent again, at most `max_reuses` times, and gets a sibling pair.

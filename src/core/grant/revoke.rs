@@ -5,7 +5,7 @@ use crate::core::grant::inspect::TokenAsker;
 use crate::core::model::Client;
 use crate::core::params::Params;
 use crate::core::secret::hash_secret;
-use crate::core::store::Store;
+use crate::core::store::prelude::*;
 
 /// Revokes the `token` of an authenticated client. Who may revoke what is
 /// [`TokenAsker`]'s rule: an unapproved client is `invalid_client`; another client's token
