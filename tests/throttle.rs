@@ -67,7 +67,7 @@ async fn login_at(base: &str, username: &str, password: &str) -> LoginAnswer {
     }
 }
 
-async fn password_grant_at(
+pub async fn password_grant_at(
     base: &str,
     app: &TestClient,
     username: &str,

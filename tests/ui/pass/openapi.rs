@@ -22,7 +22,7 @@ impl Api {
     #[oai(path = "/results/:id", method = "get")]
     async fn results(&self, id: Path<u64>, mut caller: Caller) -> PlainText<String> {
         caller = caller.clone();
-        PlainText(format!("{} {}", id.0, caller.scopes))
+        PlainText(format!("{} {}", id.0, caller.scopes()))
     }
 
     /// No caller needed.
