@@ -7,9 +7,9 @@
 //!   connection LISTENs and the writer's own NOTIFY arrives with its COMMIT, so draining the
 //!   connection needs no round trip.
 //! - **A listener thread** for other instances' writes, on a connection of its own: PostgreSQL
-//!   drains NOTIFY every 5 ms and proves the connection every 100 ms; SQLite polls the table
-//!   every 20 ms. Each success renews the feed's lease; on any failure the feed is down (no cache
-//!   answers) until the listener has reconnected and flushed every cache.
+//!   drains NOTIFY every 5 ms and proves the connection every 200 ms; SQLite polls the table
+//!   every 20 ms. Each success renews the feed's 2 s lease; on any failure the feed is down (no
+//!   cache answers) until the listener has reconnected and flushed every cache.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -23,11 +23,15 @@ use crate::core::feed::{Change, Feed};
 
 /// The PostgreSQL channel the triggers announce on.
 pub(super) const CHANNEL: &str = "scopegate_changes";
-/// How long one proof of the listener's health keeps the caches on.
-const LEASE_PG: Duration = Duration::from_millis(500);
-const LEASE_SQLITE: Duration = Duration::from_millis(250);
+/// How long one proof of the listener's health keeps the caches on. A failed connection turns
+/// them off at once; the lease bounds only a listener that hangs without failing (a dead
+/// network). It spans several proofs, because on a CPU-saturated machine a sleeping thread can
+/// wait hundreds of milliseconds to run, and a lapse sends every request to the database, which
+/// is slowest exactly then.
+const LEASE_PG: Duration = Duration::from_secs(2);
+const LEASE_SQLITE: Duration = Duration::from_secs(2);
 const DRAIN_EVERY: Duration = Duration::from_millis(5);
-const PING_EVERY: Duration = Duration::from_millis(100);
+const PING_EVERY: Duration = Duration::from_millis(200);
 const POLL_EVERY: Duration = Duration::from_millis(20);
 /// SQLite: rows older than this are deleted (every instance has long applied them).
 const KEEP_ROWS: Duration = Duration::from_secs(600);
