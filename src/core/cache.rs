@@ -161,11 +161,6 @@ impl Caches {
         &self.feed
     }
 
-    /// How many tokens are cached now.
-    pub fn cached_tokens(&self) -> usize {
-        self.tokens.len()
-    }
-
     /// The active token behind `presented` ([`find_active`]), from the cache when the feed
     /// vouches for its token, client and user, else from `store` (and then cached). Unknown and
     /// inactive tokens are never cached: each asks the store.
@@ -246,17 +241,7 @@ impl Caches {
         let Some(client) = store.client_by_client_id(client_id).await? else {
             return Ok(None);
         };
-        let client = Arc::new(client);
-        let row = change(ChangeKind::Client, client.id);
-        self.clients.put(
-            &self.feed,
-            client_id.to_owned(),
-            client.clone(),
-            [row; 3],
-            made,
-            fetched,
-        );
-        Ok(Some(client))
+        Ok(Some(self.shared_client(Arc::new(client), made, fetched)))
     }
 
     /// [`client_throttled`], skipping the database while the feed vouches that no failed client

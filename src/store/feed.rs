@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 
 use super::schema::changes;
-use super::{AnyConnection, Backend, Live, Manager};
-use crate::core::feed::{Change, Feed};
+use super::{AnyConnection, Backend, Live, Manager, one_line};
+use crate::core::feed::{Change, ChangeKind, Feed};
 
 /// The PostgreSQL channel the triggers announce on.
 pub(super) const CHANNEL: &str = "scopegate_changes";
@@ -84,16 +84,8 @@ fn read_changes(
 ) -> Result<(), diesel::result::Error> {
     match conn {
         AnyConnection::Postgresql(pg) => {
-            let mut batch = Vec::new();
-            for note in pg.notifications_iter() {
-                let note = note?;
-                match Change::parse(&note.payload) {
-                    Some(change) => batch.push(change),
-                    // A kind this build does not know: trust nothing cached.
-                    None => feed.flush(),
-                }
-            }
-            feed.apply(batch);
+            let notes = pg.notifications_iter().collect::<Result<Vec<_>, _>>()?;
+            apply_announced(feed, notes.iter().map(|n| Change::parse(&n.payload)));
         }
         AnyConnection::Sqlite(_) => {
             let last = last_seq.load(Ordering::Acquire);
@@ -109,19 +101,28 @@ fn read_changes(
             if i64::try_from(rows.len()).unwrap_or(i64::MAX) >= MAX_BATCH {
                 feed.flush();
             } else {
-                let mut batch = Vec::with_capacity(rows.len());
-                for (_, kind, id) in rows {
-                    match Change::parse(&format!("{kind}:{id}")) {
-                        Some(change) => batch.push(change),
-                        None => feed.flush(),
-                    }
-                }
-                feed.apply(batch);
+                let announced = rows
+                    .into_iter()
+                    .map(|(_, kind, id)| ChangeKind::parse(&kind).map(|kind| Change { kind, id }));
+                apply_announced(feed, announced);
             }
             last_seq.fetch_max(top, Ordering::AcqRel);
         }
     }
     Ok(())
+}
+
+/// Applies announcements; one this build cannot read (a kind it does not know) empties every
+/// cache instead, since nothing cached can be trusted then.
+fn apply_announced(feed: &Feed, announced: impl IntoIterator<Item = Option<Change>>) {
+    let mut batch = Vec::new();
+    for change in announced {
+        match change {
+            Some(change) => batch.push(change),
+            None => feed.flush(),
+        }
+    }
+    feed.apply(batch);
 }
 
 /// The listener thread; dropping the last store stops it.
@@ -169,7 +170,7 @@ fn listen(manager: &Manager, feed: &Feed, last_seq: &AtomicI64, stop: &AtomicBoo
         feed.down();
         // A store being dropped often takes its database with it: no warning for that.
         if let Some(error) = error.filter(|_| !stop.load(Ordering::Acquire)) {
-            tracing::warn!(error = %error.split_whitespace().collect::<Vec<_>>().join(" "),
+            tracing::warn!(error = %one_line(&error),
                 "change-feed listener lost its connection; caches are off until it is back");
             sleep_unless_stopped(backoff, stop);
             backoff = (backoff * 2).min(Duration::from_secs(2));

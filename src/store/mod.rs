@@ -358,14 +358,14 @@ impl diesel::r2d2::HandleError<diesel::r2d2::Error> for OneLineErrors {
     }
 }
 
-/// A pool failure as one line: libpq's messages span several lines and tabs.
+/// A pool failure as one line.
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(
-        e.to_string()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" "),
-    )
+    StoreError::Unavailable(one_line(&e.to_string()))
+}
+
+/// A database message as one line: libpq's span several lines and tabs.
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl From<diesel::result::Error> for StoreError {

@@ -1,5 +1,7 @@
 //! `POST /oauth/token` (RFC 6749 §3.2) and `POST /oauth/introspect` (RFC 7662).
 
+use std::sync::Arc;
+
 use poem::web::Data;
 use poem::{Body, Request, Response, handler};
 use serde::Serialize;
@@ -19,7 +21,7 @@ async fn authenticated(
     state: &State,
     req: &Request,
     body: Body,
-) -> Result<(Params, Client), OAuthError> {
+) -> Result<(Params, Arc<Client>), OAuthError> {
     let params = form_params(req, body).await?;
     let client = authenticate_params(state, req, &params).await?;
     Ok((params, client))
@@ -31,7 +33,7 @@ pub(crate) async fn authenticate_params(
     state: &State,
     req: &Request,
     params: &Params,
-) -> Result<Client, OAuthError> {
+) -> Result<Arc<Client>, OAuthError> {
     let creds = presented_credentials(req, params)?;
     let ip = client_ip(req, &state.settings);
     let ctx = client_auth::AuthContext {

@@ -2,6 +2,8 @@
 //! throttled per client_id and per address (RFC 6749 §2.3.1, RFC 7662 §4). Every endpoint that
 //! authenticates a client comes through [`authenticate`], so none can skip the throttle.
 
+use std::sync::Arc;
+
 use crate::core::cache::Caches;
 use crate::core::error::OAuthError;
 use crate::core::model::{Client, ClientType};
@@ -43,7 +45,7 @@ pub async fn authenticate(
     store: &dyn Store,
     presented: &PresentedCredentials,
     ctx: AuthContext<'_>,
-) -> Result<Client, OAuthError> {
+) -> Result<Arc<Client>, OAuthError> {
     let (client_id, secret) = match (&presented.basic, &presented.body_client_secret) {
         (Some(_), Some(_)) => {
             return Err(OAuthError::invalid_request(
@@ -108,13 +110,12 @@ async fn check(
     store: &dyn Store,
     client_id: &str,
     secret: Option<&str>,
-) -> Result<Client, OAuthError> {
+) -> Result<Arc<Client>, OAuthError> {
     let client = caches
         .client(store, client_id)
         .await
         .map_err(super::store_failed)?
         .ok_or_else(|| OAuthError::invalid_client("unknown client or bad secret"))?;
-    let client = Client::clone(&client);
     match (client.client_type, &client.secret_hash, secret) {
         (ClientType::Confidential, Some(stored), Some(secret)) => {
             if constant_time_eq(stored.as_bytes(), hash_secret(secret).as_bytes()) {
