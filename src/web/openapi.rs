@@ -10,9 +10,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use poem::http::{Method, StatusCode};
+use poem::http::{Method, StatusCode, Uri};
 use poem::web::{Data, Html, Json, RequestBody};
 use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Response, Route, handler};
 use poem_openapi::registry::{MetaOAuthFlow, MetaOAuthFlows, MetaSecurityScheme, Registry};
@@ -131,11 +131,15 @@ impl<'a, S: GuardSpec> ApiExtractor<'a> for ApiGuard<S> {
     }
 }
 
-/// The document before request-specific URLs are filled in.
+/// The document before request-specific URLs are filled in, and the explorer's pages.
 struct Docs {
     spec: Value,
-    /// Swagger UI, loading `/openapi.json`, with PKCE on and the docs client filled in.
-    page: String,
+    /// Swagger UI, loading `/openapi.json`, with PKCE on and the docs client filled in. Made on
+    /// the first visit: it inlines the 1.6 MB Swagger UI bundle, which a server whose docs
+    /// nobody browses should not hold (that was most of an idle instance's heap).
+    page: OnceLock<String>,
+    /// Swagger UI's OAuth redirect receiver, also made on first use.
+    receiver: OnceLock<String>,
 }
 
 /// Mounts the host's poem-openapi `api` under `prefix`, and adds `/openapi.json` and `/docs`.
@@ -161,9 +165,9 @@ pub fn mount<T: OpenApi + 'static>(route: Route, prefix: &str, api: T, title: &s
     let methods = path_methods(&host_spec);
     let docs = Arc::new(Docs {
         spec: merge(own_spec, document_host_answers(host_spec)),
-        page: explorer_page(&service.swagger_ui_html()),
+        page: OnceLock::new(),
+        receiver: OnceLock::new(),
     });
-    let ui = service.swagger_ui();
     let host = HostApi {
         inner: service.into_endpoint(),
         methods,
@@ -171,8 +175,14 @@ pub fn mount<T: OpenApi + 'static>(route: Route, prefix: &str, api: T, title: &s
     route
         .nest(prefix, host)
         .at("/openapi.json", get(openapi_json).data(docs.clone()))
-        .at("/docs", get(docs_page).data(docs))
-        .nest("/docs/ui", ui)
+        .at("/docs", get(docs_page).data(docs.clone()))
+        .at(RECEIVER, get(receiver_page).data(docs))
+}
+
+/// Swagger UI as poem-openapi generates it. The page loads `/openapi.json` by URL (see
+/// [`explorer_page`]), so the spec it embeds does not matter, and an empty one keeps it small.
+fn swagger_ui() -> OpenApiService<(), ()> {
+    OpenApiService::new((), "", "")
 }
 
 /// poem-openapi drops a path's trailing slash, but the compatibility routes have one (Django
@@ -645,5 +655,24 @@ async fn docs_page(
     Data(state): Data<&State>,
 ) -> Html<String> {
     ensure_docs_client(state, docs_redirect_uris(state, req)).await;
-    Html(docs.page.clone())
+    Html(
+        docs.page
+            .get_or_init(|| explorer_page(&swagger_ui().swagger_ui_html()))
+            .clone(),
+    )
+}
+
+/// [`RECEIVER`]: the page Swagger UI's OAuth popup lands on, taken from poem-openapi's UI
+/// endpoint once and kept (a few kB), without the full UI page that endpoint also holds.
+#[handler]
+async fn receiver_page(Data(docs): Data<&Arc<Docs>>) -> Html<String> {
+    if let Some(page) = docs.receiver.get() {
+        return Html(page.clone());
+    }
+    let request = Request::builder()
+        .uri(Uri::from_static("/oauth-receiver.html"))
+        .finish();
+    let answer = swagger_ui().swagger_ui().get_response(request).await;
+    let page = answer.into_body().into_string().await.unwrap_or_default();
+    Html(docs.receiver.get_or_init(|| page).clone())
 }
