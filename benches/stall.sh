@@ -6,6 +6,8 @@
 #   benches/stall.sh                     # BACKEND=postgres DUR=20 BPATH=/polls/1/ ALOAD=1
 #   BACKEND=sqlite benches/stall.sh      # one SQLite file
 #   ALOAD=0 benches/stall.sh             # the same without the load on A
+#   SCHED=1 benches/stall.sh             # also trace the scheduler (perf sched, as root) and
+#                                        # list the threads that waited over 50 ms for a CPU
 #
 # Needs wrk and the peer's Lua scripts (benches/feed.sh sets them up in target/peer-dot).
 # Servers listen on loopback only and are stopped by their PIDs.
@@ -46,8 +48,19 @@ TOK=$(curl -s -u "$(echo "$CC" | json client_id):$(echo "$CC" | json client_secr
 if [ "$ALOAD" = 1 ]; then wrk -t1 -c16 -d"${DUR}s" http://127.0.0.1:8401/ >/dev/null 2>&1 & PIDS+=($!); fi
 ( for _ in $(seq 1 "$DUR"); do sleep 1; curl -s -m 2 127.0.0.1:8402/health/ready || printf 'no answer within 2 s'; echo; done ) > "$WORK/feed.txt" &
 PIDS+=($!)
+if [ "${SCHED:-0}" = 1 ]; then
+  perf sched record -a -q -o "$WORK/sched.data" -- sleep "$DUR" >/dev/null 2>&1 &
+  SCHED_PID=$!; PIDS+=($SCHED_PID)
+fi
 echo "B $BPATH ($BACKEND), A loaded: $ALOAD, ${DUR}s:"
 BEARER_TOKEN=$TOK wrk -t1 -c8 -d"${DUR}s" --latency -s "$LUA" "http://127.0.0.1:8402$BPATH" \
   | grep -E "Latency  |50%|99%|Requests/sec|Non-2xx"
 sleep 2
 echo "B's /health/ready, once a second:"; sort "$WORK/feed.txt" | uniq -c
+if [ "${SCHED:-0}" = 1 ]; then
+  echo "threads that waited over 50 ms for a CPU (kernel.sched_autogroup_enabled=$(cat /proc/sys/kernel/sched_autogroup_enabled)): name, times, longest ms"
+  wait "$SCHED_PID" || true
+  perf sched timehist -i "$WORK/sched.data" 2>/dev/null | awk 'NR > 3 && $5 + 0 > 50 {
+      split($3, name, "["); n[name[1]]++; if ($5 > m[name[1]]) m[name[1]] = $5 }
+    END { for (k in n) printf "  %s %d %.0f\n", k, n[k], m[k]; if (!length(n)) print "  none" }' | sort -k3 -rn | head -10
+fi
