@@ -273,9 +273,16 @@ pub async fn admit<S: GuardSpec>(
     req: &Request,
     body: &mut RequestBody,
 ) -> Result<Caller, GuardError> {
-    let caller = caller_from(req, body).await?;
-    check_scopes(&caller, S::entry().scopes())?;
-    Ok(caller)
+    let entry = S::entry();
+    let decided = match caller_from(req, body).await {
+        Ok(caller) => check_scopes(&caller, entry.scopes()).map(|()| caller),
+        Err(e) => Err(e),
+    };
+    let outcome = decided
+        .as_ref()
+        .map_or_else(|e| e.error.code.as_str(), |_| "allowed");
+    crate::core::metrics::guard(entry.scopes_text(), outcome);
+    decided
 }
 
 /// The extractor `#[oauth_required]` adds in front of a poem handler's parameters: it rejects

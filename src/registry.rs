@@ -41,6 +41,7 @@ pub struct GuardEntry {
     /// Handler or operation.
     pub kind: GuardKind,
     resolved: OnceLock<ScopeSet>,
+    text: OnceLock<String>,
 }
 
 impl GuardEntry {
@@ -60,6 +61,7 @@ impl GuardEntry {
             function,
             kind,
             resolved: OnceLock::new(),
+            text: OnceLock::new(),
         }
     }
 
@@ -71,6 +73,11 @@ impl GuardEntry {
                 std::iter::once(auto_scope(self.module_path, self.function)).collect()
             }
         })
+    }
+
+    /// [`Self::scopes`] as one space-separated string, computed once (the guard's metric label).
+    pub fn scopes_text(&self) -> &str {
+        self.text.get_or_init(|| self.scopes().to_string())
     }
 }
 

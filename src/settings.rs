@@ -85,6 +85,12 @@ pub struct Settings {
     /// Seconds a cached token answer may be served at most. The change feed, not this age, is
     /// what invalidates entries; this is a backstop. Default 60, between 1 and 600.
     pub token_cache_max_age: u64,
+    /// An address (`127.0.0.1:9464`) on which `serve` also answers `GET /metrics`, without a
+    /// token: for a network only the scraper reaches. Default none.
+    pub metrics_addr: Option<String>,
+    /// A bearer token (at least 16 characters) that `GET /metrics` on the main address asks
+    /// for. Default none: no `/metrics` there. Setting this or `metrics_addr` turns metrics on.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Settings {
@@ -121,6 +127,8 @@ impl Default for Settings {
             client_auth_failure_window: 60,
             token_cache_entries: 100_000,
             token_cache_max_age: 60,
+            metrics_addr: None,
+            metrics_token: None,
         }
     }
 }
@@ -198,7 +206,7 @@ impl Settings {
 
     /// Fields that may be absent from the serialized defaults (`None`).
     fn optional_fields() -> &'static [&'static str] {
-        &["issuer", "template_dir"]
+        &["issuer", "template_dir", "metrics_addr", "metrics_token"]
     }
 
     fn validated(self) -> Result<Self, String> {
@@ -267,6 +275,17 @@ impl Settings {
         }
         if let Some(issuer) = &self.issuer {
             check_issuer(issuer)?;
+        }
+        if let Some(addr) = &self.metrics_addr {
+            addr.parse::<std::net::SocketAddr>()
+                .map_err(|_| format!("metrics_addr {addr:?} is not HOST:PORT"))?;
+        }
+        if self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|t| t.trim().len() < 16)
+        {
+            return Err("metrics_token must be at least 16 characters".into());
         }
         crate::store::parse_database_url(&self.database_url)?;
         Ok(self)

@@ -23,6 +23,7 @@ mod issuer;
 mod lifecycle;
 mod log_injection;
 mod login_redirect;
+mod metrics;
 mod openapi;
 mod permissions;
 mod portal;

@@ -32,14 +32,17 @@ struct Entry<V> {
 
 /// A bounded map whose entries are judged against the feed.
 struct FeedCache<K, V, S> {
+    /// Its name in the metrics.
+    name: &'static str,
     entries: RwLock<HashMap<K, Entry<V>, S>>,
     capacity: usize,
     max_age: Duration,
 }
 
 impl<K: Hash + Eq, V, S: BuildHasher + Default> FeedCache<K, V, S> {
-    fn new(capacity: usize, max_age: Duration) -> Self {
+    fn new(name: &'static str, capacity: usize, max_age: Duration) -> Self {
         Self {
+            name,
             entries: RwLock::new(HashMap::default()),
             capacity,
             max_age: max_age.min(super::feed::RETENTION),
@@ -55,12 +58,15 @@ impl<K: Hash + Eq, V, S: BuildHasher + Default> FeedCache<K, V, S> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let entries = self.entries.read().ok()?;
-        let hit = entries.get(key)?;
-        (hit.fetched.elapsed() < self.max_age
-            && usable(&hit.value)
-            && feed.is_current(hit.made, &hit.deps))
-        .then(|| hit.value.clone())
+        let found = self.entries.read().ok().and_then(|entries| {
+            let hit = entries.get(key)?;
+            (hit.fetched.elapsed() < self.max_age
+                && usable(&hit.value)
+                && feed.is_current(hit.made, &hit.deps))
+            .then(|| hit.value.clone())
+        });
+        super::metrics::cache(self.name, found.is_some());
+        found
     }
 
     /// Stores what a lookup begun at epoch `made` found. Nothing is stored while the feed is
@@ -149,10 +155,10 @@ impl Caches {
     pub fn new(feed: Arc<Feed>, capacity: usize, max_age: Duration) -> Self {
         Self {
             feed,
-            tokens: FeedCache::new(capacity, max_age),
-            clients: FeedCache::new(capacity, max_age),
-            users: FeedCache::new(capacity, max_age),
-            clean: FeedCache::new(capacity, max_age),
+            tokens: FeedCache::new("tokens", capacity, max_age),
+            clients: FeedCache::new("clients", capacity, max_age),
+            users: FeedCache::new("users", capacity, max_age),
+            clean: FeedCache::new("throttle_clean", capacity, max_age),
         }
     }
 

@@ -104,6 +104,8 @@ pub struct Feed {
     /// Until when (ms since `start`) the listener vouches that it is connected and current;
     /// 0 when it is down.
     live_until_ms: AtomicU64,
+    /// When (ms since `start`) the listener last vouched.
+    heard_ms: AtomicU64,
     start: Instant,
     /// The epoch at which each changed row was last announced, for as long as an entry made
     /// before it could still be alive ([`RETENTION`]).
@@ -123,6 +125,7 @@ impl Feed {
             epoch: AtomicU64::new(1),
             flushed: AtomicU64::new(0),
             live_until_ms: AtomicU64::new(0),
+            heard_ms: AtomicU64::new(0),
             start: Instant::now(),
             marks: RwLock::new(HashMap::new()),
         }
@@ -170,9 +173,16 @@ impl Feed {
     /// The listener's word that it is connected and has applied everything announced so far;
     /// it holds for `lease`, so a listener that hangs stops vouching by itself.
     pub fn vouch(&self, lease: Duration) {
-        let until = self.start.elapsed() + lease;
-        let ms = u64::try_from(until.as_millis()).unwrap_or(u64::MAX);
-        self.live_until_ms.store(ms, Ordering::Release);
+        let now = self.start.elapsed();
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        self.heard_ms.store(ms(now), Ordering::Release);
+        self.live_until_ms.store(ms(now + lease), Ordering::Release);
+    }
+
+    /// How long since the listener last vouched (since the feed was made, if it never has).
+    pub fn silent_for(&self) -> Duration {
+        let heard = Duration::from_millis(self.heard_ms.load(Ordering::Acquire));
+        self.start.elapsed().saturating_sub(heard)
     }
 
     /// The listener lost its connection: no cache may answer until it is back.

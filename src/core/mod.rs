@@ -6,6 +6,7 @@ pub mod cache;
 pub mod error;
 pub mod feed;
 pub mod grant;
+pub mod metrics;
 pub mod model;
 pub mod params;
 pub mod pkce;

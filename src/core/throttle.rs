@@ -113,6 +113,7 @@ pub async fn check_password(
             client_ip = ?client_ip,
             "password attempt throttled"
         );
+        super::metrics::throttled("password");
         return Err(PasswordRefused::Throttled(Throttled {
             retry_after: throttle.window,
         }));
@@ -157,11 +158,13 @@ pub async fn client_throttled(
         )
         .await?;
     // The coming attempt is not recorded yet: it would be one more.
-    Ok(throttle
-        .exceeded(counts.by_user + 1, counts.by_ip + 1)
-        .then_some(Throttled {
-            retry_after: throttle.window,
-        }))
+    let exceeded = throttle.exceeded(counts.by_user + 1, counts.by_ip + 1);
+    if exceeded {
+        super::metrics::throttled("client_secret");
+    }
+    Ok(exceeded.then_some(Throttled {
+        retry_after: throttle.window,
+    }))
 }
 
 /// Records a failed client authentication.

@@ -25,6 +25,11 @@ pub(super) fn serve(host: &Scopegate, settings: Settings) -> Result<(), CommandE
     let crate::web::Started { state, unmigrated } =
         crate::web::start_state(settings, user_info).map_err(CommandError::Failed)?;
     let timeouts = crate::web::server::Timeouts::from_settings(&state.settings);
+    let metrics = state
+        .settings
+        .metrics_addr
+        .clone()
+        .map(|addr| (addr, crate::web::metrics::own_routes(state.clone())));
     let app = crate::web::app(state, host.host_routes(Route::new()));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -35,6 +40,21 @@ pub(super) fn serve(host: &Scopegate, settings: Settings) -> Result<(), CommandE
         let acceptor = poem::listener::Listener::into_acceptor(listener)
             .await
             .map_err(|e| CommandError::Failed(format!("cannot listen on {addr}: {e}")))?;
+        if let Some((metrics_addr, routes)) = metrics {
+            let acceptor =
+                poem::listener::Listener::into_acceptor(TcpListener::bind(metrics_addr.clone()))
+                    .await
+                    .map_err(|e| {
+                        CommandError::Failed(format!("cannot listen on {metrics_addr}: {e}"))
+                    })?;
+            tracing::info!(addr = %metrics_addr, "metrics listening");
+            tokio::spawn(crate::web::server::serve(
+                acceptor,
+                routes,
+                timeouts,
+                shutdown_signal(),
+            ));
+        }
         if let Some(store) = unmigrated {
             // Dropped with the runtime at shutdown, so it never holds the pool open at exit.
             tokio::spawn(migrate_when_ready(store));

@@ -168,6 +168,9 @@ fn listen(manager: &Manager, feed: &Feed, last_seq: &AtomicI64, stop: &AtomicBoo
         };
         drop(live);
         feed.down();
+        if !stop.load(Ordering::Acquire) {
+            crate::core::metrics::feed_reconnect();
+        }
         // A store being dropped often takes its database with it: no warning for that.
         if let Some(error) = error.filter(|_| !stop.load(Ordering::Acquire)) {
             tracing::warn!(error = %one_line(&error),

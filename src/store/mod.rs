@@ -321,7 +321,13 @@ impl DbStore {
         let pool = self.pool.clone();
         let hub = self.hub.clone();
         tokio::task::spawn_blocking(move || {
+            let asked = std::time::Instant::now();
             let mut conn = pool.get().map_err(unavailable)?;
+            if crate::core::metrics::enabled() {
+                let state = pool.state();
+                let waited = asked.elapsed().as_secs_f64();
+                crate::core::metrics::pool(waited, state.connections, state.idle_connections);
+            }
             let out = f(&mut conn);
             hub.catch_up(&mut conn);
             out

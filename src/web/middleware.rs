@@ -2,8 +2,8 @@
 
 use std::time::Instant;
 
-use poem::http::StatusCode;
-use poem::{Endpoint, IntoResponse, Request, Response};
+use poem::http::{Method, StatusCode};
+use poem::{Endpoint, IntoResponse, PathPattern, Request, Response};
 
 use crate::settings::Settings;
 
@@ -38,7 +38,15 @@ pub async fn around<E: Endpoint>(
     let mut resp = if settings.debug || probe || is_secure(&req, settings) {
         match ep.call(req).await {
             Ok(r) => r.into_response(),
-            Err(e) => e.into_response(),
+            Err(e) => {
+                // The router tags its errors with the route too; the response would lose it.
+                let route = e.data::<PathPattern>().cloned();
+                let mut resp = e.into_response();
+                if let Some(route) = route {
+                    resp.set_data(route);
+                }
+                resp
+            }
         }
     } else {
         Response::builder()
@@ -46,6 +54,16 @@ pub async fn around<E: Endpoint>(
             .content_type("application/json")
             .body(r#"{"error":"invalid_request","error_description":"HTTPS is required"}"#)
     };
+    if crate::core::metrics::enabled() {
+        let route = resp.data::<PathPattern>().map_or("unmatched", |p| &p.0);
+        let seconds = started.elapsed().as_secs_f64();
+        crate::core::metrics::http_request(
+            route,
+            method_label(&method),
+            resp.status().as_u16(),
+            seconds,
+        );
+    }
     let headers = resp.headers_mut();
     for (name, value) in [
         ("x-content-type-options", "nosniff"),
@@ -65,4 +83,19 @@ pub async fn around<E: Endpoint>(
         "request"
     );
     Ok(resp)
+}
+
+/// A method as a metric label: the standard ones by name, any other as `other` (a client may
+/// send any token as a method).
+fn method_label(method: &Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    }
 }

@@ -8,6 +8,7 @@ pub mod forms;
 pub mod health;
 pub mod metadata;
 pub mod methods;
+pub mod metrics;
 pub mod middleware;
 pub mod oauth_docs;
 pub mod openapi;
@@ -67,6 +68,7 @@ pub fn routes(route: Route) -> Route {
         )
         .at("/health/alive", get(health::alive))
         .at("/health/ready", get(health::ready))
+        .at("/metrics", get(metrics::scrape))
         .at("/oauth/token", post(token::token))
         .at("/oauth/introspect", post(token::introspect))
         .at("/login", get(pages::login_form).post(pages::login))
@@ -149,6 +151,7 @@ fn assemble(
     store: crate::store::DbStore,
 ) -> Result<State, String> {
     let templates = templates::load(settings.template_dir.as_deref())?;
+    metrics::install(&settings);
     let password_gate = crate::core::secret::PasswordGate::new(settings.password_hash_concurrency);
     let caches = crate::core::cache::Caches::new(
         store.change_feed(),

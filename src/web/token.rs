@@ -14,7 +14,7 @@ use crate::core::grant::inspect::TokenAsker;
 use crate::core::grant::{
     ActiveToken, TokenResponse, client_auth, client_credentials, code, password, refresh,
 };
-use crate::core::model::{Client, TokenKind};
+use crate::core::model::{Client, GrantType, TokenKind};
 use crate::core::params::Params;
 
 async fn authenticated(
@@ -53,6 +53,9 @@ pub(crate) async fn issue(
     params: &Params,
 ) -> Result<TokenResponse, OAuthError> {
     let now = crate::core::now();
+    // A label fixed by the code, whatever the request sent.
+    let grant_label = GrantType::parse(params.get("grant_type").unwrap_or(""))
+        .map_or("unsupported", GrantType::as_str);
     let client = match authenticate_params(state, req, params).await {
         Ok(v) => v,
         Err(e) => {
@@ -60,6 +63,7 @@ pub(crate) async fn issue(
                 error = e.code.as_str(),
                 "token request refused before the grant"
             );
+            crate::core::metrics::grant(grant_label, e.code.as_str());
             return Err(e);
         }
     };
@@ -98,14 +102,18 @@ pub(crate) async fn issue(
             format!("grant_type `{other}` is not supported"),
         )),
     };
+    let outcome = result
+        .as_ref()
+        .map_or_else(|e| e.code.as_str(), |_| "issued");
     match &result {
         Ok(tokens) => {
-            tracing::info!(grant = ?grant_type, client = ?client.client_id, scope = ?tokens.scope, outcome = "issued", "grant decision");
+            tracing::info!(grant = ?grant_type, client = ?client.client_id, scope = ?tokens.scope, outcome, "grant decision");
         }
-        Err(e) => {
-            tracing::info!(grant = ?grant_type, client = ?client.client_id, outcome = e.code.as_str(), "grant decision");
+        Err(_) => {
+            tracing::info!(grant = ?grant_type, client = ?client.client_id, outcome, "grant decision");
         }
     }
+    crate::core::metrics::grant(grant_label, outcome);
     result
 }
 

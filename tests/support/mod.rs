@@ -612,6 +612,11 @@ pub struct Instance {
 impl Instance {
     /// Starts it and waits until `/health/ready` says ready with its change feed live.
     pub async fn start(database_url: &str) -> Instance {
+        Self::start_with(database_url, &[]).await
+    }
+
+    /// [`Instance::start`] with extra environment variables (settings).
+    pub async fn start_with(database_url: &str, env: &[(&str, &str)]) -> Instance {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -623,6 +628,7 @@ impl Instance {
             .env("SCOPEGATE_DEBUG", "true")
             .env("SCOPEGATE_LOG", "warn")
             .env_remove("SCOPEGATE_CONFIG")
+            .envs(env.iter().copied())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .spawn()
