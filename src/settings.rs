@@ -91,6 +91,11 @@ pub struct Settings {
     /// A bearer token (at least 16 characters) that `GET /metrics` on the main address asks
     /// for. Default none: no `/metrics` there. Setting this or `metrics_addr` turns metrics on.
     pub metrics_token: Option<String>,
+    /// A PEM file with the certificate chain `serve` answers TLS with (set with `tls_key`).
+    /// `SIGHUP` reloads both. Default none: plain HTTP, for a proxy in front.
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM file of `tls_cert`'s private key (PKCS#8, PKCS#1 or SEC1). Default none.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -129,6 +134,8 @@ impl Default for Settings {
             token_cache_max_age: 60,
             metrics_addr: None,
             metrics_token: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -206,7 +213,14 @@ impl Settings {
 
     /// Fields that may be absent from the serialized defaults (`None`).
     fn optional_fields() -> &'static [&'static str] {
-        &["issuer", "template_dir", "metrics_addr", "metrics_token"]
+        &[
+            "issuer",
+            "template_dir",
+            "metrics_addr",
+            "metrics_token",
+            "tls_cert",
+            "tls_key",
+        ]
     }
 
     fn validated(self) -> Result<Self, String> {
@@ -279,6 +293,9 @@ impl Settings {
         if let Some(addr) = &self.metrics_addr {
             addr.parse::<std::net::SocketAddr>()
                 .map_err(|_| format!("metrics_addr {addr:?} is not HOST:PORT"))?;
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err("set tls_cert and tls_key together, or neither".into());
         }
         if self
             .metrics_token

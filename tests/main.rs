@@ -34,6 +34,7 @@ mod serve_before_db;
 mod syncscopes;
 mod throttle;
 mod timeouts;
+mod tls;
 mod ui;
 mod userinfo;
 mod walkthroughs;

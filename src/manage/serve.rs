@@ -1,7 +1,7 @@
 //! `serve`.
 
 use poem::Route;
-use poem::listener::TcpListener;
+use poem::listener::{AcceptorExt, Listener, TcpListener};
 
 use super::{CommandError, Scopegate};
 use crate::settings::Settings;
@@ -25,6 +25,11 @@ pub(super) fn serve(host: &Scopegate, settings: Settings) -> Result<(), CommandE
     let crate::web::Started { state, unmigrated } =
         crate::web::start_state(settings, user_info).map_err(CommandError::Failed)?;
     let timeouts = crate::web::server::Timeouts::from_settings(&state.settings);
+    let tls = state
+        .settings
+        .tls_cert
+        .clone()
+        .zip(state.settings.tls_key.clone());
     let metrics = state
         .settings
         .metrics_addr
@@ -37,16 +42,25 @@ pub(super) fn serve(host: &Scopegate, settings: Settings) -> Result<(), CommandE
         .map_err(|e| CommandError::Failed(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async move {
         let listener = TcpListener::bind(addr.clone());
-        let acceptor = poem::listener::Listener::into_acceptor(listener)
-            .await
-            .map_err(|e| CommandError::Failed(format!("cannot listen on {addr}: {e}")))?;
-        if let Some((metrics_addr, routes)) = metrics {
-            let acceptor =
-                poem::listener::Listener::into_acceptor(TcpListener::bind(metrics_addr.clone()))
+        let acceptor = match tls {
+            Some((cert, key)) => {
+                let configs = crate::web::tls::configs(cert, key).map_err(CommandError::Usage)?;
+                listener
+                    .rustls(configs)
+                    .into_acceptor()
                     .await
-                    .map_err(|e| {
-                        CommandError::Failed(format!("cannot listen on {metrics_addr}: {e}"))
-                    })?;
+                    .map(AcceptorExt::boxed)
+            }
+            None => listener.into_acceptor().await.map(AcceptorExt::boxed),
+        }
+        .map_err(|e| CommandError::Failed(format!("cannot listen on {addr}: {e}")))?;
+        if let Some((metrics_addr, routes)) = metrics {
+            let acceptor = TcpListener::bind(metrics_addr.clone())
+                .into_acceptor()
+                .await
+                .map_err(|e| {
+                    CommandError::Failed(format!("cannot listen on {metrics_addr}: {e}"))
+                })?;
             tracing::info!(addr = %metrics_addr, "metrics listening");
             tokio::spawn(crate::web::server::serve(
                 acceptor,

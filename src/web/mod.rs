@@ -17,6 +17,7 @@ pub mod request;
 pub mod server;
 pub mod session;
 pub mod templates;
+pub mod tls;
 pub mod token;
 // Issue 4: grants and lifecycle
 pub mod compat;
