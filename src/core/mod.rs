@@ -6,6 +6,8 @@ pub mod cache;
 pub mod error;
 pub mod feed;
 pub mod grant;
+#[cfg(test)]
+mod mem_store;
 pub mod model;
 pub mod params;
 pub mod pkce;

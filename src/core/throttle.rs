@@ -79,8 +79,8 @@ pub enum PasswordRefused {
 /// database write. The attempt is then recorded *before* the password is checked, so
 /// concurrent guesses cannot all slip under the limit; it is forgotten again when it succeeds
 /// or is refused as throttled, so only failed (and in-flight) attempts count.
-pub async fn check_password(
-    store: &dyn Store,
+pub async fn check_password<S: AccountStore + ?Sized>(
+    store: &S,
     gate: &PasswordGate,
     throttle: Throttle,
     username: &str,

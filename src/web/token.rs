@@ -9,11 +9,9 @@ use serde::Serialize;
 use super::State;
 use super::error::{no_store_json, oauth_error, token_error};
 use super::request::{client_ip, form_params, presented_credentials};
-use crate::core::error::{ErrorCode, OAuthError};
+use crate::core::error::OAuthError;
 use crate::core::grant::inspect::TokenAsker;
-use crate::core::grant::{
-    ActiveToken, TokenResponse, client_auth, client_credentials, code, password, refresh,
-};
+use crate::core::grant::{self, ActiveToken, Issued, TokenEndpoint, client_auth};
 use crate::core::model::{Client, TokenKind};
 use crate::core::params::Params;
 
@@ -45,14 +43,13 @@ pub(crate) async fn authenticate_params(
     client_auth::authenticate(state.store.as_ref(), &creds, ctx).await
 }
 
-/// Runs the token endpoint on already-read parameters: client authentication, then the grant
-/// named by `grant_type`. Compatibility routes call it after adapting their spellings.
+/// Runs the token endpoint on already-read parameters: client authentication, then core's
+/// grant dispatch. Compatibility routes call it after adapting their spellings.
 pub(crate) async fn issue(
     state: &State,
     req: &Request,
     params: &Params,
-) -> Result<TokenResponse, OAuthError> {
-    let now = crate::core::now();
+) -> Result<Issued, OAuthError> {
     let client = match authenticate_params(state, req, params).await {
         Ok(v) => v,
         Err(e) => {
@@ -63,50 +60,16 @@ pub(crate) async fn issue(
             return Err(e);
         }
     };
-    let grant_type = params.get("grant_type").unwrap_or("").to_owned();
-    let store = state.store.as_ref();
-    let lifetimes = state.settings.lifetimes();
-    let result = match grant_type.as_str() {
-        "" => Err(OAuthError::invalid_request(
-            "missing parameter `grant_type`",
-        )),
-        "authorization_code" => code::exchange(store, &client, params, lifetimes, now).await,
-        "refresh_token" => {
-            let grace = state.settings.reuse_grace();
-            refresh::refresh(store, &client, params, lifetimes, grace, now).await
-        }
-        "client_credentials" => {
-            client_credentials::grant(store, &client, params, lifetimes, now).await
-        }
-        "password" => {
-            let ip = client_ip(req, &state.settings);
-            password::grant(
-                store,
-                &state.password_gate,
-                &client,
-                params,
-                lifetimes,
-                state.settings.password_throttle(),
-                &ip,
-                now,
-            )
-            .await
-            .map(|(tokens, _)| tokens)
-        }
-        other => Err(OAuthError::new(
-            ErrorCode::UnsupportedGrantType,
-            format!("grant_type `{other}` is not supported"),
-        )),
+    let ip = client_ip(req, &state.settings);
+    let endpoint = TokenEndpoint {
+        lifetimes: state.settings.lifetimes(),
+        reuse_grace: state.settings.reuse_grace(),
+        password_throttle: state.settings.password_throttle(),
+        password_gate: &state.password_gate,
+        client_ip: &ip,
+        now: crate::core::now(),
     };
-    match &result {
-        Ok(tokens) => {
-            tracing::info!(grant = ?grant_type, client = ?client.client_id, scope = ?tokens.scope, outcome = "issued", "grant decision");
-        }
-        Err(e) => {
-            tracing::info!(grant = ?grant_type, client = ?client.client_id, outcome = e.code.as_str(), "grant decision");
-        }
-    }
-    result
+    grant::issue(state.store.as_ref(), endpoint, &client, params).await
 }
 
 /// `POST /oauth/token`: dispatches on `grant_type`.
@@ -117,7 +80,7 @@ pub async fn token(req: &Request, body: Body, Data(state): Data<&State>) -> Resp
         Err(e) => return oauth_error(&e),
     };
     match issue(state, req, &params).await {
-        Ok(tokens) => no_store_json(&tokens),
+        Ok(issued) => no_store_json(&issued.tokens),
         Err(e) => token_error(&e, state.settings.password_attempt_window),
     }
 }
