@@ -32,7 +32,7 @@ struct Rows {
     pending: Vec<(String, i64, PendingAuthorization)>,
 }
 
-/// The store. Tests seed it with [`MemStore::with_user`] and read
+/// The store. Tests seed it with [`MemStore::with_user`] and [`MemStore::with_client`] and read
 /// what a decision wrote with the accessors.
 #[derive(Default)]
 pub struct MemStore {
@@ -53,9 +53,25 @@ impl MemStore {
         self
     }
 
+    /// Adds a client.
+    pub fn with_client(self, client: Client) -> Self {
+        self.rows().clients.push(client);
+        self
+    }
+
+    /// Every stored code, in the order stored.
+    pub fn codes(&self) -> Vec<AuthCode> {
+        self.rows().codes.iter().map(|(_, c)| c.clone()).collect()
+    }
+
     /// Every stored token, in the order stored.
     pub fn tokens(&self) -> Vec<Token> {
         self.rows().tokens.iter().map(|(_, t)| t.clone()).collect()
+    }
+
+    /// Every recorded consent.
+    pub fn consents(&self) -> Vec<Consent> {
+        self.rows().consents.clone()
     }
 
     /// Sets what a user's `is_active` flag says.
