@@ -4,16 +4,16 @@ use std::sync::Arc;
 
 use poem::web::Data;
 use poem::{Body, Request, Response, handler};
-use serde::Serialize;
 
 use super::State;
 use super::error::{no_store_json, oauth_error, token_error};
 use super::request::{client_ip, form_params, presented_credentials};
 use crate::core::error::OAuthError;
 use crate::core::grant::inspect::TokenAsker;
-use crate::core::grant::{self, ActiveToken, Issued, TokenEndpoint, client_auth};
-use crate::core::model::{Client, TokenKind};
+use crate::core::grant::{self, Issued, TokenEndpoint, client_auth};
+use crate::core::model::Client;
 use crate::core::params::Params;
+use crate::core::token::Introspection;
 
 async fn authenticated(
     state: &State,
@@ -82,65 +82,6 @@ pub async fn token(req: &Request, body: Body, Data(state): Data<&State>) -> Resp
     match issue(state, req, &params).await {
         Ok(issued) => no_store_json(&issued.tokens),
         Err(e) => token_error(&e, state.settings.password_attempt_window),
-    }
-}
-
-/// The RFC 7662 §2.2 introspection response.
-#[derive(Debug, Default, Serialize)]
-pub struct Introspection {
-    /// Whether the token is usable now.
-    pub active: bool,
-    /// Granted scope.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
-    /// The client it was issued to.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    /// The resource owner's username.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
-    /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token_type: Option<&'static str>,
-    /// Expiry, unix seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exp: Option<i64>,
-    /// Issue time, unix seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub iat: Option<i64>,
-    /// Subject: the user's id, or the client_id for a client's own token.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sub: Option<String>,
-    /// Audience: the client the token was issued to.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
-    /// The issuer, as in the metadata document.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub iss: Option<String>,
-}
-
-impl Introspection {
-    /// The RFC 7662 description of an active token.
-    pub fn of(active: &ActiveToken, issuer: String) -> Self {
-        let sub = match &active.user {
-            Some(u) => u.id.to_string(),
-            None => active.client.client_id.clone(),
-        };
-        Introspection {
-            active: true,
-            scope: Some(active.token.scope.to_string()),
-            aud: Some(active.client.client_id.clone()),
-            client_id: Some(active.client.client_id.clone()),
-            username: active.user.as_ref().map(|u| u.username.clone()),
-            token_type: Some(match active.token.kind {
-                TokenKind::Access => "Bearer",
-                TokenKind::Refresh => "refresh_token",
-            }),
-            exp: Some(active.token.expires_at),
-            iat: Some(active.token.created_at),
-            sub: Some(sub),
-            iss: Some(issuer),
-        }
     }
 }
 

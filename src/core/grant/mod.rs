@@ -10,12 +10,10 @@ pub mod password;
 pub mod refresh;
 pub mod revoke;
 
-use std::sync::Arc;
-
 use serde::Serialize;
 
 use super::error::{ErrorCode, OAuthError};
-use super::model::{Client, GrantType, Lifetimes, NewToken, Token, TokenKind, User};
+use super::model::{Client, GrantType, Lifetimes, NewToken, TokenKind, User};
 use super::params::Params;
 use super::scope::ScopeSet;
 use super::secret::{PasswordGate, generate_token, hash_secret};
@@ -232,53 +230,6 @@ pub fn store_failed(e: impl std::fmt::Display) -> OAuthError {
 /// A new random family id.
 pub fn new_grant_id() -> String {
     generate_token()
-}
-
-/// A token that is valid now, with the client and user it belongs to.
-#[derive(Debug, Clone)]
-pub struct ActiveToken {
-    /// The stored token.
-    pub token: Token,
-    /// Its client (shared with the client cache and other tokens of the client).
-    pub client: Arc<Client>,
-    /// Its user, for user-bound grants (shared with other tokens of the user).
-    pub user: Option<Arc<User>>,
-}
-
-/// Finds the token behind a presented value if it is active now: known, unexpired, unrevoked,
-/// not rotated away, its client approved, and its user still active.
-pub async fn find_active(
-    store: &dyn Store,
-    presented: &str,
-    now: i64,
-) -> Result<Option<ActiveToken>, StoreError> {
-    let Some(token) = store.token_by_hash(&hash_secret(presented)).await? else {
-        return Ok(None);
-    };
-    if !token.is_active(now) {
-        return Ok(None);
-    }
-    // A client that is not (or no longer) approved has no valid tokens, whichever path
-    // rejected it.
-    let Some(client) = store
-        .client_by_id(token.client_id)
-        .await?
-        .filter(|c| c.approval == super::model::Approval::Approved)
-    else {
-        return Ok(None);
-    };
-    let user = match token.user_id {
-        Some(id) => match store.user_by_id(id).await? {
-            Some(user) if user.is_active => Some(Arc::new(user)),
-            _ => return Ok(None),
-        },
-        None => None,
-    };
-    Ok(Some(ActiveToken {
-        token,
-        client: Arc::new(client),
-        user,
-    }))
 }
 
 #[cfg(test)]

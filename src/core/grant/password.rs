@@ -1,13 +1,13 @@
 //! The resource-owner password grant (RFC 6749 §4.3), throttled per username and per client
 //! address in the database so that every instance enforces the same limits.
 
+use crate::core::account::{PasswordRefused, check_password};
 use crate::core::error::OAuthError;
 use crate::core::grant::{Grant, Issued, Owner, mint, new_grant_id};
 use crate::core::model::{Client, GrantType, Lifetimes};
 use crate::core::params::Params;
 use crate::core::secret::PasswordGate;
 use crate::core::store::prelude::*;
-use crate::core::throttle::{PasswordRefused, check_password};
 
 pub use crate::core::throttle::Throttle;
 
