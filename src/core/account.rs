@@ -89,3 +89,77 @@ pub async fn check_password<S: AccountStore + ?Sized>(
         None => Err(PasswordRefused::Wrong),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::mem_store::{MemStore, user};
+    use crate::core::secret::hash_password;
+
+    const THROTTLE: Throttle = Throttle {
+        per_user: 2,
+        per_ip: 10,
+        window: 60,
+    };
+
+    fn store() -> MemStore {
+        let phc = hash_password("right").unwrap_or_default();
+        let inactive = User {
+            is_active: false,
+            password_hash: phc.clone(),
+            ..user(8)
+        };
+        let active = User {
+            password_hash: phc,
+            ..user(7)
+        };
+        MemStore::default().with_user(active).with_user(inactive)
+    }
+
+    async fn check(
+        store: &MemStore,
+        gate: &PasswordGate,
+        username: &str,
+        password: &str,
+    ) -> Result<User, PasswordRefused> {
+        check_password(
+            store,
+            gate,
+            THROTTLE,
+            username,
+            password.into(),
+            "192.0.2.1",
+            1_000,
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn only_an_active_user_with_the_right_password_signs_in_and_only_failures_count() {
+        let (store, gate) = (store(), PasswordGate::new(1));
+        let signed_in = check(&store, &gate, "user7", "right").await;
+        assert_eq!(signed_in.ok().map(|u| u.id), Some(7));
+        assert_eq!(store.attempts(), 0, "a success is forgotten");
+        for (username, password) in [("user7", "wrong"), ("user8", "right"), ("nobody", "right")] {
+            let refused = check(&store, &gate, username, password).await;
+            assert!(matches!(refused, Err(PasswordRefused::Wrong)), "{username}");
+        }
+        assert_eq!(store.attempts(), 3, "each failure stays on record");
+    }
+
+    #[tokio::test]
+    async fn past_the_limit_or_the_hashing_permits_the_password_is_not_checked() {
+        let (store, gate) = (store(), PasswordGate::new(1));
+        for _ in 0..THROTTLE.per_user {
+            let refused = check(&store, &gate, "user7", "wrong").await;
+            assert!(matches!(refused, Err(PasswordRefused::Wrong)));
+        }
+        let throttled = check(&store, &gate, "user7", "right").await;
+        assert!(matches!(throttled, Err(PasswordRefused::Throttled(t)) if t.retry_after == 60));
+        assert_eq!(store.attempts(), 2, "a throttled attempt is forgotten");
+
+        let _held = gate.permit();
+        let busy = check(&store, &gate, "user8", "right").await;
+        assert!(matches!(busy, Err(PasswordRefused::Busy(_))));
+    }
+}

@@ -30,6 +30,16 @@ struct Rows {
     tokens: Vec<(String, Token)>,
     consents: Vec<Consent>,
     pending: Vec<(String, i64, PendingAuthorization)>,
+    attempts: Vec<Attempt>,
+    attempts_made: i64,
+}
+
+struct Attempt {
+    id: i64,
+    kind: AttemptKind,
+    subject: String,
+    client_ip: String,
+    at: i64,
 }
 
 /// The store. Tests seed it with [`MemStore::with_user`] and [`MemStore::with_client`] and read
@@ -67,6 +77,11 @@ impl MemStore {
     /// Every stored token, in the order stored.
     pub fn tokens(&self) -> Vec<Token> {
         self.rows().tokens.iter().map(|(_, t)| t.clone()).collect()
+    }
+
+    /// How many credential attempts are on record.
+    pub fn attempts(&self) -> usize {
+        self.rows().attempts.len()
     }
 
     /// Every recorded consent.
@@ -108,13 +123,20 @@ impl Rows {
     }
 }
 
+/// The row stored under a hash.
+fn by_hash<T: Clone>(rows: &[(String, T)], hash: &str) -> Option<T> {
+    let found = rows.iter().find(|(h, _)| h == hash);
+    found.map(|(_, row)| row.clone())
+}
+
 #[async_trait]
 impl AccountStore for MemStore {
     async fn create_user(&self, _: NewUser) -> Result<User, StoreError> {
         unimplemented!("MemStore::create_user")
     }
-    async fn user_by_username(&self, _: &str) -> Result<Option<User>, StoreError> {
-        unimplemented!("MemStore::user_by_username")
+    async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let rows = self.rows();
+        Ok(rows.users.iter().find(|u| u.username == username).cloned())
     }
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
         Ok(self.rows().users.iter().find(|u| u.id == id).cloned())
@@ -130,13 +152,33 @@ impl AccountStore for MemStore {
     }
     async fn begin_attempt(
         &self,
-        _: AttemptKind,
-        _: &str,
-        _: &str,
-        _: i64,
-        _: i64,
+        kind: AttemptKind,
+        subject: &str,
+        client_ip: &str,
+        now: i64,
+        since: i64,
     ) -> Result<LoginAttempt, StoreError> {
-        unimplemented!("MemStore::begin_attempt")
+        let mut rows = self.rows();
+        rows.attempts_made += 1;
+        let id = rows.attempts_made;
+        rows.attempts.push(Attempt {
+            id,
+            kind,
+            subject: subject.to_owned(),
+            client_ip: client_ip.to_owned(),
+            at: now,
+        });
+        let counted = rows
+            .attempts
+            .iter()
+            .filter(|a| a.kind == kind && a.at >= since);
+        let (by_user, by_ip) = counted.fold((0, 0), |(u, i), a| {
+            (
+                u + i64::from(a.subject == subject),
+                i + i64::from(a.client_ip == client_ip),
+            )
+        });
+        Ok(LoginAttempt { id, by_user, by_ip })
     }
     async fn count_attempts(
         &self,
@@ -147,8 +189,9 @@ impl AccountStore for MemStore {
     ) -> Result<AttemptCounts, StoreError> {
         unimplemented!("MemStore::count_attempts")
     }
-    async fn end_attempt(&self, _: i64) -> Result<(), StoreError> {
-        unimplemented!("MemStore::end_attempt")
+    async fn end_attempt(&self, attempt_id: i64) -> Result<(), StoreError> {
+        self.rows().attempts.retain(|a| a.id != attempt_id);
+        Ok(())
     }
 }
 
@@ -212,9 +255,7 @@ impl GrantStore for MemStore {
         Ok(())
     }
     async fn code_by_hash(&self, code_hash: &str) -> Result<Option<AuthCode>, StoreError> {
-        let rows = self.rows();
-        let found = rows.codes.iter().find(|(h, _)| h == code_hash);
-        Ok(found.map(|(_, c)| c.clone()))
+        Ok(by_hash(&self.rows().codes, code_hash))
     }
     async fn redeem_code(
         &self,
@@ -224,12 +265,13 @@ impl GrantStore for MemStore {
         refresh: Option<NewToken>,
     ) -> Result<Redeemed, StoreError> {
         let mut rows = self.rows();
-        let Some((_, code)) = rows.codes.iter_mut().find(|(_, c)| c.id == code_id) else {
+        let unused = rows.codes.iter_mut().map(|(_, c)| c);
+        let Some(code) = unused
+            .filter(|c| c.used_at.is_none())
+            .find(|c| c.id == code_id)
+        else {
             return Ok(Redeemed::AlreadyUsed);
         };
-        if code.used_at.is_some() {
-            return Ok(Redeemed::AlreadyUsed);
-        }
         code.used_at = Some(now);
         rows.store_pair(access, refresh);
         Ok(Redeemed::Won)
@@ -243,9 +285,7 @@ impl GrantStore for MemStore {
         Ok(())
     }
     async fn token_by_hash(&self, token_hash: &str) -> Result<Option<Token>, StoreError> {
-        let rows = self.rows();
-        let found = rows.tokens.iter().find(|(h, _)| h == token_hash);
-        Ok(found.map(|(_, t)| t.clone()))
+        Ok(by_hash(&self.rows().tokens, token_hash))
     }
     async fn rotate_refresh(
         &self,

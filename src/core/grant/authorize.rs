@@ -137,21 +137,6 @@ pub enum ResumeError {
 }
 
 impl Pending {
-    /// The client asking.
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    /// The scope the user is asked to grant.
-    pub fn scope(&self) -> &ScopeSet {
-        &self.scope
-    }
-
-    /// Where the answer goes.
-    pub fn redirect_uri(&self) -> &str {
-        &self.redirect_uri
-    }
-
     /// What the request asks for.
     pub fn response_type(&self) -> ResponseType {
         self.response_type
@@ -512,6 +497,14 @@ mod tests {
         }
     }
 
+    async fn approved(store: &MemStore, pending: Pending, implicit_enabled: bool) -> Redirect {
+        let answer = pending.approve(store, 7, Lifetimes::default(), implicit_enabled, NOW);
+        match answer.await {
+            Ok(answer) => answer,
+            Err(e) => panic!("approval failed: {e}"),
+        }
+    }
+
     fn fragment_of(location: &str) -> Vec<(String, String)> {
         let fragment = url::Url::parse(location)
             .ok()
@@ -526,12 +519,7 @@ mod tests {
         let asked = [("client_id", "client-1"), ("response_type", "code")];
         let pending = pending(&store, &[asked[0], asked[1], ("state", "s1")]).await;
         assert_eq!(pending.response_type(), ResponseType::Code);
-        let answer = pending
-            .approve(&store, 7, Lifetimes::default(), true, NOW)
-            .await;
-        let Ok(answer) = answer else {
-            panic!("approval failed: {answer:?}");
-        };
+        let answer = approved(&store, pending, true).await;
         assert_eq!(answer.mode, ResponseMode::Query);
         assert_eq!(answer.param("state"), Some("s1"));
         let codes = store.codes();
@@ -568,8 +556,7 @@ mod tests {
         let Ok(resumed) = resume(&store, &nonce, 3, 7, NOW).await else {
             panic!("the held request was lost");
         };
-        let approved = resumed.approve(&store, 7, Lifetimes::default(), true, NOW);
-        assert!(approved.await.is_ok());
+        approved(&store, resumed, true).await;
         let again = resume(&store, &nonce, 3, 7, NOW).await;
         assert!(matches!(again, Err(ResumeError::Gone)), "single use");
         assert_eq!(store.codes().len(), 1);
@@ -612,12 +599,7 @@ mod tests {
             ("state", "s2"),
         ];
         let pending = pending(&store, &asked).await;
-        let answer = pending
-            .approve(&store, 7, Lifetimes::default(), true, NOW)
-            .await;
-        let Ok(answer) = answer else {
-            panic!("approval failed: {answer:?}");
-        };
+        let answer = approved(&store, pending, true).await;
         assert_eq!(answer.mode, ResponseMode::Fragment);
         let location = answer.location().unwrap_or_default();
         assert!(
@@ -642,12 +624,7 @@ mod tests {
         let store = store();
         let asked = [("client_id", "client-2"), ("response_type", "token")];
         let pending = pending(&store, &asked).await;
-        let answer = pending
-            .approve(&store, 7, Lifetimes::default(), false, NOW)
-            .await;
-        let Ok(answer) = answer else {
-            panic!("approval failed: {answer:?}");
-        };
+        let answer = approved(&store, pending, false).await;
         assert_eq!(answer.mode, ResponseMode::Fragment);
         assert_eq!(answer.param("error"), Some("unsupported_response_type"));
         assert!(store.tokens().is_empty() && store.consents().is_empty());
