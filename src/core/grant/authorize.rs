@@ -8,8 +8,9 @@
 //! A pending authorization waits for the user: [`Pending::hold`] stores it behind the consent
 //! page's single-use nonce and [`resume`] takes it back when the user answers. Then
 //! [`Pending::approve`] records the consent and issues the code or the token, and
-//! [`Pending::deny`] gives `access_denied`. Each consumes the value, so one request is answered
-//! once, and each answers with a [`Redirect`] that the web layer only sends.
+//! [`Pending::deny`] gives `access_denied`; both answer with a [`Redirect`] that the web layer
+//! only sends. A `Pending` is not `Clone` and each of these consumes it, so one request is
+//! answered once.
 
 use crate::core::error::{ErrorCode, OAuthError};
 use crate::core::grant::{Grant, mint, new_grant_id};
