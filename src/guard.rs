@@ -14,8 +14,8 @@ use poem::web::RequestBody;
 use poem::{Body, FromRequest, Request};
 
 use crate::core::error::{ErrorCode, OAuthError};
-use crate::core::grant::ActiveToken;
 use crate::core::scope::ScopeSet;
+use crate::core::token::ActiveToken;
 use crate::registry::GuardEntry;
 use crate::web::State;
 use crate::web::request::is_form;

@@ -77,7 +77,7 @@ both_backends! {
                 scope: "polls:vote".parse().unwrap(),
                 state: None,
                 pkce: None,
-                response_type: "code".into(),
+                response_type: scopegate::core::model::ResponseType::Code,
                 expires_at: now() - 1,
             })
             .await

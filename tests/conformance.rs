@@ -205,7 +205,7 @@ both_backends! {
             scope: "a".parse().unwrap(),
             state: Some("st".into()),
             pkce: None,
-            response_type: "code".into(),
+            response_type: scopegate::core::model::ResponseType::Code,
             expires_at: now() + 600,
         };
         store.create_pending("n1", s.id, pending.clone()).await.unwrap();

@@ -5,9 +5,9 @@
 
 use std::collections::HashSet;
 
-use scopegate::core::grant::find_active;
 use scopegate::core::model::GrantType;
 use scopegate::core::portal::ListQuery;
+use scopegate::core::token::find_active;
 use serde_json::Value;
 
 use crate::both_backends;

@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use super::feed::{Change, ChangeKind, Feed};
-use super::grant::{ActiveToken, find_active};
 use super::model::{Client, User};
 use super::store::StoreError;
 use super::store::prelude::*;
 use super::throttle::{Throttle, Throttled, client_throttled};
+use super::token::{ActiveToken, find_active};
 
 /// The rows an entry was read from; a shorter list repeats its first row.
 type Deps = [Change; 3];

@@ -2,10 +2,13 @@
 //! PKCE, scope sets, credential minting and hashing, and the RFC 6749/6750 error values.
 //! Everything here works over the [`store::Store`] trait and the per-aggregate traits it joins.
 
+pub mod account;
 pub mod cache;
 pub mod error;
 pub mod feed;
 pub mod grant;
+#[cfg(test)]
+mod mem_store;
 pub mod metrics;
 pub mod model;
 pub mod params;
@@ -15,6 +18,7 @@ pub mod scope;
 pub mod secret;
 pub mod store;
 pub mod throttle;
+pub mod token;
 pub mod userinfo;
 
 /// Seconds since the Unix epoch; every stored time uses it.

@@ -70,6 +70,40 @@ impl GrantType {
     }
 }
 
+/// What an authorization request asks for (RFC 6749 §3.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseType {
+    /// `code`: an authorization code, delivered in the redirect's query (§4.1).
+    Code,
+    /// `token`: an access token, delivered in the redirect's fragment (§4.2, implicit).
+    Token,
+}
+
+impl ResponseType {
+    /// The wire and stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Code => "code",
+            Self::Token => "token",
+        }
+    }
+    /// Parses the wire and stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "code" => Some(Self::Code),
+            "token" => Some(Self::Token),
+            _ => None,
+        }
+    }
+    /// The grant a client needs to ask for it.
+    pub fn grant(self) -> GrantType {
+        match self {
+            Self::Code => GrantType::AuthorizationCode,
+            Self::Token => GrantType::Implicit,
+        }
+    }
+}
+
 /// Whether an administrator has let a client be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Approval {
@@ -538,8 +572,8 @@ pub struct PendingAuthorization {
     pub state: Option<String>,
     /// PKCE challenge and method.
     pub pkce: Option<(String, super::pkce::Method)>,
-    /// `code` or `token`.
-    pub response_type: String,
+    /// What the request asked for.
+    pub response_type: ResponseType,
     /// Expiry, unix seconds.
     pub expires_at: i64,
 }

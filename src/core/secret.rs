@@ -125,31 +125,22 @@ pub struct PasswordPermit {
 }
 
 impl PasswordPermit {
-    /// Checks `password` for `user` (absent or inactive users included) on the blocking pool,
-    /// since argon2 is deliberately slow; a missing user is checked against the dummy hash so
-    /// the timing does not reveal which usernames exist. Returns the user only when the
-    /// password is right.
-    pub async fn verify(
-        self,
-        user: Option<super::model::User>,
-        password: String,
-    ) -> Option<super::model::User> {
-        let user = user.filter(|u| u.is_active);
-        let phc = user.as_ref().map(|u| u.password_hash.clone());
+    /// Checks `password` against its PHC string on the blocking pool, since argon2 is
+    /// deliberately slow. With no hash (an unknown user) it checks the dummy hash and fails, so
+    /// the timing does not reveal which usernames exist.
+    pub async fn verify(self, phc: Option<String>, password: String) -> bool {
+        let known = phc.is_some();
         // The permit moves into the blocking task: it is held until the hash is done, even if
         // the request is dropped meanwhile. The dummy hash is made there too (once), off the
         // async threads.
         let ok = tokio::task::spawn_blocking(move || {
-            let ok = match phc.as_deref() {
-                Some(phc) => verify_password(&password, phc),
-                None => verify_password(&password, dummy_password_hash()),
-            };
+            let ok = verify_password(&password, phc.as_deref().unwrap_or(dummy_password_hash()));
             drop(self);
             ok
         })
         .await
         .unwrap_or(false);
-        user.filter(|_| ok)
+        known && ok
     }
 }
 

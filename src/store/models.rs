@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use super::schema::{auth_codes, clients, pending_authorizations, scopes, sessions, tokens, users};
 use crate::core::model::{
     Approval, AuthCode, Client, ClientPermissions, ClientType, GrantType, PendingAuthorization,
-    Scope, Session, Token, TokenKind, User,
+    ResponseType, Scope, Session, Token, TokenKind, User,
 };
 use crate::core::pkce;
 use crate::core::scope::ScopeSet;
@@ -285,7 +285,8 @@ impl TryFrom<PendingRow> for PendingAuthorization {
             scope: parse_scope(&r.scope)?,
             state: r.state,
             pkce: parse_pkce(r.code_challenge, r.code_challenge_method)?,
-            response_type: r.response_type,
+            response_type: ResponseType::parse(&r.response_type)
+                .ok_or_else(|| corrupt("response_type", &r.response_type))?,
             expires_at: r.expires_at,
         })
     }

@@ -118,7 +118,7 @@ impl SessionStore for DbStore {
                     state: p.state.as_deref(),
                     code_challenge,
                     code_challenge_method,
-                    response_type: &p.response_type,
+                    response_type: p.response_type.as_str(),
                     expires_at: p.expires_at,
                     created_at: crate::core::now(),
                 })

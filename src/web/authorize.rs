@@ -1,8 +1,9 @@
 //! `/oauth/authorize`: the authorization endpoint (RFC 6749 §4.1.1–4.1.2, §4.2.1–4.2.2).
 //!
-//! `GET` validates the request, sends an anonymous visitor through `/login`, and shows the
-//! consent page. The page's form carries only a CSRF token and a single-use nonce naming the
-//! stored request, so `POST` can neither be forged, altered nor replayed.
+//! `GET` has core validate the request, sends an anonymous visitor through `/login`, and shows
+//! the consent page. The page's form carries only a CSRF token and a single-use nonce naming the
+//! held request, so `POST` can neither be forged, altered nor replayed; it resumes the request
+//! and sends core's answer. Every decision is core's ([`crate::core::grant::authorize`]).
 
 use poem::http::StatusCode;
 use poem::web::Data;
@@ -14,44 +15,14 @@ use super::pages::found;
 use super::request::{form_params, query_params};
 use super::session;
 use crate::core::error::{ErrorCode, OAuthError};
-use crate::core::grant::authorize::{AuthorizeError, ValidateOptions, validate_with};
-use crate::core::grant::{Grant, mint, new_grant_id};
-use crate::core::model::{Approval, Client, Lifetimes, NewCode, PendingAuthorization};
+use crate::core::grant::authorize::{
+    self, AuthorizeError, Redirect, ResumeError, ValidateOptions, validate,
+};
 use crate::core::params::Params;
-use crate::core::secret::{generate_token, hash_secret};
 
-/// How long a consent page stays answerable.
-const CONSENT_TTL: i64 = 600;
-
-/// Appends the response parameters to the redirect URI's query (RFC 6749 §4.1.2: keeping any
-/// query the registered URI already has).
-fn redirect_with(redirect_uri: &str, params: &[(&str, &str)], fragment: bool) -> Option<String> {
-    let mut url = url::Url::parse(redirect_uri).ok()?;
-    if fragment {
-        // RFC 6749 §4.2.2: the implicit grant answers in the fragment, which the browser keeps
-        // to itself (never sent to the client's server or logged by proxies).
-        let encoded = serde_urlencoded::to_string(params).ok()?;
-        url.set_fragment(Some(&encoded));
-    } else {
-        let mut q = url.query_pairs_mut();
-        for (k, v) in params {
-            q.append_pair(k, v);
-        }
-    }
-    Some(url.into())
-}
-
-fn redirect_response(state: &State, redirect_uri: &str, params: &[(&str, &str)]) -> Response {
-    redirect_response_in(state, redirect_uri, params, false)
-}
-
-fn redirect_response_in(
-    state: &State,
-    redirect_uri: &str,
-    params: &[(&str, &str)],
-    fragment: bool,
-) -> Response {
-    match redirect_with(redirect_uri, params, fragment) {
+/// Sends the browser to the client with core's answer.
+fn send(state: &State, redirect: &Redirect) -> Response {
+    match redirect.location() {
         Some(location) => found(&location).finish(),
         None => state.error_page(
             StatusCode::BAD_REQUEST,
@@ -59,17 +30,6 @@ fn redirect_response_in(
             "The application's registered redirect URI is not a valid URL.",
         ),
     }
-}
-
-fn error_params<'a>(err: &'a OAuthError, state: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
-    let mut p = vec![
-        ("error", err.code.as_str()),
-        ("error_description", err.description.as_str()),
-    ];
-    if let Some(s) = state {
-        p.push(("state", s));
-    }
-    p
 }
 
 fn page_for(state: &State, err: &OAuthError) -> Response {
@@ -106,22 +66,10 @@ pub(crate) async fn show_params(
     params: &Params,
     options: ValidateOptions,
 ) -> Response {
-    let request = match validate_with(state.store.as_ref(), params, options).await {
-        Ok(r) => r,
+    let pending = match validate(state.store.as_ref(), params, options).await {
+        Ok(p) => p,
         Err(AuthorizeError::Page(e)) => return page_for(state, &e),
-        Err(AuthorizeError::Redirect {
-            redirect_uri,
-            error,
-            state: client_state,
-        }) => {
-            tracing::info!(error = error.code.as_str(), "authorization request refused");
-            return redirect_response_in(
-                state,
-                &redirect_uri,
-                &error_params(&error, client_state.as_deref()),
-                params.get("response_type") == Some("token"),
-            );
-        }
+        Err(AuthorizeError::Redirect(refused)) => return send(state, &refused),
     };
     let s = match session::load(state, req).await {
         Ok(s) => s,
@@ -136,30 +84,23 @@ pub(crate) async fn show_params(
         );
         return found(&login).finish();
     };
-    let nonce = generate_token();
-    let pending = PendingAuthorization {
-        client_id: request.client.id,
-        user_id: user.id,
-        redirect_uri: request.redirect_uri.clone(),
-        redirect_uri_given: request.redirect_uri_given,
-        scope: request.scope.clone(),
-        state: request.state.clone(),
-        pkce: request.pkce.clone(),
-        response_type: request.response_type.clone(),
-        expires_at: crate::core::now() + CONSENT_TTL,
-    };
-    if let Err(e) = state
-        .store
-        .create_pending(&hash_secret(&nonce), s.session.id, pending)
+    let held = match pending
+        .hold(
+            state.store.as_ref(),
+            s.session.id,
+            user.id,
+            crate::core::now(),
+        )
         .await
     {
-        return state.unavailable_page(&e);
-    }
+        Ok(held) => held,
+        Err(e) => return state.unavailable_page(&e),
+    };
     let known = match state.store.list_scopes().await {
         Ok(k) => k,
         Err(e) => return state.unavailable_page(&e),
     };
-    let scopes: Vec<serde_json::Value> = request
+    let scopes: Vec<serde_json::Value> = held
         .scope
         .iter()
         .map(|name| {
@@ -171,12 +112,12 @@ pub(crate) async fn show_params(
             serde_json::json!({ "name": name, "description": description })
         })
         .collect();
-    let redirect_host = url::Url::parse(&request.redirect_uri)
+    let redirect_host = url::Url::parse(&held.redirect_uri)
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_else(|| request.redirect_uri.clone());
-    // Issue 5: the developer's branding, when the app has a portal profile.
-    let profile = match state.store.client_profile(request.client.id).await {
+        .unwrap_or_else(|| held.redirect_uri.clone());
+    // The developer's branding, when the app has a portal profile.
+    let profile = match state.store.client_profile(held.client.id).await {
         Ok(p) => p,
         Err(e) => return state.unavailable_page(&e),
     };
@@ -188,11 +129,11 @@ pub(crate) async fn show_params(
                                 "privacy_url": p.privacy_url })
         }),
     );
-    ctx.insert("client_name", &request.client.name);
+    ctx.insert("client_name", &held.client.name);
     ctx.insert("scopes", &scopes);
     ctx.insert("redirect_host", &redirect_host);
     ctx.insert("csrf_token", &s.session.csrf_token);
-    ctx.insert("nonce", &nonce);
+    ctx.insert("nonce", &held.nonce);
     ctx.insert("user", &user.username);
     state.render(StatusCode::OK, "consent.html", &ctx)
 }
@@ -208,36 +149,30 @@ pub async fn decide(req: &Request, body: Body, Data(state): Data<&State>) -> Res
         );
     };
     let s = match session::load(state, req).await {
-        Ok(Some(s)) if s.csrf_ok(form.get("csrf_token")) && s.user.is_some() => s,
-        Ok(_) => {
-            return state.error_page(
-                StatusCode::FORBIDDEN,
-                "Request refused",
-                "This form was not valid for your browser session. Start again from the application.",
-            );
-        }
+        Ok(s) => s.filter(|s| s.csrf_ok(form.get("csrf_token"))),
         Err(e) => return state.unavailable_page(&e),
+    };
+    let Some((session_id, user_id)) = s.and_then(|s| s.user.as_ref().map(|u| (s.session.id, u.id)))
+    else {
+        return state.error_page(
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            "This form was not valid for your browser session. Start again from the application.",
+        );
     };
     let now = crate::core::now();
     let nonce = form.get("nonce").unwrap_or("");
-    let pending = match state
-        .store
-        .take_pending(&hash_secret(nonce), s.session.id, now)
-        .await
-    {
-        Ok(Some(p)) if Some(p.user_id) == s.user.as_ref().map(|u| u.id) => p,
-        Ok(_) => {
+    let store = state.store.as_ref();
+    let pending = match authorize::resume(store, nonce, session_id, user_id, now).await {
+        Ok(p) => p,
+        Err(ResumeError::Gone) => {
             return state.error_page(
                 StatusCode::BAD_REQUEST,
                 "Request expired",
                 "This authorization request was already answered or has expired. Start again from the application.",
             );
         }
-        Err(e) => return state.unavailable_page(&e),
-    };
-    let client = match state.store.client_by_id(pending.client_id).await {
-        Ok(Some(c)) if c.approval == Approval::Approved => c,
-        Ok(_) => {
+        Err(ResumeError::ClientNotApproved) => {
             return state.error_page(
                 StatusCode::FORBIDDEN,
                 "This application cannot be authorized",
@@ -246,101 +181,18 @@ pub async fn decide(req: &Request, body: Body, Data(state): Data<&State>) -> Res
         }
         Err(e) => return state.unavailable_page(&e),
     };
-    let client_state = pending.state.as_deref();
-    let implicit = pending.response_type == "token";
-    if form.get("decision") != Some("approve") {
-        tracing::info!(client = ?client.client_id, decision = "deny", "authorization decision");
-        let err = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
-        return redirect_response_in(
-            state,
-            &pending.redirect_uri,
-            &error_params(&err, client_state),
-            implicit,
-        );
-    }
-    let user_id = pending.user_id;
-    if let Err(e) = state
-        .store
-        .record_consent(user_id, client.id, &pending.scope, now)
-        .await
-    {
-        return state.unavailable_page(&e);
-    }
-    let lifetimes = client.lifetimes(state.settings.lifetimes());
-    if implicit {
-        return implicit_redirect(state, &client, &pending, lifetimes, now).await;
-    }
-    let code = generate_token();
-    let stored = state
-        .store
-        .create_code(NewCode {
-            code_hash: hash_secret(&code),
-            client_id: client.id,
-            user_id,
-            redirect_uri: pending.redirect_uri.clone(),
-            redirect_uri_given: pending.redirect_uri_given,
-            scope: pending.scope.clone(),
-            pkce: pending.pkce.clone(),
-            grant_id: new_grant_id(),
-            expires_at: now.saturating_add(lifetimes.code),
-        })
-        .await;
-    if let Err(e) = stored {
-        return state.unavailable_page(&e);
-    }
-    tracing::info!(client = ?client.client_id, user_id, scope = %pending.scope, decision = "approve", "authorization decision");
-    let mut params = vec![("code", code.as_str())];
-    if let Some(st) = client_state {
-        params.push(("state", st));
-    }
-    redirect_response(state, &pending.redirect_uri, &params)
-}
-
-/// RFC 6749 §4.2.2: the access token in the redirect's fragment, and no refresh token.
-async fn implicit_redirect(
-    state: &State,
-    client: &Client,
-    pending: &PendingAuthorization,
-    lifetimes: Lifetimes,
-    now: i64,
-) -> Response {
-    if !state.settings.implicit_grant {
-        // Switched off between the consent page and the answer.
-        let err = OAuthError::new(
-            ErrorCode::UnsupportedResponseType,
-            "the implicit grant is switched off",
-        );
-        return redirect_response_in(
-            state,
-            &pending.redirect_uri,
-            &error_params(&err, pending.state.as_deref()),
-            true,
-        );
-    }
-    let minted = mint(
-        Grant {
-            client,
-            user_id: Some(pending.user_id),
-            scope: pending.scope.clone(),
-            refresh_scope: None,
-            grant_id: new_grant_id(),
-        },
-        lifetimes,
-        now,
-    );
-    if let Err(e) = state.store.issue_tokens(minted.access, None).await {
-        return state.unavailable_page(&e);
-    }
-    tracing::info!(client = ?client.client_id, user_id = pending.user_id, scope = %pending.scope, decision = "approve", grant = "implicit", "authorization decision");
-    let expires_in = minted.response.expires_in.to_string();
-    let mut params = vec![
-        ("access_token", minted.response.access_token.as_str()),
-        ("token_type", "Bearer"),
-        ("expires_in", expires_in.as_str()),
-        ("scope", minted.response.scope.as_str()),
-    ];
-    if let Some(st) = pending.state.as_deref() {
-        params.push(("state", st));
-    }
-    redirect_response_in(state, &pending.redirect_uri, &params, true)
+    let answer = if form.get("decision") == Some("approve") {
+        let lifetimes = state.settings.lifetimes();
+        let implicit_enabled = state.settings.implicit_grant;
+        match pending
+            .approve(store, user_id, lifetimes, implicit_enabled, now)
+            .await
+        {
+            Ok(answer) => answer,
+            Err(e) => return state.unavailable_page(&e),
+        }
+    } else {
+        pending.deny()
+    };
+    send(state, &answer)
 }

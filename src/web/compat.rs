@@ -17,7 +17,6 @@ use super::token::authenticate_params;
 use super::{authorize, revoke, token, userinfo};
 use crate::core::error::{ErrorCode, OAuthError};
 use crate::core::grant::authorize::ValidateOptions;
-use crate::core::grant::find_active;
 use crate::core::grant::inspect::TokenAsker;
 use crate::core::model::{TokenKind, User};
 use crate::settings::Settings;
@@ -114,29 +113,23 @@ pub async fn onesait_token(req: &Request, body: Body, Data(state): Data<&State>)
         Ok(p) => p,
         Err(e) => return oauth_error(&e),
     };
-    let tokens = match token::issue(state, req, &params).await {
+    let issued = match token::issue(state, req, &params).await {
         Ok(t) => t,
         Err(e) => return token_error(&e, state.settings.password_attempt_window),
     };
-    let user = match find_active(
-        state.store.as_ref(),
-        &tokens.access_token,
-        crate::core::now(),
-    )
-    .await
-    {
-        Ok(found) => found.and_then(|a| a.user),
+    let user = match issued.user(state.store.as_ref()).await {
+        Ok(user) => user,
         Err(e) => {
-            tracing::error!(error = %e, "token lookup failed after issuing");
+            tracing::error!(error = %e, "user lookup failed after issuing");
             return oauth_error(&OAuthError::server_error());
         }
     };
-    let mut body = match serde_json::to_value(&tokens) {
+    let mut body = match serde_json::to_value(&issued.tokens) {
         Ok(v) => v,
         Err(_) => return oauth_error(&OAuthError::server_error()),
     };
     if let Value::Object(map) = &mut body {
-        map.insert("authorities".into(), json!(authorities(user.as_deref())));
+        map.insert("authorities".into(), json!(authorities(user.as_ref())));
     }
     no_store_json(&body)
 }

@@ -8,7 +8,7 @@ use tera::Context;
 use super::State;
 use super::request::{client_ip, form_params, query_params};
 use super::session::{self, BrowserSession};
-use crate::core::throttle::{PasswordRefused, check_password};
+use crate::core::account::{PasswordRefused, check_password};
 
 /// The post-login destination: a same-origin path, or `/`. Anything else would be an open
 /// redirect. The value is read the way a browser reads a `Location` (the WHATWG URL parser,

@@ -4,18 +4,16 @@ use std::sync::Arc;
 
 use poem::web::Data;
 use poem::{Body, Request, Response, handler};
-use serde::Serialize;
 
 use super::State;
 use super::error::{no_store_json, oauth_error, token_error};
 use super::request::{client_ip, form_params, presented_credentials};
-use crate::core::error::{ErrorCode, OAuthError};
+use crate::core::error::OAuthError;
 use crate::core::grant::inspect::TokenAsker;
-use crate::core::grant::{
-    ActiveToken, TokenResponse, client_auth, client_credentials, code, password, refresh,
-};
-use crate::core::model::{Client, GrantType, TokenKind};
+use crate::core::grant::{self, Issued, TokenEndpoint, client_auth};
+use crate::core::model::{Client, GrantType};
 use crate::core::params::Params;
+use crate::core::token::Introspection;
 
 async fn authenticated(
     state: &State,
@@ -45,14 +43,13 @@ pub(crate) async fn authenticate_params(
     client_auth::authenticate(state.store.as_ref(), &creds, ctx).await
 }
 
-/// Runs the token endpoint on already-read parameters: client authentication, then the grant
-/// named by `grant_type`. Compatibility routes call it after adapting their spellings.
+/// Runs the token endpoint on already-read parameters: client authentication, then core's
+/// grant dispatch. Compatibility routes call it after adapting their spellings.
 pub(crate) async fn issue(
     state: &State,
     req: &Request,
     params: &Params,
-) -> Result<TokenResponse, OAuthError> {
-    let now = crate::core::now();
+) -> Result<Issued, OAuthError> {
     // A label fixed by the code, whatever the request sent.
     let grant_label = GrantType::parse(params.get("grant_type").unwrap_or(""))
         .map_or("unsupported", GrantType::as_str);
@@ -67,52 +64,19 @@ pub(crate) async fn issue(
             return Err(e);
         }
     };
-    let grant_type = params.get("grant_type").unwrap_or("").to_owned();
-    let store = state.store.as_ref();
-    let lifetimes = state.settings.lifetimes();
-    let result = match grant_type.as_str() {
-        "" => Err(OAuthError::invalid_request(
-            "missing parameter `grant_type`",
-        )),
-        "authorization_code" => code::exchange(store, &client, params, lifetimes, now).await,
-        "refresh_token" => {
-            let grace = state.settings.reuse_grace();
-            refresh::refresh(store, &client, params, lifetimes, grace, now).await
-        }
-        "client_credentials" => {
-            client_credentials::grant(store, &client, params, lifetimes, now).await
-        }
-        "password" => {
-            let ip = client_ip(req, &state.settings);
-            password::grant(
-                store,
-                &state.password_gate,
-                &client,
-                params,
-                lifetimes,
-                state.settings.password_throttle(),
-                &ip,
-                now,
-            )
-            .await
-            .map(|(tokens, _)| tokens)
-        }
-        other => Err(OAuthError::new(
-            ErrorCode::UnsupportedGrantType,
-            format!("grant_type `{other}` is not supported"),
-        )),
+    let ip = client_ip(req, &state.settings);
+    let endpoint = TokenEndpoint {
+        lifetimes: state.settings.lifetimes(),
+        reuse_grace: state.settings.reuse_grace(),
+        password_throttle: state.settings.password_throttle(),
+        password_gate: &state.password_gate,
+        client_ip: &ip,
+        now: crate::core::now(),
     };
+    let result = grant::issue(state.store.as_ref(), endpoint, &client, params).await;
     let outcome = result
         .as_ref()
         .map_or_else(|e| e.code.as_str(), |_| "issued");
-    match &result {
-        Ok(tokens) => {
-            tracing::info!(grant = ?grant_type, client = ?client.client_id, scope = ?tokens.scope, outcome, "grant decision");
-        }
-        Err(_) => {
-            tracing::info!(grant = ?grant_type, client = ?client.client_id, outcome, "grant decision");
-        }
-    }
     crate::core::metrics::grant(grant_label, outcome);
     result
 }
@@ -125,67 +89,8 @@ pub async fn token(req: &Request, body: Body, Data(state): Data<&State>) -> Resp
         Err(e) => return oauth_error(&e),
     };
     match issue(state, req, &params).await {
-        Ok(tokens) => no_store_json(&tokens),
+        Ok(issued) => no_store_json(&issued.tokens),
         Err(e) => token_error(&e, state.settings.password_attempt_window),
-    }
-}
-
-/// The RFC 7662 §2.2 introspection response.
-#[derive(Debug, Default, Serialize)]
-pub struct Introspection {
-    /// Whether the token is usable now.
-    pub active: bool,
-    /// Granted scope.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
-    /// The client it was issued to.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    /// The resource owner's username.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
-    /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token_type: Option<&'static str>,
-    /// Expiry, unix seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exp: Option<i64>,
-    /// Issue time, unix seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub iat: Option<i64>,
-    /// Subject: the user's id, or the client_id for a client's own token.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sub: Option<String>,
-    /// Audience: the client the token was issued to.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
-    /// The issuer, as in the metadata document.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub iss: Option<String>,
-}
-
-impl Introspection {
-    /// The RFC 7662 description of an active token.
-    pub fn of(active: &ActiveToken, issuer: String) -> Self {
-        let sub = match &active.user {
-            Some(u) => u.id.to_string(),
-            None => active.client.client_id.clone(),
-        };
-        Introspection {
-            active: true,
-            scope: Some(active.token.scope.to_string()),
-            aud: Some(active.client.client_id.clone()),
-            client_id: Some(active.client.client_id.clone()),
-            username: active.user.as_ref().map(|u| u.username.clone()),
-            token_type: Some(match active.token.kind {
-                TokenKind::Access => "Bearer",
-                TokenKind::Refresh => "refresh_token",
-            }),
-            exp: Some(active.token.expires_at),
-            iat: Some(active.token.created_at),
-            sub: Some(sub),
-            iss: Some(issuer),
-        }
     }
 }
 

@@ -1,33 +1,294 @@
-//! Validation of authorization requests (RFC 6749 §4.1.1, §4.1.2.1; RFC 7636 §4.3).
+//! The authorization endpoint's decisions (RFC 6749 §4.1.1–4.1.2, §4.2.1–4.2.2; RFC 7636 §4.3).
 //!
-//! Errors split in two: while the client or its redirect URI is in doubt the user must see an
-//! error page and is never redirected (§4.1.2.1); once both are known good, errors go back to
-//! the client's redirect URI.
+//! [`validate`] checks a request and yields a [`Pending`] authorization. Its errors split in
+//! two: while the client or its redirect URI is in doubt the user must see an error page and is
+//! never redirected (§4.1.2.1); once both are known good, errors go back to the client's
+//! redirect URI.
+//!
+//! A pending authorization waits for the user: [`Pending::hold`] stores it behind the consent
+//! page's single-use nonce and [`resume`] takes it back when the user answers. Then
+//! [`Pending::approve`] records the consent and issues the code or the token, and
+//! [`Pending::deny`] gives `access_denied`; both answer with a [`Redirect`] that the web layer
+//! only sends. A `Pending` is not `Clone` and each of these consumes it, so one request is
+//! answered once.
 
 use crate::core::error::{ErrorCode, OAuthError};
-use crate::core::model::{Approval, Client, ClientType, GrantType};
+use crate::core::grant::{Grant, mint, new_grant_id};
+use crate::core::model::{
+    Approval, Client, ClientType, GrantType, Lifetimes, NewCode, PendingAuthorization, ResponseType,
+};
 use crate::core::params::Params;
 use crate::core::pkce;
 use crate::core::scope::ScopeSet;
+use crate::core::secret::{generate_token, hash_secret};
+use crate::core::store::StoreError;
 use crate::core::store::prelude::*;
 
-/// An authorization request that passed every check, waiting for the user.
-#[derive(Debug, Clone)]
-pub struct AuthorizationRequest {
-    /// The client.
+/// How long a consent page stays answerable, in seconds.
+const CONSENT_TTL: i64 = 600;
+
+/// Where a redirect carries its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseMode {
+    /// In the query, keeping any query the registered URI has (RFC 6749 §4.1.2).
+    Query,
+    /// In the fragment, which the browser keeps to itself: never sent to the client's server
+    /// or logged by proxies (§4.2.2, the implicit grant).
+    Fragment,
+}
+
+impl ResponseMode {
+    /// The mode `response_type` answers in.
+    pub fn of(response_type: ResponseType) -> Self {
+        match response_type {
+            ResponseType::Code => Self::Query,
+            ResponseType::Token => Self::Fragment,
+        }
+    }
+}
+
+/// An answer for the client, sent by redirecting the user's browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    /// The client's verified redirect URI.
+    pub uri: String,
+    /// The response parameters, in the order sent.
+    pub params: Vec<(&'static str, String)>,
+    /// Query or fragment.
+    pub mode: ResponseMode,
+}
+
+impl Redirect {
+    /// An error response (§4.1.2.1, §4.2.2.1): `error`, `error_description`, and `state` when
+    /// the request had one.
+    fn error(uri: String, mode: ResponseMode, err: &OAuthError, state: Option<&str>) -> Self {
+        let mut params = vec![
+            ("error", err.code.as_str().to_owned()),
+            ("error_description", err.description.clone()),
+        ];
+        params.extend(state.map(|s| ("state", s.to_owned())));
+        Self { uri, params, mode }
+    }
+
+    /// The value of a response parameter.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        let found = self.params.iter().find(|(n, _)| *n == name);
+        found.map(|(_, v)| v.as_str())
+    }
+
+    /// The URL to send the browser to; `None` when the registered URI is not a URL.
+    pub fn location(&self) -> Option<String> {
+        let mut url = url::Url::parse(&self.uri).ok()?;
+        match self.mode {
+            ResponseMode::Fragment => {
+                let encoded = serde_urlencoded::to_string(&self.params).ok()?;
+                url.set_fragment(Some(&encoded));
+            }
+            ResponseMode::Query => {
+                let mut query = url.query_pairs_mut();
+                for (name, value) in &self.params {
+                    query.append_pair(name, value);
+                }
+            }
+        }
+        Some(url.into())
+    }
+}
+
+/// An authorization request that passed every check, waiting for the user's answer. Only
+/// [`validate`] and [`resume`] make one, and it is not `Clone`: it is answered (approved,
+/// denied or held for the consent page) once.
+#[derive(Debug)]
+pub struct Pending {
+    client: Client,
+    redirect_uri: String,
+    redirect_uri_given: bool,
+    scope: ScopeSet,
+    state: Option<String>,
+    pkce: Option<(String, pkce::Method)>,
+    response_type: ResponseType,
+}
+
+/// A request held for the consent page: what the page shows, and the nonce its form returns.
+#[derive(Debug)]
+pub struct Held {
+    /// The single-use nonce naming the stored request; only its hash is stored.
+    pub nonce: String,
+    /// The client asking.
     pub client: Client,
-    /// Where the answer goes.
-    pub redirect_uri: String,
-    /// True when the request named the redirect URI itself.
-    pub redirect_uri_given: bool,
     /// The scope the user is asked to grant.
     pub scope: ScopeSet,
-    /// The client's state, echoed back verbatim.
-    pub state: Option<String>,
-    /// PKCE challenge and method.
-    pub pkce: Option<(String, pkce::Method)>,
-    /// `code` (or `token`, for the implicit grant).
-    pub response_type: String,
+    /// Where the answer will go.
+    pub redirect_uri: String,
+}
+
+/// Why a held request cannot be answered.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResumeError {
+    /// Answered already, expired, or held for another session or user.
+    #[error("the authorization request was already answered or has expired")]
+    Gone,
+    /// The client was deleted or lost its approval since the consent page was shown.
+    #[error("the application is no longer approved")]
+    ClientNotApproved,
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Pending {
+    /// What the request asks for.
+    pub fn response_type(&self) -> ResponseType {
+        self.response_type
+    }
+
+    fn refusal(self, err: &OAuthError) -> Redirect {
+        let mode = ResponseMode::of(self.response_type);
+        Redirect::error(self.redirect_uri, mode, err, self.state.as_deref())
+    }
+
+    /// Stores the request for the consent page shown to `user_id` in session `session_id`,
+    /// answerable for ten minutes through [`resume`] with the returned nonce.
+    pub async fn hold<S: SessionStore + ?Sized>(
+        self,
+        store: &S,
+        session_id: i64,
+        user_id: i64,
+        now: i64,
+    ) -> Result<Held, StoreError> {
+        let nonce = generate_token();
+        let stored = PendingAuthorization {
+            client_id: self.client.id,
+            user_id,
+            redirect_uri: self.redirect_uri.clone(),
+            redirect_uri_given: self.redirect_uri_given,
+            scope: self.scope.clone(),
+            state: self.state,
+            pkce: self.pkce,
+            response_type: self.response_type,
+            expires_at: now.saturating_add(CONSENT_TTL),
+        };
+        store
+            .create_pending(&hash_secret(&nonce), session_id, stored)
+            .await?;
+        Ok(Held {
+            nonce,
+            client: self.client,
+            scope: self.scope,
+            redirect_uri: self.redirect_uri,
+        })
+    }
+
+    /// The user said no: `access_denied` (§4.1.2.1).
+    pub fn deny(self) -> Redirect {
+        tracing::info!(client = ?self.client.client_id, decision = "deny", "authorization decision");
+        let err = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
+        self.refusal(&err)
+    }
+
+    /// `user_id` approved: records the consent, then issues a code (§4.1.2) or, for the
+    /// implicit grant, an access token and no refresh token (§4.2.2). `implicit_enabled` is the
+    /// server-wide switch, read again here since it may have been turned off while the consent
+    /// page was open; `defaults` are the server's lifetimes, which the client's override.
+    pub async fn approve<S: ConsentStore + GrantStore + ?Sized>(
+        self,
+        store: &S,
+        user_id: i64,
+        defaults: Lifetimes,
+        implicit_enabled: bool,
+        now: i64,
+    ) -> Result<Redirect, StoreError> {
+        if self.response_type == ResponseType::Token && !implicit_enabled {
+            let err = OAuthError::new(
+                ErrorCode::UnsupportedResponseType,
+                "the implicit grant is switched off",
+            );
+            return Ok(self.refusal(&err));
+        }
+        store
+            .record_consent(user_id, self.client.id, &self.scope, now)
+            .await?;
+        let lifetimes = self.client.lifetimes(defaults);
+        let mut params = match self.response_type {
+            ResponseType::Code => {
+                let code = generate_token();
+                store
+                    .create_code(NewCode {
+                        code_hash: hash_secret(&code),
+                        client_id: self.client.id,
+                        user_id,
+                        redirect_uri: self.redirect_uri.clone(),
+                        redirect_uri_given: self.redirect_uri_given,
+                        scope: self.scope.clone(),
+                        pkce: self.pkce,
+                        grant_id: new_grant_id(),
+                        expires_at: now.saturating_add(lifetimes.code),
+                    })
+                    .await?;
+                vec![("code", code)]
+            }
+            ResponseType::Token => {
+                let minted = mint(
+                    Grant {
+                        client: &self.client,
+                        user_id: Some(user_id),
+                        scope: self.scope.clone(),
+                        refresh_scope: None,
+                        grant_id: new_grant_id(),
+                    },
+                    lifetimes,
+                    now,
+                );
+                store.issue_tokens(minted.access, None).await?;
+                let tokens = minted.response;
+                vec![
+                    ("access_token", tokens.access_token),
+                    ("token_type", tokens.token_type.to_owned()),
+                    ("expires_in", tokens.expires_in.to_string()),
+                    ("scope", tokens.scope),
+                ]
+            }
+        };
+        tracing::info!(client = ?self.client.client_id, user_id, scope = %self.scope, decision = "approve", response_type = self.response_type.as_str(), "authorization decision");
+        params.extend(self.state.map(|s| ("state", s)));
+        Ok(Redirect {
+            uri: self.redirect_uri,
+            params,
+            mode: ResponseMode::of(self.response_type),
+        })
+    }
+}
+
+/// Takes back the request held under `nonce` for this session and user, once: a second answer,
+/// an expired request, or another session's nonce finds nothing. The client must still be
+/// approved.
+pub async fn resume<S: SessionStore + ClientStore + ?Sized>(
+    store: &S,
+    nonce: &str,
+    session_id: i64,
+    user_id: i64,
+    now: i64,
+) -> Result<Pending, ResumeError> {
+    let held = store
+        .take_pending(&hash_secret(nonce), session_id, now)
+        .await?
+        .filter(|p| p.user_id == user_id)
+        .ok_or(ResumeError::Gone)?;
+    let client = store
+        .client_by_id(held.client_id)
+        .await?
+        .filter(|c| c.approval == Approval::Approved)
+        .ok_or(ResumeError::ClientNotApproved)?;
+    Ok(Pending {
+        client,
+        redirect_uri: held.redirect_uri,
+        redirect_uri_given: held.redirect_uri_given,
+        scope: held.scope,
+        state: held.state,
+        pkce: held.pkce,
+        response_type: held.response_type,
+    })
 }
 
 /// Why an authorization request failed.
@@ -35,33 +296,8 @@ pub struct AuthorizationRequest {
 pub enum AuthorizeError {
     /// The client or redirect URI cannot be trusted: show an error page, never redirect.
     Page(OAuthError),
-    /// Send the error to the client's redirect URI.
-    Redirect {
-        /// The verified redirect URI.
-        redirect_uri: String,
-        /// The error.
-        error: OAuthError,
-        /// The client's state.
-        state: Option<String>,
-    },
-}
-
-/// Checks an authorization request. `implicit_enabled` is the server-wide switch for
-/// `response_type=token`.
-pub async fn validate(
-    store: &dyn Store,
-    params: &Params,
-    implicit_enabled: bool,
-) -> Result<AuthorizationRequest, AuthorizeError> {
-    validate_with(
-        store,
-        params,
-        ValidateOptions {
-            implicit_enabled,
-            public_clients_need_pkce: true,
-        },
-    )
-    .await
+    /// Send the error to the client's verified redirect URI.
+    Redirect(Redirect),
 }
 
 /// Server and route choices that change what an authorization request may be.
@@ -76,12 +312,12 @@ pub struct ValidateOptions {
     pub public_clients_need_pkce: bool,
 }
 
-/// [`validate`] with explicit options.
-pub async fn validate_with(
-    store: &dyn Store,
+/// Checks an authorization request; `options` are the server's and the route's choices.
+pub async fn validate<S: ClientStore + ?Sized>(
+    store: &S,
     params: &Params,
     options: ValidateOptions,
-) -> Result<AuthorizationRequest, AuthorizeError> {
+) -> Result<Pending, AuthorizeError> {
     let implicit_enabled = options.implicit_enabled;
     let client_id = params.require("client_id").map_err(AuthorizeError::Page)?;
     let client = store
@@ -133,26 +369,36 @@ pub async fn validate_with(
         },
     };
     let state = params.get("state").map(str::to_owned);
-    let redirect = |error: OAuthError| AuthorizeError::Redirect {
-        redirect_uri: redirect_uri.clone(),
-        error,
-        state: state.clone(),
+    // `token` answers in the fragment even when refused: its client reads only the fragment.
+    let mode = match params.get("response_type") {
+        Some("token") => ResponseMode::Fragment,
+        _ => ResponseMode::Query,
+    };
+    let redirect = |error: OAuthError| {
+        tracing::info!(error = error.code.as_str(), "authorization request refused");
+        AuthorizeError::Redirect(Redirect::error(
+            redirect_uri.clone(),
+            mode,
+            &error,
+            state.as_deref(),
+        ))
     };
 
-    let response_type = params.require("response_type").map_err(redirect)?;
-    let grant = match response_type {
-        "code" => GrantType::AuthorizationCode,
-        "token" if implicit_enabled => GrantType::Implicit,
-        other => {
-            return Err(redirect(OAuthError::new(
-                ErrorCode::UnsupportedResponseType,
-                format!("response_type `{other}` is not supported"),
-            )));
-        }
-    };
+    let raw_response_type = params.require("response_type").map_err(redirect)?;
+    let response_type = match ResponseType::parse(raw_response_type) {
+        Some(ResponseType::Token) if !implicit_enabled => None,
+        parsed => parsed,
+    }
+    .ok_or_else(|| {
+        redirect(OAuthError::new(
+            ErrorCode::UnsupportedResponseType,
+            format!("response_type `{raw_response_type}` is not supported"),
+        ))
+    })?;
+    let grant = response_type.grant();
     if !client.allows(grant) {
         return Err(redirect(OAuthError::unauthorized_client(format!(
-            "this application may not use response_type `{response_type}`"
+            "this application may not use response_type `{raw_response_type}`"
         ))));
     }
     if grant == GrantType::Implicit && client.client_type != ClientType::Public {
@@ -209,13 +455,218 @@ pub async fn validate_with(
         )));
     }
 
-    Ok(AuthorizationRequest {
+    Ok(Pending {
         client,
         redirect_uri,
         redirect_uri_given,
         scope,
         state,
         pkce,
-        response_type: response_type.to_owned(),
+        response_type,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::mem_store::{MemStore, client, params, user};
+
+    const OPTIONS: ValidateOptions = ValidateOptions {
+        implicit_enabled: true,
+        public_clients_need_pkce: true,
+    };
+    const NOW: i64 = 1_000;
+
+    fn public(id: i64) -> Client {
+        Client {
+            client_type: ClientType::Public,
+            ..client(id)
+        }
+    }
+
+    fn store() -> MemStore {
+        MemStore::default()
+            .with_user(user(7))
+            .with_client(client(1))
+            .with_client(public(2))
+    }
+
+    async fn pending(store: &MemStore, asked: &[(&str, &str)]) -> Pending {
+        match validate(store, &params(asked), OPTIONS).await {
+            Ok(p) => p,
+            Err(e) => panic!("refused: {e:?}"),
+        }
+    }
+
+    async fn approved(store: &MemStore, pending: Pending, implicit_enabled: bool) -> Redirect {
+        let answer = pending.approve(store, 7, Lifetimes::default(), implicit_enabled, NOW);
+        match answer.await {
+            Ok(answer) => answer,
+            Err(e) => panic!("approval failed: {e}"),
+        }
+    }
+
+    fn fragment_of(location: &str) -> Vec<(String, String)> {
+        let fragment = url::Url::parse(location)
+            .ok()
+            .and_then(|u| u.fragment().map(str::to_owned))
+            .unwrap_or_default();
+        serde_urlencoded::from_str(&fragment).unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn approve_issues_one_code_to_the_query_and_records_the_consent() {
+        let store = store();
+        let asked = [("client_id", "client-1"), ("response_type", "code")];
+        let pending = pending(&store, &[asked[0], asked[1], ("state", "s1")]).await;
+        assert_eq!(pending.response_type(), ResponseType::Code);
+        let answer = approved(&store, pending, true).await;
+        assert_eq!(answer.mode, ResponseMode::Query);
+        assert_eq!(answer.param("state"), Some("s1"));
+        let codes = store.codes();
+        assert_eq!(codes.len(), 1, "one code");
+        assert_eq!((codes[0].user_id, codes[0].expires_at), (7, NOW + 60));
+        assert!(store.tokens().is_empty(), "a code, no token");
+        assert_eq!(
+            store.consents(),
+            vec![(7, 1, ScopeSet::from_iter(["a", "b"]))]
+        );
+        let location = answer.location().unwrap_or_default();
+        let code = answer.param("code").unwrap_or_default();
+        assert_eq!(
+            location,
+            format!("https://app.example/cb?keep=1&code={code}&state=s1"),
+            "the registered query is kept"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_held_request_is_answered_once() {
+        let store = store();
+        let asked = [("client_id", "client-1"), ("response_type", "code")];
+        let held = pending(&store, &asked).await.hold(&store, 3, 7, NOW).await;
+        let Ok(held) = held else {
+            panic!("not held: {held:?}");
+        };
+        assert_eq!(held.client.id, 1);
+        let other_user = resume(&store, &held.nonce, 3, 8, NOW).await;
+        assert!(matches!(other_user, Err(ResumeError::Gone)));
+
+        let held = pending(&store, &asked).await.hold(&store, 3, 7, NOW).await;
+        let nonce = held.map(|h| h.nonce).unwrap_or_default();
+        let Ok(resumed) = resume(&store, &nonce, 3, 7, NOW).await else {
+            panic!("the held request was lost");
+        };
+        approved(&store, resumed, true).await;
+        let again = resume(&store, &nonce, 3, 7, NOW).await;
+        assert!(matches!(again, Err(ResumeError::Gone)), "single use");
+        assert_eq!(store.codes().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_held_request_expires_and_needs_its_session() {
+        let store = store();
+        let asked = [("client_id", "client-1"), ("response_type", "code")];
+        let held = pending(&store, &asked).await.hold(&store, 3, 7, NOW).await;
+        let nonce = held.map(|h| h.nonce).unwrap_or_default();
+        let other_session = resume(&store, &nonce, 4, 7, NOW).await;
+        assert!(matches!(other_session, Err(ResumeError::Gone)));
+        let late = resume(&store, &nonce, 3, 7, NOW + CONSENT_TTL).await;
+        assert!(matches!(late, Err(ResumeError::Gone)));
+    }
+
+    #[tokio::test]
+    async fn deny_gives_access_denied_with_the_state() {
+        let store = store();
+        let asked = [
+            ("client_id", "client-1"),
+            ("response_type", "code"),
+            ("state", "xyz"),
+        ];
+        let answer = pending(&store, &asked).await.deny();
+        assert_eq!(answer.mode, ResponseMode::Query);
+        assert_eq!(answer.param("error"), Some("access_denied"));
+        assert_eq!(answer.param("state"), Some("xyz"));
+        assert!(store.codes().is_empty() && store.consents().is_empty());
+    }
+
+    #[tokio::test]
+    async fn implicit_puts_the_token_in_the_fragment() {
+        let store = store();
+        let asked = [
+            ("client_id", "client-2"),
+            ("response_type", "token"),
+            ("scope", "a"),
+            ("state", "s2"),
+        ];
+        let pending = pending(&store, &asked).await;
+        let answer = approved(&store, pending, true).await;
+        assert_eq!(answer.mode, ResponseMode::Fragment);
+        let location = answer.location().unwrap_or_default();
+        assert!(
+            location.starts_with("https://app.example/cb?keep=1#"),
+            "{location}"
+        );
+        let sent = fragment_of(&location);
+        let names: Vec<&str> = sent.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["access_token", "token_type", "expires_in", "scope", "state"]
+        );
+        assert_eq!(answer.param("expires_in"), Some("36000"));
+        let tokens = store.tokens();
+        assert_eq!(tokens.len(), 1, "an access token and no refresh token");
+        assert_eq!(tokens[0].user_id, Some(7));
+        assert!(store.codes().is_empty());
+    }
+
+    #[tokio::test]
+    async fn implicit_switched_off_before_the_answer_is_refused_in_the_fragment() {
+        let store = store();
+        let asked = [("client_id", "client-2"), ("response_type", "token")];
+        let pending = pending(&store, &asked).await;
+        let answer = approved(&store, pending, false).await;
+        assert_eq!(answer.mode, ResponseMode::Fragment);
+        assert_eq!(answer.param("error"), Some("unsupported_response_type"));
+        assert!(store.tokens().is_empty() && store.consents().is_empty());
+    }
+
+    #[tokio::test]
+    async fn refusals_go_to_the_page_until_the_redirect_uri_is_known_then_to_the_client() {
+        let store = store();
+        let unknown = validate(&store, &params(&[("client_id", "nope")]), OPTIONS).await;
+        assert!(matches!(unknown, Err(AuthorizeError::Page(_))));
+        let foreign = [
+            ("client_id", "client-1"),
+            ("redirect_uri", "https://evil.example/"),
+        ];
+        let foreign = validate(&store, &params(&foreign), OPTIONS).await;
+        assert!(matches!(foreign, Err(AuthorizeError::Page(_))));
+
+        let off = ValidateOptions {
+            implicit_enabled: false,
+            ..OPTIONS
+        };
+        let asked = [
+            ("client_id", "client-2"),
+            ("response_type", "token"),
+            ("state", "s3"),
+        ];
+        let Err(AuthorizeError::Redirect(refused)) = validate(&store, &params(&asked), off).await
+        else {
+            panic!("not redirected");
+        };
+        assert_eq!(refused.mode, ResponseMode::Fragment);
+        assert_eq!(refused.param("error"), Some("unsupported_response_type"));
+        assert_eq!(refused.param("state"), Some("s3"));
+
+        let no_pkce = [("client_id", "client-2"), ("response_type", "code")];
+        let Err(AuthorizeError::Redirect(refused)) =
+            validate(&store, &params(&no_pkce), OPTIONS).await
+        else {
+            panic!("not redirected");
+        };
+        assert_eq!(refused.mode, ResponseMode::Query);
+        assert_eq!(refused.param("error"), Some("invalid_request"));
+    }
 }

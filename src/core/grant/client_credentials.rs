@@ -2,7 +2,7 @@
 //! user and no refresh token (§4.4.3).
 
 use crate::core::error::OAuthError;
-use crate::core::grant::{Grant, TokenResponse, mint, new_grant_id};
+use crate::core::grant::{Grant, Issued, Owner, mint, new_grant_id};
 use crate::core::model::{Approval, Client, ClientType, GrantType, Lifetimes};
 use crate::core::params::Params;
 use crate::core::scope::ScopeSet;
@@ -51,13 +51,13 @@ pub fn requested_scope(client: &Client, params: &Params) -> Result<ScopeSet, OAu
 }
 
 /// Issues an access token to the client itself.
-pub async fn grant(
-    store: &dyn Store,
+pub async fn grant<S: GrantStore + ?Sized>(
+    store: &S,
     client: &Client,
     params: &Params,
     defaults: Lifetimes,
     now: i64,
-) -> Result<TokenResponse, OAuthError> {
+) -> Result<Issued, OAuthError> {
     check_usable(client, GrantType::ClientCredentials)?;
     let scope = requested_scope(client, params)?;
     let minted = mint(
@@ -78,5 +78,8 @@ pub async fn grant(
             tracing::error!(error = %e, "storage failed during the client_credentials grant");
             OAuthError::server_error()
         })?;
-    Ok(minted.response)
+    Ok(Issued {
+        tokens: minted.response,
+        owner: Owner::Client,
+    })
 }

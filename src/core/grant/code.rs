@@ -1,7 +1,7 @@
 //! The authorization-code grant at the token endpoint (RFC 6749 §4.1.3, RFC 7636 §4.6).
 
 use crate::core::error::OAuthError;
-use crate::core::grant::{Grant, TokenResponse, mint, store_failed};
+use crate::core::grant::{Grant, Issued, Owner, mint, store_failed};
 use crate::core::model::{Client, GrantType, Lifetimes};
 use crate::core::params::Params;
 use crate::core::pkce;
@@ -10,13 +10,13 @@ use crate::core::store::Redeemed;
 use crate::core::store::prelude::*;
 
 /// Exchanges a code for tokens. A code used twice revokes every token it issued.
-pub async fn exchange(
-    store: &dyn Store,
+pub async fn exchange<S: GrantStore + ?Sized>(
+    store: &S,
     client: &Client,
     params: &Params,
     defaults: Lifetimes,
     now: i64,
-) -> Result<TokenResponse, OAuthError> {
+) -> Result<Issued, OAuthError> {
     if !client.allows(GrantType::AuthorizationCode) {
         return Err(OAuthError::unauthorized_client(
             "this client may not use the authorization_code grant",
@@ -96,7 +96,10 @@ pub async fn exchange(
         .await
         .map_err(store_failed)?
     {
-        Redeemed::Won => Ok(minted.response),
+        Redeemed::Won => Ok(Issued {
+            tokens: minted.response,
+            owner: Owner::UserId(code.user_id),
+        }),
         Redeemed::AlreadyUsed => {
             // Lost a race with another redemption of the same code: that is a replay too.
             store

@@ -12,12 +12,12 @@
 
 use std::sync::Arc;
 
-use super::ActiveToken;
 use crate::core::cache::Caches;
 use crate::core::error::OAuthError;
 use crate::core::model::{Approval, Client, ClientType, Token};
 use crate::core::store::StoreError;
 use crate::core::store::prelude::*;
+use crate::core::token::ActiveToken;
 
 /// An approved client asking about tokens. Only [`TokenAsker::introspecting`] and
 /// [`TokenAsker::revoking`] make one, so holding one proves the approval check ran.

@@ -1,4 +1,5 @@
 //! Grant handlers: each takes validated inputs and a store, and returns tokens or an error.
+//! [`issue`] is the token endpoint's dispatch among them.
 
 pub mod authorize;
 pub mod client_auth;
@@ -9,15 +10,16 @@ pub mod password;
 pub mod refresh;
 pub mod revoke;
 
-use std::sync::Arc;
-
 use serde::Serialize;
 
-use super::model::{Client, GrantType, Lifetimes, NewToken, Token, TokenKind, User};
+use super::error::{ErrorCode, OAuthError};
+use super::model::{Client, GrantType, Lifetimes, NewToken, TokenKind, User};
+use super::params::Params;
 use super::scope::ScopeSet;
-use super::secret::{generate_token, hash_secret};
+use super::secret::{PasswordGate, generate_token, hash_secret};
 use super::store::StoreError;
 use super::store::prelude::*;
+use super::throttle::Throttle;
 
 /// The successful token response of RFC 6749 §5.1, in the field order the seeds show.
 #[derive(Debug, Clone, Serialize)]
@@ -33,6 +35,114 @@ pub struct TokenResponse {
     /// A refresh token, for grants that have one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+}
+
+/// Whom issued tokens act for.
+#[derive(Debug, Clone)]
+pub enum Owner {
+    /// The client itself (client_credentials).
+    Client,
+    /// A user the grant loaded anyway (the password grant checked them).
+    User(User),
+    /// A user known by storage key only (a code or a refresh token names them); loaded only
+    /// when asked for, so the standard endpoint pays no query for it.
+    UserId(i64),
+}
+
+/// What a grant issued: the response for the client, and whom the tokens act for, which a
+/// compatibility route may describe (onesait's `authorities`).
+#[derive(Debug)]
+pub struct Issued {
+    /// The RFC 6749 §5.1 response.
+    pub tokens: TokenResponse,
+    /// The resource owner, or the client acting for itself.
+    pub owner: Owner,
+}
+
+impl Issued {
+    /// The user the tokens act for, if still active (inactive users have no active tokens);
+    /// `None` for a client's own tokens. Queries the store only for [`Owner::UserId`].
+    pub async fn user<S: AccountStore + ?Sized>(
+        &self,
+        store: &S,
+    ) -> Result<Option<User>, StoreError> {
+        Ok(match &self.owner {
+            Owner::Client => None,
+            Owner::User(user) => Some(user.clone()),
+            Owner::UserId(id) => store.user_by_id(*id).await?.filter(|u| u.is_active),
+        })
+    }
+}
+
+/// The server's side of a token request: its settings, the password gate, and the caller's
+/// address (for the password grant's throttle).
+#[derive(Debug, Clone, Copy)]
+pub struct TokenEndpoint<'a> {
+    /// Server-wide lifetimes; a client's own override them.
+    pub lifetimes: Lifetimes,
+    /// The refresh grant's reuse window.
+    pub reuse_grace: refresh::ReuseGrace,
+    /// The password grant's throttle (shared with `/login`).
+    pub password_throttle: Throttle,
+    /// The bound on password hashes in flight.
+    pub password_gate: &'a PasswordGate,
+    /// The caller's address.
+    pub client_ip: &'a str,
+    /// Unix seconds.
+    pub now: i64,
+}
+
+/// The token endpoint (RFC 6749 §3.2) for an authenticated client: runs the grant named by
+/// `grant_type`. A missing one is `invalid_request`; one that is not a token-endpoint grant
+/// (`implicit` included) is `unsupported_grant_type`.
+pub async fn issue<S: AccountStore + GrantStore + ?Sized>(
+    store: &S,
+    endpoint: TokenEndpoint<'_>,
+    client: &Client,
+    params: &Params,
+) -> Result<Issued, OAuthError> {
+    let TokenEndpoint { lifetimes, now, .. } = endpoint;
+    let raw = params.get("grant_type").unwrap_or("");
+    let result = match GrantType::parse(raw) {
+        Some(GrantType::AuthorizationCode) => {
+            code::exchange(store, client, params, lifetimes, now).await
+        }
+        Some(GrantType::RefreshToken) => {
+            refresh::refresh(store, client, params, lifetimes, endpoint.reuse_grace, now).await
+        }
+        Some(GrantType::ClientCredentials) => {
+            client_credentials::grant(store, client, params, lifetimes, now).await
+        }
+        Some(GrantType::Password) => {
+            password::grant(
+                store,
+                endpoint.password_gate,
+                client,
+                params,
+                lifetimes,
+                endpoint.password_throttle,
+                endpoint.client_ip,
+                now,
+            )
+            .await
+        }
+        None if raw.is_empty() => Err(OAuthError::invalid_request(
+            "missing parameter `grant_type`",
+        )),
+        Some(GrantType::Implicit) | None => Err(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            format!("grant_type `{raw}` is not supported"),
+        )),
+    };
+    match &result {
+        Ok(issued) => {
+            tracing::info!(grant = ?raw, client = ?client.client_id, scope = ?issued.tokens.scope, outcome = "issued", "grant decision");
+        }
+        Err(e) => {
+            tracing::info!(grant = ?raw, client = ?client.client_id, outcome = e.code.as_str(), "grant decision");
+        }
+    }
+    result
 }
 
 /// Freshly minted tokens: the response for the client and the rows for the store.
@@ -112,9 +222,9 @@ pub fn mint(grant: Grant<'_>, lifetimes: Lifetimes, now: i64) -> Minted {
 
 /// Logs a storage failure and turns it into `server_error`: the client learns nothing about the
 /// database, the operator reads the detail in the log.
-pub fn store_failed(e: impl std::fmt::Display) -> super::error::OAuthError {
+pub fn store_failed(e: impl std::fmt::Display) -> OAuthError {
     tracing::error!(error = %e, "storage failed during a grant");
-    super::error::OAuthError::server_error()
+    OAuthError::server_error()
 }
 
 /// A new random family id.
@@ -122,49 +232,102 @@ pub fn new_grant_id() -> String {
     generate_token()
 }
 
-/// A token that is valid now, with the client and user it belongs to.
-#[derive(Debug, Clone)]
-pub struct ActiveToken {
-    /// The stored token.
-    pub token: Token,
-    /// Its client (shared with the client cache and other tokens of the client).
-    pub client: Arc<Client>,
-    /// Its user, for user-bound grants (shared with other tokens of the user).
-    pub user: Option<Arc<User>>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::mem_store::{MemStore, client, params, user};
+    use crate::core::model::NewCode;
 
-/// Finds the token behind a presented value if it is active now: known, unexpired, unrevoked,
-/// not rotated away, its client approved, and its user still active.
-pub async fn find_active(
-    store: &dyn Store,
-    presented: &str,
-    now: i64,
-) -> Result<Option<ActiveToken>, StoreError> {
-    let Some(token) = store.token_by_hash(&hash_secret(presented)).await? else {
-        return Ok(None);
-    };
-    if !token.is_active(now) {
-        return Ok(None);
+    fn endpoint(gate: &PasswordGate) -> TokenEndpoint<'_> {
+        TokenEndpoint {
+            lifetimes: Lifetimes::default(),
+            reuse_grace: refresh::ReuseGrace {
+                window: 0,
+                max_reuses: 0,
+            },
+            password_throttle: Throttle {
+                per_user: 5,
+                per_ip: 20,
+                window: 60,
+            },
+            password_gate: gate,
+            client_ip: "192.0.2.1",
+            now: 1_000,
+        }
     }
-    // A client that is not (or no longer) approved has no valid tokens, whichever path
-    // rejected it.
-    let Some(client) = store
-        .client_by_id(token.client_id)
-        .await?
-        .filter(|c| c.approval == super::model::Approval::Approved)
-    else {
-        return Ok(None);
-    };
-    let user = match token.user_id {
-        Some(id) => match store.user_by_id(id).await? {
-            Some(user) if user.is_active => Some(Arc::new(user)),
-            _ => return Ok(None),
-        },
-        None => None,
-    };
-    Ok(Some(ActiveToken {
-        token,
-        client: Arc::new(client),
-        user,
-    }))
+
+    #[tokio::test]
+    async fn the_dispatch_refuses_grant_types_the_token_endpoint_does_not_serve() {
+        let store = MemStore::default();
+        let gate = PasswordGate::new(1);
+        for grant_type in [
+            "implicit",
+            "urn:ietf:params:oauth:grant-type:device_code",
+            "Password",
+        ] {
+            let asked = params(&[("grant_type", grant_type)]);
+            let refused = issue(&store, endpoint(&gate), &client(1), &asked).await;
+            let code = refused.err().map(|e| e.code);
+            assert_eq!(code, Some(ErrorCode::UnsupportedGrantType), "{grant_type}");
+        }
+        let missing = issue(&store, endpoint(&gate), &client(1), &params(&[])).await;
+        assert_eq!(
+            missing.err().map(|e| e.code),
+            Some(ErrorCode::InvalidRequest)
+        );
+        assert!(store.tokens().is_empty(), "nothing was issued");
+    }
+
+    #[tokio::test]
+    async fn client_credentials_tokens_act_for_the_client_itself() {
+        let store = MemStore::default();
+        let gate = PasswordGate::new(1);
+        let asked = params(&[("grant_type", "client_credentials"), ("scope", "a")]);
+        let issued = issue(&store, endpoint(&gate), &client(1), &asked).await;
+        let Ok(issued) = issued else {
+            panic!("refused: {issued:?}");
+        };
+        assert!(matches!(issued.owner, Owner::Client));
+        assert_eq!(issued.tokens.scope, "a");
+        assert!(issued.tokens.refresh_token.is_none(), "RFC 6749 §4.4.3");
+        assert!(matches!(issued.user(&store).await, Ok(None)));
+        assert_eq!(store.tokens().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_code_exchange_carries_the_user_who_approved_it() {
+        let store = MemStore::default().with_user(user(7));
+        let app = client(1);
+        let code = generate_token();
+        let stored = store
+            .create_code(NewCode {
+                code_hash: hash_secret(&code),
+                client_id: app.id,
+                user_id: 7,
+                redirect_uri: app.redirect_uris[0].clone(),
+                redirect_uri_given: false,
+                scope: app.scopes.clone(),
+                pkce: None,
+                grant_id: new_grant_id(),
+                expires_at: 1_060,
+            })
+            .await;
+        assert!(stored.is_ok());
+        let gate = PasswordGate::new(1);
+        let asked = params(&[("grant_type", "authorization_code"), ("code", &code)]);
+        let Ok(issued) = issue(&store, endpoint(&gate), &app, &asked).await else {
+            panic!("the code was refused");
+        };
+        assert!(matches!(issued.owner, Owner::UserId(7)));
+        let owner = issued.user(&store).await.ok().flatten().map(|u| u.id);
+        assert_eq!(owner, Some(7));
+        store.set_active(7, false);
+        let owner = issued.user(&store).await.ok().flatten();
+        assert!(owner.is_none(), "an inactive user owns no active token");
+
+        let again = issue(&store, endpoint(&gate), &app, &asked).await;
+        assert_eq!(again.err().map(|e| e.code), Some(ErrorCode::InvalidGrant));
+        let revoked = store.tokens().iter().all(|t| t.revoked_at.is_some());
+        assert!(revoked, "a replayed code revokes what it issued");
+    }
 }

@@ -1,13 +1,13 @@
 //! The resource-owner password grant (RFC 6749 §4.3), throttled per username and per client
 //! address in the database so that every instance enforces the same limits.
 
+use crate::core::account::{PasswordRefused, check_password};
 use crate::core::error::OAuthError;
-use crate::core::grant::{Grant, TokenResponse, mint, new_grant_id};
-use crate::core::model::{Client, GrantType, Lifetimes, User};
+use crate::core::grant::{Grant, Issued, Owner, mint, new_grant_id};
+use crate::core::model::{Client, GrantType, Lifetimes};
 use crate::core::params::Params;
 use crate::core::secret::PasswordGate;
 use crate::core::store::prelude::*;
-use crate::core::throttle::{PasswordRefused, check_password};
 
 pub use crate::core::throttle::Throttle;
 
@@ -36,11 +36,10 @@ pub fn refusal_error(refused: PasswordRefused) -> OAuthError {
 }
 
 /// Checks the user's password (through the shared throttle and hashing gate, the same path as
-/// the `/login` page) and issues an access and a refresh token. Returns the user too, so a
-/// compatibility route can describe them (onesait's `authorities`).
+/// the `/login` page) and issues an access and a refresh token, owned by the user it checked.
 #[allow(clippy::too_many_arguments)]
-pub async fn grant(
-    store: &dyn Store,
+pub async fn grant<S: AccountStore + GrantStore + ?Sized>(
+    store: &S,
     gate: &PasswordGate,
     client: &Client,
     params: &Params,
@@ -48,7 +47,7 @@ pub async fn grant(
     throttle: Throttle,
     client_ip: &str,
     now: i64,
-) -> Result<(TokenResponse, User), OAuthError> {
+) -> Result<Issued, OAuthError> {
     super::client_credentials::check_usable(client, GrantType::Password)?;
     let username = params.require("username")?;
     let password = params.require("password")?.to_owned();
@@ -72,5 +71,8 @@ pub async fn grant(
         .issue_tokens(minted.access, minted.refresh)
         .await
         .map_err(store_failed)?;
-    Ok((minted.response, user))
+    Ok(Issued {
+        tokens: minted.response,
+        owner: Owner::User(user),
+    })
 }

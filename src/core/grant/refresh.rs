@@ -3,7 +3,7 @@
 //! the configured grace window ([`ReuseGrace`]).
 
 use crate::core::error::OAuthError;
-use crate::core::grant::{Grant, TokenResponse, mint, store_failed};
+use crate::core::grant::{Grant, Issued, Owner, mint, store_failed};
 use crate::core::model::{Client, GrantType, Lifetimes, TokenKind};
 use crate::core::params::Params;
 use crate::core::scope::ScopeSet;
@@ -25,14 +25,14 @@ pub struct ReuseGrace {
 }
 
 /// Rotates a refresh token into a new access and refresh token.
-pub async fn refresh(
-    store: &dyn Store,
+pub async fn refresh<S: GrantStore + ?Sized>(
+    store: &S,
     client: &Client,
     params: &Params,
     defaults: Lifetimes,
     grace: ReuseGrace,
     now: i64,
-) -> Result<TokenResponse, OAuthError> {
+) -> Result<Issued, OAuthError> {
     if !client.allows(GrantType::RefreshToken) {
         return Err(OAuthError::unauthorized_client(
             "this client may not use the refresh_token grant",
@@ -111,13 +111,16 @@ pub async fn refresh(
         response = sibling;
     }
     match outcome {
-        Redeemed::Won => Ok(response),
+        Redeemed::Won => Ok(Issued {
+            tokens: response,
+            owner: old.user_id.map_or(Owner::Client, Owner::UserId),
+        }),
         Redeemed::AlreadyUsed => Err(reuse_detected(store, client, &old.grant_id, now).await),
     }
 }
 
-async fn reuse_detected(
-    store: &dyn Store,
+async fn reuse_detected<S: GrantStore + ?Sized>(
+    store: &S,
     client: &Client,
     grant_id: &str,
     now: i64,
