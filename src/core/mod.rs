@@ -3,6 +3,7 @@
 //! Everything here works over the [`store::Store`] trait and the per-aggregate traits it joins.
 
 pub mod cache;
+pub mod client_rules;
 pub mod error;
 pub mod feed;
 pub mod grant;

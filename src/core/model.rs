@@ -213,47 +213,6 @@ impl std::fmt::Display for LifetimeError {
 
 impl std::error::Error for LifetimeError {}
 
-/// The rules every way of registering or editing a client shares (the command line, the admin
-/// pages; the developer portal registers a fixed, valid shape): which grants and permissions a
-/// client type may hold. The token and authorization endpoints refuse the same combinations.
-///
-/// ```
-/// use scopegate::core::model::{ClientPermissions, ClientType, GrantType, check_client_shape};
-/// let none = ClientPermissions::default();
-/// assert!(check_client_shape(ClientType::Public, &[GrantType::Implicit], none).is_ok());
-/// assert!(check_client_shape(ClientType::Confidential, &[GrantType::Implicit], none).is_err());
-/// assert!(check_client_shape(ClientType::Public, &[GrantType::Password], none).is_err());
-/// ```
-pub fn check_client_shape(
-    client_type: ClientType,
-    grants: &[GrantType],
-    permissions: ClientPermissions,
-) -> Result<(), &'static str> {
-    if grants.contains(&GrantType::Implicit) && client_type != ClientType::Public {
-        return Err("the implicit grant is for public clients only");
-    }
-    if client_type == ClientType::Public
-        && grants
-            .iter()
-            .any(|g| matches!(g, GrantType::ClientCredentials | GrantType::Password))
-    {
-        return Err(
-            "client_credentials and password need a confidential client (they authenticate with a secret)",
-        );
-    }
-    if permissions.resource_server && client_type != ClientType::Confidential {
-        return Err(
-            "only a confidential client can be a resource server (it must prove who it is with its secret)",
-        );
-    }
-    if permissions.allow_public_without_pkce && client_type != ClientType::Public {
-        return Err(
-            "only a public client can be allowed to skip PKCE (a confidential client authenticates with its secret)",
-        );
-    }
-    Ok(())
-}
-
 /// What an administrator lets a client do beyond its grants. Everything is off by default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ClientPermissions {
