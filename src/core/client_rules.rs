@@ -225,7 +225,9 @@ impl fmt::Display for ClientErrors {
 
 impl std::error::Error for ClientErrors {}
 
-/// A client's settings that keep every rule. Only [`ClientDraft::validate`] makes one.
+/// A client's settings that keep every rule. Only [`ClientDraft::validate`] makes one, and it is
+/// all the store takes to create a client ([`into_new_client`](Self::into_new_client)) or to
+/// change one (`ClientStore::update_client`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidClient {
     client_id: Option<String>,
@@ -271,6 +273,21 @@ impl ValidClient {
         self.permissions
     }
 
+    /// The code lifetime override, in seconds.
+    pub fn code_lifetime(&self) -> Option<i64> {
+        self.code_lifetime
+    }
+
+    /// The access token lifetime override, in seconds.
+    pub fn access_token_lifetime(&self) -> Option<i64> {
+        self.access_token_lifetime
+    }
+
+    /// The refresh token lifetime override, in seconds.
+    pub fn refresh_token_lifetime(&self) -> Option<i64> {
+        self.refresh_token_lifetime
+    }
+
     /// A new client for the store: the requested client_id or a random one and, for a
     /// confidential client, a fresh secret, returned in plain text to be shown once (only its
     /// hash is kept).
@@ -298,8 +315,9 @@ impl ValidClient {
         (client, secret)
     }
 
-    /// Writes these settings over a stored client (an edit). Its identity, secret and approval
-    /// stay: a change of client type needs the secret changed too, which the caller does.
+    /// Writes these settings over a client in memory, once the store has taken them
+    /// (`ClientStore::update_client`). Its identity, secret and approval stay: a change of
+    /// client type needs the secret changed too, which the caller does.
     pub fn apply_to(self, client: &mut Client) {
         client.name = self.name;
         client.client_type = self.client_type;

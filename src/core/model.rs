@@ -271,35 +271,37 @@ impl Client {
     }
 }
 
-/// A new client, as registration hands it to the store.
+/// A new client, as registration hands it to the store. Only
+/// [`ValidClient::into_new_client`](super::client_rules::ValidClient::into_new_client) makes one,
+/// so every stored client has kept the client rules and a secret exactly when it is confidential.
 #[derive(Debug, Clone)]
 pub struct NewClient {
     /// The public `client_id`.
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// SHA-256 of the secret; `None` for public clients.
-    pub secret_hash: Option<String>,
+    pub(crate) secret_hash: Option<String>,
     /// Display name.
-    pub name: String,
+    pub(crate) name: String,
     /// Confidential or public.
-    pub client_type: ClientType,
+    pub(crate) client_type: ClientType,
     /// Allowed grants.
-    pub grant_types: Vec<GrantType>,
+    pub(crate) grant_types: Vec<GrantType>,
     /// Redirect URIs.
-    pub redirect_uris: Vec<String>,
+    pub(crate) redirect_uris: Vec<String>,
     /// Allowed scope.
-    pub scopes: ScopeSet,
+    pub(crate) scopes: ScopeSet,
     /// Initial approval.
-    pub approval: Approval,
+    pub(crate) approval: Approval,
     /// Per-client lifetimes (`None` keeps the server default).
-    pub code_lifetime: Option<i64>,
+    pub(crate) code_lifetime: Option<i64>,
     /// See [`Client::access_token_lifetime`].
-    pub access_token_lifetime: Option<i64>,
+    pub(crate) access_token_lifetime: Option<i64>,
     /// See [`Client::refresh_token_lifetime`].
-    pub refresh_token_lifetime: Option<i64>,
+    pub(crate) refresh_token_lifetime: Option<i64>,
     /// The user who registered it, if any.
-    pub owner_id: Option<i64>,
+    pub(crate) owner_id: Option<i64>,
     /// See [`Client::permissions`].
-    pub permissions: ClientPermissions,
+    pub(crate) permissions: ClientPermissions,
 }
 
 /// A user account (resource owner).

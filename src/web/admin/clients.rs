@@ -416,10 +416,10 @@ pub async fn update(
         }
         new_secret = secret;
     }
-    valid.apply_to(&mut client);
-    if let Err(e) = state.store.update_client(&client).await {
+    if let Err(e) = state.store.update_client(client.id, &valid).await {
         return state.unavailable_page(&e);
     }
+    valid.apply_to(&mut client);
     if let Err(r) = v
         .audit(
             state,

@@ -455,10 +455,10 @@ pub async fn save_redirects(
     };
     match draft.validate(&rules) {
         Ok(valid) => {
-            valid.apply_to(&mut c);
-            if let Err(e) = state.store.update_client(&c).await {
+            if let Err(e) = state.store.update_client(c.id, &valid).await {
                 return state.unavailable_page(&e);
             }
+            valid.apply_to(&mut c);
             forms::audited_redirect(
                 state,
                 &v,
