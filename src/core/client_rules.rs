@@ -56,7 +56,7 @@ pub struct ClientRules<'a> {
     pub registered_scopes: Option<&'a [Scope]>,
 }
 
-/// A field of a [`ClientDraft`], in the order a one-line report picks the first error.
+/// A field of a [`ClientDraft`], in the order errors are reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum Field {
@@ -187,7 +187,7 @@ pub enum ClientError {
 }
 
 /// The errors of a refused draft: the first for each field.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientErrors(BTreeMap<Field, ClientError>);
 
 impl ClientErrors {
@@ -198,11 +198,6 @@ impl ClientErrors {
     /// Every error with its field, in [`Field`] order.
     pub fn iter(&self) -> impl Iterator<Item = (Field, &ClientError)> {
         self.0.iter().map(|(f, e)| (*f, e))
-    }
-
-    /// The error to report when only one can be (the command line's one line).
-    pub fn first(&self) -> Option<(Field, &ClientError)> {
-        self.iter().next()
     }
 
     /// The error of one field, if it has one.
@@ -401,7 +396,7 @@ impl ClientDraft {
 
     /// Checks every rule; the settings that keep them, or the first error of each field.
     pub fn validate(&self, rules: &ClientRules<'_>) -> Result<ValidClient, ClientErrors> {
-        let mut errors = ClientErrors::default();
+        let mut errors = ClientErrors(BTreeMap::new());
 
         let name = self.name.trim();
         if name.is_empty() || name.chars().count() > MAX_NAME {
@@ -899,7 +894,6 @@ mod tests {
                 Field::RedirectUris
             ]
         );
-        assert_eq!(errors.first().map(|(f, _)| f), Some(Field::Name));
         assert!(errors.to_string().starts_with("name: give a name"));
     }
 

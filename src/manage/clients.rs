@@ -109,12 +109,14 @@ pub(super) fn register(settings: &Settings, args: ClientArgs) -> Result<(), Comm
         debug: settings.debug,
         registered_scopes: None,
     };
-    let valid = draft
-        .validate(&rules)
-        .map_err(|errors| match errors.first() {
-            Some((field, e)) => usage(format!("{}: {e}", flag(field))),
-            None => usage(errors.to_string()),
-        })?;
+    // Every broken rule, still on the one line a usage error gets.
+    let valid = draft.validate(&rules).map_err(|errors| {
+        let each: Vec<String> = errors
+            .iter()
+            .map(|(field, e)| format!("{}: {e}", flag(field)))
+            .collect();
+        usage(each.join("; "))
+    })?;
     let approval = if args.approved {
         Approval::Approved
     } else {
