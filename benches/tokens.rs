@@ -12,9 +12,8 @@ use std::time::Instant;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use poem::Route;
 use poem::listener::{Acceptor, Listener, TcpListener};
-use scopegate::core::model::{
-    Approval, ClientType, GrantType, NewClient, NewCode, NewToken, NewUser, TokenKind,
-};
+use scopegate::core::client_rules::{ClientDraft, ClientRules};
+use scopegate::core::model::{Approval, NewCode, NewToken, NewUser, TokenKind};
 use scopegate::core::now;
 use scopegate::core::secret::{generate_token, hash_secret};
 use scopegate::core::store::prelude::*;
@@ -57,25 +56,26 @@ async fn start(database_url: String) -> (Target, tokio::sync::oneshot::Sender<()
         })
         .await
         .unwrap();
-    let secret = generate_token();
-    let client = store
-        .create_client(NewClient {
-            client_id: "bench-client".into(),
-            secret_hash: Some(hash_secret(&secret)),
-            name: "Bench".into(),
-            client_type: ClientType::Confidential,
-            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-            redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
-            scopes: "polls:vote".parse().unwrap(),
-            approval: Approval::Approved,
-            code_lifetime: Some(3600),
-            access_token_lifetime: None,
-            refresh_token_lifetime: None,
-            owner_id: None,
-            permissions: Default::default(),
-        })
-        .await
-        .unwrap();
+    let draft = ClientDraft {
+        client_id: Some("bench-client".into()),
+        name: "Bench".into(),
+        client_type: "confidential".into(),
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
+        scopes: vec!["polls:vote".into()],
+        code_lifetime: Some("3600".into()),
+        ..ClientDraft::default()
+    };
+    let rules = ClientRules {
+        debug: true,
+        registered_scopes: None,
+    };
+    let (new, secret) = draft
+        .validate(&rules)
+        .unwrap()
+        .into_new_client(Approval::Approved, None);
+    let secret = secret.unwrap();
+    let client = store.create_client(new).await.unwrap();
     let acceptor = TcpListener::bind("127.0.0.1:0")
         .into_acceptor()
         .await

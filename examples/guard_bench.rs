@@ -8,10 +8,9 @@ use std::process::{Command, ExitCode};
 
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{Route, get, handler};
-use scopegate::core::model::{
-    Approval, ClientType, GrantType, NewClient, NewToken, NewUser, TokenKind,
-};
-use scopegate::core::secret::{generate_id, generate_token, hash_secret};
+use scopegate::core::client_rules::{ClientDraft, ClientRules};
+use scopegate::core::model::{Approval, NewToken, NewUser, TokenKind};
+use scopegate::core::secret::{generate_token, hash_secret};
 use scopegate::oauth_required;
 
 #[handler]
@@ -66,24 +65,23 @@ async fn run(seconds: u32) -> Result<(), String> {
         })
         .await
         .map_err(|e| e.to_string())?;
-    let client = store
-        .create_client(NewClient {
-            client_id: generate_id(24),
-            secret_hash: None,
-            name: "bench".into(),
-            client_type: ClientType::Public,
-            grant_types: vec![GrantType::AuthorizationCode],
-            redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
-            scopes: "bench:run".parse().map_err(|_| "scope")?,
-            approval: Approval::Approved,
-            code_lifetime: None,
-            access_token_lifetime: None,
-            refresh_token_lifetime: None,
-            owner_id: None,
-            permissions: Default::default(),
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+    let draft = ClientDraft {
+        name: "bench".into(),
+        client_type: "public".into(),
+        grant_types: vec!["authorization_code".into()],
+        redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
+        scopes: vec!["bench:run".into()],
+        ..ClientDraft::default()
+    };
+    let rules = ClientRules {
+        debug: true,
+        registered_scopes: None,
+    };
+    let (new, _) = draft
+        .validate(&rules)
+        .map_err(|e| e.to_string())?
+        .into_new_client(Approval::Approved, None);
+    let client = store.create_client(new).await.map_err(|e| e.to_string())?;
     let token = generate_token();
     let now = scopegate::core::now();
     store

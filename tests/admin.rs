@@ -219,16 +219,17 @@ both_backends! {
         assert_eq!(status, 303);
         let after = server.store().client_by_id(client.id).await.unwrap().unwrap();
         assert_eq!(after.approval, Approval::Rejected("Asks for too much".into()));
-        // Edit: lifetimes and name.
+        // Edit: lifetimes and name (a client keeps at least one scope: see client_rules).
         let (status, _, _) = b.submit(&format!("/admin/clients/{}", client.id),
             &format!("/admin/clients/{}", client.id),
             &[("name", "Reporting 2"), ("client_type", "confidential"),
-              ("grant_types", "client_credentials"), ("access_token_lifetime", "120")]).await;
+              ("grant_types", "client_credentials"), ("scopes", "polls:vote"),
+              ("access_token_lifetime", "120")]).await;
         assert_eq!(status, 303);
         let after = server.store().client_by_id(client.id).await.unwrap().unwrap();
         assert_eq!(after.name, "Reporting 2");
         assert_eq!(after.access_token_lifetime, Some(120));
-        assert!(after.scopes.is_empty());
+        assert_eq!(after.scopes.to_string(), "polls:vote");
         // The audit log names who did what.
         let (_, audit) = b.page("/admin/audit").await;
         for action in ["client.create", "client.secret", "client.reject", "client.update"] {

@@ -11,13 +11,15 @@ use crate::support::{Backend, Browser, TestDb, TestServer, http, query_of};
 
 const BIN: &str = env!("CARGO_BIN_EXE_scopegate");
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+/// What a run of the binary gave.
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
-fn run(db: &str, args: &[&str], stdin: Option<&str>) -> Run {
+/// Runs the binary on database `db` with `args` and, if given, `stdin`.
+pub(crate) fn run(db: &str, args: &[&str], stdin: Option<&str>) -> Run {
     run_env(db, args, stdin, &[])
 }
 
@@ -155,7 +157,7 @@ fn bad_input_gets_one_line_and_exit_code_2() {
             ],
             None,
         ),
-        "--redirect-uri is required",
+        "--redirect-uri: give at least one redirect URI",
     );
     assert_usage_error(
         &run(
@@ -391,7 +393,7 @@ both_backends! {
         ] {
             for value in ["9223372036854775807", "99999999999999999999", "0", "-5", "soon"] {
                 let r = run(&url, &register_args(&[flag, value, "--approved"]), None);
-                assert_one_line_usage_error(&r, &format!("{flag} must be a whole number of seconds {bound}"));
+                assert_one_line_usage_error(&r, &format!("{flag}: the lifetime must be a whole number of seconds {bound}"));
             }
         }
         let listed = server.store().list_clients(&scopegate::core::portal::ListQuery { limit: 10, ..Default::default() }).await.unwrap();

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
+use scopegate::core::client_rules::ClientDraft;
 use scopegate::core::model::{
-    Approval, ClientType, GrantType, NewClient, NewCode, NewToken, NewUser, PendingAuthorization,
-    TokenKind,
+    Approval, ClientType, GrantType, NewCode, NewToken, NewUser, PendingAuthorization, TokenKind,
 };
 use scopegate::core::now;
 use scopegate::core::scope::ScopeSet;
@@ -16,7 +16,7 @@ use scopegate::core::store::{Redeemed, StoreError};
 use scopegate::store::DbStore;
 
 use crate::both_backends;
-use crate::support::{Backend, TestDb};
+use crate::support::{Backend, TestDb, valid};
 
 fn open(backend: Backend) -> (TestDb, Arc<dyn Store>) {
     let db = TestDb::new(backend);
@@ -36,21 +36,20 @@ async fn fixtures(store: &dyn Store) -> (i64, i64) {
         .await
         .unwrap();
     let client = store
-        .create_client(NewClient {
-            client_id: "app".into(),
-            secret_hash: Some(hash_secret("s")),
-            name: "App".into(),
-            client_type: ClientType::Confidential,
-            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-            redirect_uris: vec!["https://app.example/cb".into()],
-            scopes: "a b".parse().unwrap(),
-            approval: Approval::Approved,
-            code_lifetime: Some(30),
-            access_token_lifetime: None,
-            refresh_token_lifetime: None,
-            owner_id: Some(user.id),
-            permissions: Default::default(),
-        })
+        .create_client(
+            valid(ClientDraft {
+                client_id: Some("app".into()),
+                name: "App".into(),
+                client_type: "confidential".into(),
+                grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+                redirect_uris: vec!["https://app.example/cb".into()],
+                scopes: vec!["a".into(), "b".into()],
+                code_lifetime: Some("30".into()),
+                ..ClientDraft::default()
+            })
+            .into_new_client(Approval::Approved, Some(user.id))
+            .0,
+        )
         .await
         .unwrap();
     (user.id, client.id)

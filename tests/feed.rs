@@ -8,13 +8,13 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use scopegate::core::feed::ChangeKind;
-use scopegate::core::model::{Approval, GrantType};
+use scopegate::core::model::Approval;
 use scopegate::core::secret::{generate_token, hash_password, hash_secret};
 use serde_json::Value;
 
 use crate::both_backends;
 use crate::lifecycle::{password_client, password_tokens};
-use crate::support::{Backend, Instance, TestClient, TestServer, http};
+use crate::support::{Backend, Instance, TestClient, TestServer, edited, http};
 
 /// How soon B must refuse. The benchmark measures the real figure (milliseconds); this bound
 /// leaves room for a loaded CI machine and is still far below the cache's 60 s backstop.
@@ -258,9 +258,9 @@ both_backends! {
         let pair = pair(db).await;
         // Taking the password grant away from the client.
         let edit = async {
-            let mut client = pair.app.client.clone();
-            client.grant_types = vec![GrantType::RefreshToken];
-            pair.a.store().update_client(&client).await.unwrap();
+            let client = &pair.app.client;
+            let changed = edited(client, |d| d.grant_types = vec!["refresh_token".into()]);
+            pair.a.store().update_client(client.id, &changed).await.unwrap();
         };
         let app = pair.app.clone();
         refused_everywhere(

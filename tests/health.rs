@@ -18,24 +18,6 @@ async fn get(server: &TestServer, path: &str) -> (u16, Value, Option<String>) {
     (status, resp.json().await.unwrap_or(Value::Null), retry)
 }
 
-/// Runs `sql` against the test's database directly.
-fn exec(server: &TestServer, sql: &str) {
-    let url = server.db.url.clone();
-    let sql = sql.to_owned();
-    std::thread::spawn(move || match url.strip_prefix("sqlite://") {
-        Some(path) => {
-            let mut c = diesel::SqliteConnection::establish(path).unwrap();
-            diesel::sql_query(sql).execute(&mut c).unwrap();
-        }
-        None => {
-            let mut c = PgConnection::establish(&url).unwrap();
-            diesel::sql_query(sql).execute(&mut c).unwrap();
-        }
-    })
-    .join()
-    .unwrap();
-}
-
 both_backends! {
     async fn ready_follows_the_migrations_and_answers_over_plain_http(db: Backend) {
         // debug off: every other page over plain HTTP is refused, the probes are not.
@@ -46,15 +28,15 @@ both_backends! {
         assert_eq!(http().get(server.url("/login")).send().await.unwrap().status(), 400);
 
         // Forget the newest migration: the instance is not ready, and says why.
-        exec(&server, "CREATE TABLE kept_migration AS SELECT * FROM __diesel_schema_migrations \
+        server.exec_sql("CREATE TABLE kept_migration AS SELECT * FROM __diesel_schema_migrations \
                        WHERE version = (SELECT MAX(version) FROM __diesel_schema_migrations)");
-        exec(&server, "DELETE FROM __diesel_schema_migrations \
+        server.exec_sql("DELETE FROM __diesel_schema_migrations \
                        WHERE version = (SELECT MAX(version) FROM __diesel_schema_migrations)");
         let (status, body, retry) = get(&server, "/health/ready").await;
         assert_eq!(status, 503, "{body}");
         assert_eq!(body["reason"], "1 database migrations are not applied");
         assert!(retry.is_some());
-        exec(&server, "INSERT INTO __diesel_schema_migrations SELECT * FROM kept_migration");
+        server.exec_sql("INSERT INTO __diesel_schema_migrations SELECT * FROM kept_migration");
         assert_eq!(get(&server, "/health/ready").await.0, 200);
         server.stop().await;
     }

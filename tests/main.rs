@@ -10,6 +10,7 @@ mod browser;
 mod cleartokens;
 mod cli;
 mod cli_exit;
+mod client_rules;
 mod clients;
 mod code_flow;
 mod conformance;

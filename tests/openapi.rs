@@ -4,7 +4,7 @@
 use poem::Route;
 use serde_json::Value;
 
-use crate::support::{Backend, TestServer, http};
+use crate::support::{Backend, TestServer, edited, http};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_document_lists_scopes_endpoints_and_per_operation_security() {
@@ -175,14 +175,16 @@ crate::both_backends! {
         assert!(resp.headers().get("location").is_none(), "never redirected to evil.example");
         assert_eq!(resp.status(), 400);
         // A database written while the redirect came from `Host` is repaired by the next visit.
-        let mut client = server
+        let client = server
             .store()
             .client_by_client_id(scopegate::web::openapi::DOCS_CLIENT_ID)
             .await
             .unwrap()
             .unwrap();
-        client.redirect_uris = vec!["http://evil.example/docs/ui/oauth-receiver.html".into()];
-        server.store().update_client(&client).await.unwrap();
+        let evil = edited(&client, |d| {
+            d.redirect_uris = vec!["http://evil.example/docs/ui/oauth-receiver.html".into()]
+        });
+        server.store().update_client(client.id, &evil).await.unwrap();
         http().get(server.url("/docs")).header("host", "evil.example").send().await.unwrap();
         let uris = docs_client_redirects(&server).await;
         assert!(uris.iter().all(|u| !u.contains("evil.example")), "{uris:?}");

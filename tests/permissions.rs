@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::both_backends;
 use crate::support::{
-    Browser, ClientSpec, TestClient, TestServer, exchange_code, http, is_active, query_of,
+    Browser, ClientSpec, TestClient, TestServer, edited, exchange_code, http, is_active, query_of,
 };
 
 /// A confidential client allowed the password grant (and refresh tokens), in the given state.
@@ -187,8 +187,12 @@ both_backends! {
         assert!(!still_active(refresh.clone()).await);
 
         // A public client is only named, never proven: it cannot act as a resource server
-        // even when the flag got into its row.
-        let public_rs = server.client(ClientSpec { permissions: resource_server(), ..ClientSpec::public() }).await;
+        // even when the flag got into its row (no path writes one: it is made here by hand).
+        let public_rs = server.client(ClientSpec { permissions: resource_server(), ..ClientSpec::default() }).await;
+        server.exec_sql(&format!(
+            "UPDATE clients SET client_type = 'public', secret_hash = NULL WHERE id = {}",
+            public_rs.client.id
+        ));
         let (access, _) = alices_tokens(&server, &owner).await;
         let resp = http().post(server.url("/oauth/revoke"))
             .form(&[("token", access.as_str()), ("client_id", public_rs.client_id.as_str())])
@@ -228,15 +232,14 @@ both_backends! {
         // A client that loses the grant can no longer spend the refresh tokens it holds.
         let app = server.client(ClientSpec { grants: vec![GrantType::Password, GrantType::RefreshToken], ..ClientSpec::default() }).await;
         let (_, refresh) = alices_tokens(&server, &app).await;
-        let mut changed = app.client.clone();
-        changed.grant_types = vec![GrantType::Password];
-        server.store().update_client(&changed).await.unwrap();
+        let changed = edited(&app.client, |d| d.grant_types = vec!["password".into()]);
+        server.store().update_client(app.client.id, &changed).await.unwrap();
         for path in ["/oauth/token", "/oauth-server/oauth/token", "/open_auth/token/"] {
             let (status, _, body) = post_as(&server, path, &app, &[("grant_type", "refresh_token"), ("refresh_token", &refresh)]).await;
             assert_eq!((status, body["error"].as_str()), (400, Some("unauthorized_client")), "{path}: {body}");
         }
         // Refused before the token was looked at: it is not spent, and works once the grant is back.
-        server.store().update_client(&app.client).await.unwrap();
+        server.store().update_client(app.client.id, &edited(&app.client, |_| {})).await.unwrap();
         let (status, _, body) = post_as(&server, "/oauth/token", &app, &[("grant_type", "refresh_token"), ("refresh_token", &refresh)]).await;
         assert_eq!(status, 200, "{body}");
         assert!(body["refresh_token"].is_string());
@@ -289,12 +292,13 @@ both_backends! {
         // Rows written before lifetimes were bounded (or by hand) are clamped when used.
         let server = TestServer::start(db).await;
         server.user("alice", "pw").await;
-        let c = server.client(ClientSpec {
-            code_lifetime: Some(i64::MAX),
-            access_token_lifetime: Some(i64::MAX),
-            refresh_token_lifetime: Some(i64::MAX),
-            ..ClientSpec::default()
-        }).await;
+        let c = server.client(ClientSpec::default()).await;
+        server.exec_sql(&format!(
+            "UPDATE clients SET code_lifetime = {max}, access_token_lifetime = {max}, \
+             refresh_token_lifetime = {max} WHERE id = {}",
+            c.client.id,
+            max = i64::MAX
+        ));
         let browser = Browser::new(&server);
         browser.login("alice", "pw").await;
         let location = browser.authorize(&format!("/oauth/authorize?response_type=code&client_id={}", c.client_id), "approve").await;

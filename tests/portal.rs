@@ -83,7 +83,7 @@ both_backends! {
         assert_eq!(status, 422);
         assert!(page.contains("has 512 words"));
         assert!(page.contains("You must agree to the developer terms"));
-        assert!(page.contains("Choose the scopes your app needs."));
+        assert!(page.contains("Choose at least one scope."));
         assert!(server.store().clients_of_user(1).await.unwrap().is_empty());
         server.stop().await;
     }

@@ -3,9 +3,8 @@
 
 use std::sync::Arc;
 
-use scopegate::core::model::{
-    Approval, ClientType, GrantType, NewClient, NewToken, NewUser, TokenKind,
-};
+use scopegate::core::client_rules::ClientDraft;
+use scopegate::core::model::{Approval, NewClient, NewToken, NewUser, TokenKind};
 use scopegate::core::now;
 use scopegate::core::portal::{ClientProfile, ListQuery, Submission};
 use scopegate::core::secret::{generate_token, hash_secret};
@@ -14,7 +13,7 @@ use scopegate::core::store::prelude::*;
 use scopegate::store::DbStore;
 
 use crate::both_backends;
-use crate::support::TestDb;
+use crate::support::{TestDb, valid};
 
 fn open(backend: crate::support::Backend) -> (TestDb, Arc<dyn Store>) {
     let db = TestDb::new(backend);
@@ -45,21 +44,16 @@ async fn user(store: &dyn Store, name: &str) -> i64 {
 }
 
 fn client(name: &str, owner: Option<i64>) -> NewClient {
-    NewClient {
-        client_id: format!("id_{name}"),
-        secret_hash: Some(hash_secret("s")),
+    let draft = ClientDraft {
+        client_id: Some(format!("id_{}", name.replace(' ', "_"))),
         name: name.into(),
-        client_type: ClientType::Confidential,
-        grant_types: vec![GrantType::AuthorizationCode],
+        client_type: "confidential".into(),
+        grant_types: vec!["authorization_code".into()],
         redirect_uris: vec!["https://a.example/cb".into()],
-        scopes: "a".parse().unwrap(),
-        approval: Approval::Pending,
-        code_lifetime: None,
-        access_token_lifetime: None,
-        refresh_token_lifetime: None,
-        owner_id: owner,
-        permissions: Default::default(),
-    }
+        scopes: vec!["a".into()],
+        ..ClientDraft::default()
+    };
+    valid(draft).into_new_client(Approval::Pending, owner).0
 }
 
 fn token(kind: TokenKind, client: i64, user: Option<i64>) -> NewToken {

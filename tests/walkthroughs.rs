@@ -3,11 +3,12 @@
 //! token flow; Ion's confidential and public clients.
 
 use poem::Route;
-use scopegate::core::model::{Approval, ClientPermissions, ClientType, GrantType, NewClient};
+use scopegate::core::client_rules::ClientDraft;
+use scopegate::core::model::{Approval, ClientPermissions, ClientType, GrantType};
 use serde_json::Value;
 
 use crate::both_backends;
-use crate::support::{Browser, ClientSpec, TestServer, http, query_of};
+use crate::support::{Browser, ClientSpec, TestServer, http, query_of, valid};
 
 /// The parameters in a URL's fragment (the implicit grant's answer).
 fn fragment_of(location: &str) -> std::collections::HashMap<String, String> {
@@ -20,24 +21,25 @@ fn fragment_of(location: &str) -> std::collections::HashMap<String, String> {
 async fn oauthost_client(server: &TestServer) {
     server
         .store()
-        .create_client(NewClient {
-            client_id: "1234".into(),
-            secret_hash: None,
-            name: "My OAuth Client".into(),
-            client_type: ClientType::Public,
-            grant_types: vec![GrantType::AuthorizationCode, GrantType::Implicit],
-            redirect_uris: vec!["http://myapp.com/".into()],
-            scopes: "polls:vote polls:stats".parse().unwrap(),
-            approval: Approval::Approved,
-            code_lifetime: None,
-            access_token_lifetime: None,
-            refresh_token_lifetime: None,
-            owner_id: None,
-            permissions: ClientPermissions {
-                allow_public_without_pkce: true,
-                ..ClientPermissions::default()
-            },
-        })
+        .create_client(
+            valid(ClientDraft {
+                client_id: Some("1234".into()),
+                name: "My OAuth Client".into(),
+                client_type: ClientType::Public.as_str().into(),
+                grant_types: [GrantType::AuthorizationCode, GrantType::Implicit]
+                    .map(|g| g.as_str().to_owned())
+                    .into(),
+                redirect_uris: vec!["http://myapp.com/".into()],
+                scopes: vec!["polls:vote".into(), "polls:stats".into()],
+                permissions: ClientPermissions {
+                    allow_public_without_pkce: true,
+                    ..ClientPermissions::default()
+                },
+                ..ClientDraft::default()
+            })
+            .into_new_client(Approval::Approved, None)
+            .0,
+        )
         .await
         .unwrap();
 }

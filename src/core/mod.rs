@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod cache;
+pub mod client_rules;
 pub mod error;
 pub mod feed;
 pub mod grant;

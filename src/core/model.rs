@@ -247,47 +247,6 @@ impl std::fmt::Display for LifetimeError {
 
 impl std::error::Error for LifetimeError {}
 
-/// The rules every way of registering or editing a client shares (the command line, the admin
-/// pages; the developer portal registers a fixed, valid shape): which grants and permissions a
-/// client type may hold. The token and authorization endpoints refuse the same combinations.
-///
-/// ```
-/// use scopegate::core::model::{ClientPermissions, ClientType, GrantType, check_client_shape};
-/// let none = ClientPermissions::default();
-/// assert!(check_client_shape(ClientType::Public, &[GrantType::Implicit], none).is_ok());
-/// assert!(check_client_shape(ClientType::Confidential, &[GrantType::Implicit], none).is_err());
-/// assert!(check_client_shape(ClientType::Public, &[GrantType::Password], none).is_err());
-/// ```
-pub fn check_client_shape(
-    client_type: ClientType,
-    grants: &[GrantType],
-    permissions: ClientPermissions,
-) -> Result<(), &'static str> {
-    if grants.contains(&GrantType::Implicit) && client_type != ClientType::Public {
-        return Err("the implicit grant is for public clients only");
-    }
-    if client_type == ClientType::Public
-        && grants
-            .iter()
-            .any(|g| matches!(g, GrantType::ClientCredentials | GrantType::Password))
-    {
-        return Err(
-            "client_credentials and password need a confidential client (they authenticate with a secret)",
-        );
-    }
-    if permissions.resource_server && client_type != ClientType::Confidential {
-        return Err(
-            "only a confidential client can be a resource server (it must prove who it is with its secret)",
-        );
-    }
-    if permissions.allow_public_without_pkce && client_type != ClientType::Public {
-        return Err(
-            "only a public client can be allowed to skip PKCE (a confidential client authenticates with its secret)",
-        );
-    }
-    Ok(())
-}
-
 /// What an administrator lets a client do beyond its grants. Everything is off by default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ClientPermissions {
@@ -346,35 +305,37 @@ impl Client {
     }
 }
 
-/// A new client, as registration hands it to the store.
+/// A new client, as registration hands it to the store. Only
+/// [`ValidClient::into_new_client`](super::client_rules::ValidClient::into_new_client) makes one,
+/// so every stored client has kept the client rules and a secret exactly when it is confidential.
 #[derive(Debug, Clone)]
 pub struct NewClient {
     /// The public `client_id`.
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// SHA-256 of the secret; `None` for public clients.
-    pub secret_hash: Option<String>,
+    pub(crate) secret_hash: Option<String>,
     /// Display name.
-    pub name: String,
+    pub(crate) name: String,
     /// Confidential or public.
-    pub client_type: ClientType,
+    pub(crate) client_type: ClientType,
     /// Allowed grants.
-    pub grant_types: Vec<GrantType>,
+    pub(crate) grant_types: Vec<GrantType>,
     /// Redirect URIs.
-    pub redirect_uris: Vec<String>,
+    pub(crate) redirect_uris: Vec<String>,
     /// Allowed scope.
-    pub scopes: ScopeSet,
+    pub(crate) scopes: ScopeSet,
     /// Initial approval.
-    pub approval: Approval,
+    pub(crate) approval: Approval,
     /// Per-client lifetimes (`None` keeps the server default).
-    pub code_lifetime: Option<i64>,
+    pub(crate) code_lifetime: Option<i64>,
     /// See [`Client::access_token_lifetime`].
-    pub access_token_lifetime: Option<i64>,
+    pub(crate) access_token_lifetime: Option<i64>,
     /// See [`Client::refresh_token_lifetime`].
-    pub refresh_token_lifetime: Option<i64>,
+    pub(crate) refresh_token_lifetime: Option<i64>,
     /// The user who registered it, if any.
-    pub owner_id: Option<i64>,
+    pub(crate) owner_id: Option<i64>,
     /// See [`Client::permissions`].
-    pub permissions: ClientPermissions,
+    pub(crate) permissions: ClientPermissions,
 }
 
 /// A user account (resource owner).

@@ -104,8 +104,12 @@ pub trait ClientStore: Send + Sync {
     /// The user who registered a client, if any.
     async fn client_owner(&self, client_id: i64) -> Result<Option<i64>, StoreError>;
     /// Writes a client's editable fields (name, type, grants, redirect URIs, scopes, lifetimes,
-    /// permissions).
-    async fn update_client(&self, client: &Client) -> Result<(), StoreError>;
+    /// permissions), which only the client rules make.
+    async fn update_client(
+        &self,
+        id: i64,
+        settings: &super::client_rules::ValidClient,
+    ) -> Result<(), StoreError>;
     /// Sets a client's approval state.
     async fn set_approval(
         &self,

@@ -4,11 +4,8 @@ use clap::Args;
 use serde_json::json;
 
 use super::{CommandError, block_on, open_store};
-use crate::core::model::{
-    Approval, ClientPermissions, ClientType, GrantType, LifetimeKind, NewClient, check_client_shape,
-};
-use crate::core::scope::ScopeSet;
-use crate::core::secret::{generate_id, generate_token, hash_secret};
+use crate::core::client_rules::{ClientDraft, ClientRules, Field};
+use crate::core::model::{Approval, ClientPermissions};
 use crate::core::store::StoreError;
 use crate::core::store::prelude::*;
 use crate::settings::Settings;
@@ -16,10 +13,11 @@ use crate::settings::Settings;
 /// Arguments of `register-client`.
 #[derive(Args, Debug)]
 pub struct ClientArgs {
-    /// Display name, shown to users on the consent page.
+    /// Display name (1 to 100 characters), shown to users on the consent page.
     #[arg(long)]
     name: String,
-    /// Redirect URIs (absolute, no fragment), matched exactly. Repeat or list several.
+    /// Redirect URIs (absolute, no fragment, https unless loopback or debug), matched exactly.
+    /// Repeat or list several (at most 20).
     #[arg(long = "redirect-uri", num_args = 1..)]
     redirect_uris: Vec<String>,
     /// Grants: authorization_code, implicit, password, client_credentials, refresh_token.
@@ -63,111 +61,70 @@ fn usage(msg: impl Into<String>) -> CommandError {
     CommandError::Usage(msg.into())
 }
 
-/// Checks a redirect URI as RFC 6749 §3.1.2 asks: absolute, without a fragment.
-pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
-    let parsed = url::Url::parse(uri).map_err(|e| format!("redirect URI {uri:?}: {e}"))?;
-    if parsed.fragment().is_some() {
-        return Err(format!("redirect URI {uri:?} must not have a fragment"));
+/// The flag a draft field came from, so the one-line error names what to fix.
+fn flag(field: Field) -> &'static str {
+    match field {
+        Field::Name => "--name",
+        Field::ClientId => "--client-id",
+        Field::ClientType => "--client-type",
+        Field::GrantTypes => "--grant-type",
+        Field::Scopes => "--scope",
+        Field::RedirectUris => "--redirect-uri",
+        Field::CodeLifetime => "--code-lifetime",
+        Field::AccessTokenLifetime => "--access-token-lifetime",
+        Field::RefreshTokenLifetime => "--refresh-token-lifetime",
+        Field::ResourceServer => "--resource-server",
+        Field::AllowPublicWithoutPkce => "--allow-public-without-pkce",
     }
-    if uri.chars().any(char::is_whitespace) {
-        return Err(format!("redirect URI {uri:?} must not contain spaces"));
-    }
-    Ok(())
+}
+
+/// Splits values that may each hold several (a quoted list) at every separator.
+fn words(values: &[String], is_separator: fn(char) -> bool) -> Vec<String> {
+    values
+        .iter()
+        .flat_map(|v| v.split(is_separator))
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 pub(super) fn register(settings: &Settings, args: ClientArgs) -> Result<(), CommandError> {
-    let client_type = ClientType::parse(&args.client_type).ok_or_else(|| {
-        usage(format!(
-            "--client-type must be confidential or public, not {:?}",
-            args.client_type
-        ))
-    })?;
-    let mut grant_types = Vec::new();
-    for g in args
-        .grant_types
-        .iter()
-        .flat_map(|g| g.split([' ', ',']))
-        .filter(|g| !g.is_empty())
-    {
-        let grant = GrantType::parse(g).ok_or_else(|| {
-            usage(format!(
-                "unknown grant type {g:?}; use authorization_code, implicit, password, client_credentials or refresh_token"
-            ))
-        })?;
-        if !grant_types.contains(&grant) {
-            grant_types.push(grant);
-        }
-    }
-    let scope_text = args.scopes.join(" ");
-    let scopes: ScopeSet = scope_text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .parse()
-        .map_err(|e| usage(format!("--scope: {e}")))?;
-    for uri in &args.redirect_uris {
-        check_redirect_uri(uri).map_err(usage)?;
-    }
-    let needs_redirect = grant_types
-        .iter()
-        .any(|g| matches!(g, GrantType::AuthorizationCode | GrantType::Implicit));
-    if needs_redirect && args.redirect_uris.is_empty() {
-        return Err(usage(
-            "--redirect-uri is required for the authorization_code and implicit grants",
-        ));
-    }
-    let permissions = ClientPermissions {
-        resource_server: args.resource_server,
-        allow_public_without_pkce: args.allow_public_without_pkce,
-    };
-    check_client_shape(client_type, &grant_types, permissions).map_err(usage)?;
-    let lifetime = |flag: &str, kind: LifetimeKind, value: &Option<String>| {
-        value
-            .as_deref()
-            .map(|v| kind.parse(v).map_err(|e| usage(format!("{flag} {e}"))))
-            .transpose()
-    };
-    let code_lifetime = lifetime("--code-lifetime", LifetimeKind::Code, &args.code_lifetime)?;
-    let access_token_lifetime = lifetime(
-        "--access-token-lifetime",
-        LifetimeKind::Access,
-        &args.access_token_lifetime,
-    )?;
-    let refresh_token_lifetime = lifetime(
-        "--refresh-token-lifetime",
-        LifetimeKind::Refresh,
-        &args.refresh_token_lifetime,
-    )?;
-    let client_id = match args.client_id {
-        Some(id) if !id.is_empty() && id.chars().all(|c| c.is_ascii_graphic() && c != ':') => id,
-        Some(id) => {
-            return Err(usage(format!(
-                "invalid --client-id {id:?}: use printable ASCII without ':'"
-            )));
-        }
-        None => generate_id(32),
-    };
-    let secret = (client_type == ClientType::Confidential).then(generate_token);
-    let store = open_store(settings)?;
-    let created = block_on(store.create_client(NewClient {
-        client_id,
-        secret_hash: secret.as_deref().map(hash_secret),
+    let draft = ClientDraft {
+        client_id: args.client_id,
         name: args.name,
-        client_type,
-        grant_types,
+        client_type: args.client_type,
+        grant_types: words(&args.grant_types, |c| c == ' ' || c == ','),
         redirect_uris: args.redirect_uris,
-        scopes,
-        approval: if args.approved {
-            Approval::Approved
-        } else {
-            Approval::Pending
+        scopes: words(&args.scopes, char::is_whitespace),
+        code_lifetime: args.code_lifetime,
+        access_token_lifetime: args.access_token_lifetime,
+        refresh_token_lifetime: args.refresh_token_lifetime,
+        permissions: ClientPermissions {
+            resource_server: args.resource_server,
+            allow_public_without_pkce: args.allow_public_without_pkce,
         },
-        code_lifetime,
-        access_token_lifetime,
-        refresh_token_lifetime,
-        owner_id: None,
-        permissions,
-    }))?;
+    };
+    // Scopes may be registered later by `syncscopes`, so any well-formed one is accepted.
+    let rules = ClientRules {
+        debug: settings.debug,
+        registered_scopes: None,
+    };
+    // Every broken rule, still on the one line a usage error gets.
+    let valid = draft.validate(&rules).map_err(|errors| {
+        let each: Vec<String> = errors
+            .iter()
+            .map(|(field, e)| format!("{}: {e}", flag(field)))
+            .collect();
+        usage(each.join("; "))
+    })?;
+    let approval = if args.approved {
+        Approval::Approved
+    } else {
+        Approval::Pending
+    };
+    let (new, secret) = valid.into_new_client(approval, None);
+    let store = open_store(settings)?;
+    let created = block_on(store.create_client(new))?;
     let client = match created {
         Ok(c) => c,
         Err(StoreError::Conflict(_)) => return Err(usage("that client_id is already registered")),

@@ -7,6 +7,7 @@ use super::models::{ClientRow, approval_columns, grant_types_column};
 use super::schema::{client_members, clients};
 use super::search::{matching, paged, pattern};
 use super::{AnyConnection, DbStore};
+use crate::core::client_rules::ValidClient;
 use crate::core::model::{Approval, Client, NewClient};
 use crate::core::portal::{ListQuery, Page};
 use crate::core::store::{ClientStore, StoreError};
@@ -161,21 +162,22 @@ impl ClientStore for DbStore {
         .await
     }
 
-    async fn update_client(&self, client: &Client) -> Result<(), StoreError> {
-        let c = client.clone();
+    async fn update_client(&self, id: i64, settings: &ValidClient) -> Result<(), StoreError> {
+        let c = settings.clone();
         self.run(move |conn| {
-            diesel::update(clients::table.find(c.id))
+            diesel::update(clients::table.find(id))
                 .set((
-                    clients::name.eq(&c.name),
-                    clients::client_type.eq(c.client_type.as_str()),
-                    clients::grant_types.eq(grant_types_column(&c.grant_types)),
-                    clients::redirect_uris.eq(c.redirect_uris.join(" ")),
-                    clients::scopes.eq(c.scopes.to_string()),
-                    clients::code_lifetime.eq(c.code_lifetime),
-                    clients::access_token_lifetime.eq(c.access_token_lifetime),
-                    clients::refresh_token_lifetime.eq(c.refresh_token_lifetime),
-                    clients::resource_server.eq(c.permissions.resource_server),
-                    clients::allow_public_without_pkce.eq(c.permissions.allow_public_without_pkce),
+                    clients::name.eq(c.name()),
+                    clients::client_type.eq(c.client_type().as_str()),
+                    clients::grant_types.eq(grant_types_column(c.grant_types())),
+                    clients::redirect_uris.eq(c.redirect_uris().join(" ")),
+                    clients::scopes.eq(c.scopes().to_string()),
+                    clients::code_lifetime.eq(c.code_lifetime()),
+                    clients::access_token_lifetime.eq(c.access_token_lifetime()),
+                    clients::refresh_token_lifetime.eq(c.refresh_token_lifetime()),
+                    clients::resource_server.eq(c.permissions().resource_server),
+                    clients::allow_public_without_pkce
+                        .eq(c.permissions().allow_public_without_pkce),
                 ))
                 .execute(conn)?;
             Ok(())

@@ -1,6 +1,9 @@
 //! Helpers shared by the admin pages and the developer portal: HTML form bodies (which, unlike
 //! OAuth requests, repeat names for checkboxes), the signed-in and superuser checks, CSRF,
-//! single-use form nonces, paging, and input rules (redirect URIs, URLs, word counts).
+//! single-use form nonces, paging, input rules (branding URLs, word counts), and how a refused
+//! client draft shows on a page.
+
+use std::collections::BTreeMap;
 
 use poem::http::StatusCode;
 use poem::{Body, Request, Response};
@@ -9,6 +12,7 @@ use tera::Context;
 use super::State;
 use super::pages::found;
 use super::session::{self, BrowserSession};
+use crate::core::client_rules::{ClientErrors, check_redirect_uri};
 use crate::core::model::{Client, User};
 use crate::core::params::check_value;
 use crate::core::portal::{ListQuery, NewAuditEntry, Submission};
@@ -315,57 +319,31 @@ pub fn see_other(location: &str) -> Response {
         .finish()
 }
 
-fn is_loopback(host: &url::Host<&str>) -> bool {
-    match host {
-        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
-        url::Host::Ipv4(ip) => ip.is_loopback(),
-        url::Host::Ipv6(ip) => ip.is_loopback(),
-    }
+/// The redirect URIs of a textarea: one per line or space-separated.
+pub fn redirect_lines(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_owned).collect()
 }
 
-/// Checks one redirect URI: absolute, no fragment, `https` unless loopback or `debug`.
+/// A rule's message as a sentence for a page: capitalised, with a full stop.
 ///
 /// ```
-/// use scopegate::web::forms::check_redirect_uri;
-/// assert!(check_redirect_uri("https://app.example.com/cb", false).is_ok());
-/// assert!(check_redirect_uri("http://127.0.0.1:8080/cb", false).is_ok());
-/// assert!(check_redirect_uri("http://app.example.com/cb", false).is_err());
-/// assert!(check_redirect_uri("http://app.example.com/cb", true).is_ok());
-/// assert!(check_redirect_uri("https://app.example.com/cb#x", false).is_err());
-/// assert!(check_redirect_uri("/cb", true).is_err());
+/// assert_eq!(scopegate::web::forms::sentence("give a name"), "Give a name.");
 /// ```
-pub fn check_redirect_uri(uri: &str, debug: bool) -> Result<(), String> {
-    let parsed = url::Url::parse(uri).map_err(|_| format!("“{uri}” is not an absolute URL"))?;
-    if parsed.fragment().is_some() {
-        return Err(format!("“{uri}” must not contain a #fragment"));
-    }
-    let Some(host) = parsed.host() else {
-        return Err(format!("“{uri}” has no host"));
-    };
-    match parsed.scheme() {
-        "https" => Ok(()),
-        "http" if debug || is_loopback(&host) => Ok(()),
-        _ => Err(format!(
-            "“{uri}” must use https (plain http is allowed only for localhost)"
-        )),
+pub fn sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
     }
 }
 
-/// Splits a textarea of redirect URIs (one per line or space-separated) and checks each.
-pub fn parse_redirect_uris(text: &str, debug: bool) -> Result<Vec<String>, String> {
-    let uris: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
-    if uris.is_empty() {
-        return Err("Give at least one redirect URI.".into());
-    }
-    if uris.len() > 20 {
-        return Err("At most 20 redirect URIs.".into());
-    }
-    for u in &uris {
-        check_redirect_uri(u, debug)?;
-    }
-    let mut deduped = uris.clone();
-    deduped.dedup();
-    Ok(deduped)
+/// A refused client draft's errors as a page shows them: a sentence next to each field, keyed
+/// by the field's form name.
+pub fn field_errors(errors: &ClientErrors) -> BTreeMap<&'static str, String> {
+    errors
+        .iter()
+        .map(|(field, e)| (field.name(), sentence(&e.to_string())))
+        .collect()
 }
 
 /// Checks an optional web address (branding): empty, or an absolute `http(s)` URL.

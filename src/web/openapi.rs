@@ -602,20 +602,35 @@ pub fn docs_redirect_uris(state: &State, req: &Request) -> Vec<String> {
 /// by an older release, which took them from `Host`, is repaired on the first visit). Skipped
 /// when `SCOPEGATE_DOCS_CLIENT_ID` names a client registered by hand.
 async fn ensure_docs_client(state: &State, redirect_uris: Vec<String>) {
-    use crate::core::model::{Approval, ClientType, GrantType, NewClient};
+    use crate::core::client_rules::{ClientDraft, ClientRules};
+    use crate::core::model::{Approval, ClientType, GrantType};
     if std::env::var_os("SCOPEGATE_DOCS_CLIENT_ID").is_some() || redirect_uris.is_empty() {
         return;
     }
+    // Held to the client rules like any other client; the registry's scopes need not be in
+    // the database yet.
+    let rules = ClientRules {
+        debug: state.settings.debug,
+        registered_scopes: None,
+    };
     match state.store.client_by_client_id(DOCS_CLIENT_ID).await {
-        Ok(Some(mut client)) => {
+        Ok(Some(client)) => {
             if client.redirect_uris != redirect_uris {
                 tracing::warn!(
                     old = ?client.redirect_uris,
                     new = ?redirect_uris,
                     "the docs client's redirect URIs differ from the configured base; resetting"
                 );
-                client.redirect_uris = redirect_uris;
-                if let Err(e) = state.store.update_client(&client).await {
+                let mut draft = ClientDraft::of(&client);
+                draft.redirect_uris = redirect_uris;
+                let updated = match draft.validate(&rules) {
+                    Ok(valid) => state.store.update_client(client.id, &valid).await,
+                    Err(errors) => {
+                        tracing::warn!(%errors, "docs client not updated");
+                        return;
+                    }
+                };
+                if let Err(e) = updated {
                     tracing::warn!(error = %e, "docs client not updated");
                 }
             }
@@ -627,20 +642,21 @@ async fn ensure_docs_client(state: &State, redirect_uris: Vec<String>) {
             return;
         }
     }
-    let client = NewClient {
-        client_id: DOCS_CLIENT_ID.into(),
-        secret_hash: None,
+    let draft = ClientDraft {
+        client_id: Some(DOCS_CLIENT_ID.into()),
         name: "API docs explorer".into(),
-        client_type: ClientType::Public,
-        grant_types: vec![GrantType::AuthorizationCode],
+        client_type: ClientType::Public.as_str().into(),
+        grant_types: vec![GrantType::AuthorizationCode.as_str().into()],
         redirect_uris,
         scopes: crate::registry::scopes().into_keys().collect(),
-        approval: Approval::Approved,
-        code_lifetime: None,
-        access_token_lifetime: None,
-        refresh_token_lifetime: None,
-        owner_id: None,
-        permissions: Default::default(),
+        ..ClientDraft::default()
+    };
+    let (client, _) = match draft.validate(&rules) {
+        Ok(valid) => valid.into_new_client(Approval::Approved, None),
+        Err(errors) => {
+            tracing::warn!(%errors, "docs client not created");
+            return;
+        }
     };
     // A concurrent first visit may have created it: a conflict is fine.
     if let Err(e) = state.store.create_client(client).await {

@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use poem::Route;
 use poem::listener::{Acceptor, Listener, TcpListener};
+use scopegate::core::client_rules::{ClientDraft, ClientRules, ValidClient};
 use scopegate::core::model::{
-    Approval, Client, ClientPermissions, ClientType, GrantType, NewClient, NewUser, User,
+    Approval, Client, ClientPermissions, ClientType, GrantType, NewUser, User,
 };
 use scopegate::core::scope::ScopeSet;
 use scopegate::core::secret::{generate_id, generate_token, hash_password, hash_secret};
@@ -288,35 +289,72 @@ pub struct TestClient {
     pub redirect_uri: String,
 }
 
+impl ClientSpec {
+    /// The spec as a draft of the client rules.
+    pub fn draft(&self) -> ClientDraft {
+        let text = |v: Option<i64>| v.map(|n| n.to_string());
+        ClientDraft {
+            client_id: Some(generate_id(24)),
+            name: self.name.clone(),
+            client_type: self.client_type.as_str().into(),
+            grant_types: self.grants.iter().map(|g| g.as_str().into()).collect(),
+            redirect_uris: self.redirect_uris.clone(),
+            scopes: self.scopes.split_whitespace().map(Into::into).collect(),
+            code_lifetime: text(self.code_lifetime),
+            access_token_lifetime: text(self.access_token_lifetime),
+            refresh_token_lifetime: text(self.refresh_token_lifetime),
+            permissions: self.permissions,
+        }
+    }
+}
+
+/// A client the store accepts: `draft` checked by the client rules as the pages check it on a
+/// debug server, but with any scope.
+pub fn valid(draft: ClientDraft) -> ValidClient {
+    draft
+        .validate(&ClientRules {
+            debug: true,
+            registered_scopes: None,
+        })
+        .unwrap_or_else(|e| panic!("a test client breaks the client rules: {e}"))
+}
+
+/// `client`'s settings with `change` made, checked as an edit is.
+pub fn edited(client: &Client, change: impl FnOnce(&mut ClientDraft)) -> ValidClient {
+    let mut draft = ClientDraft::of(client);
+    change(&mut draft);
+    valid(draft)
+}
+
 impl TestServer {
     pub async fn client(&self, spec: ClientSpec) -> TestClient {
-        let secret = (spec.client_type == ClientType::Confidential).then(generate_token);
-        let client_id = generate_id(24);
-        let client = self
-            .store()
-            .create_client(NewClient {
-                client_id: client_id.clone(),
-                secret_hash: secret.as_deref().map(hash_secret),
-                name: spec.name,
-                client_type: spec.client_type,
-                grant_types: spec.grants,
-                redirect_uris: spec.redirect_uris.clone(),
-                scopes: spec.scopes.parse::<ScopeSet>().unwrap(),
-                approval: spec.approval,
-                code_lifetime: spec.code_lifetime,
-                access_token_lifetime: spec.access_token_lifetime,
-                refresh_token_lifetime: spec.refresh_token_lifetime,
-                owner_id: None,
-                permissions: spec.permissions,
-            })
-            .await
-            .unwrap();
+        let (new, secret) = valid(spec.draft()).into_new_client(spec.approval.clone(), None);
+        let client = self.store().create_client(new).await.unwrap();
         TestClient {
+            client_id: client.client_id.clone(),
             client,
-            client_id,
             secret,
             redirect_uri: spec.redirect_uris.first().cloned().unwrap_or_default(),
         }
+    }
+
+    /// Runs `sql` against the test's database directly, past the store (a row an older release
+    /// or a hand edit could have left).
+    pub fn exec_sql(&self, sql: &str) {
+        let url = self.db.url.clone();
+        let sql = sql.to_owned();
+        std::thread::spawn(move || match url.strip_prefix("sqlite://") {
+            Some(path) => {
+                let mut c = diesel::SqliteConnection::establish(path).unwrap();
+                diesel::sql_query(sql).execute(&mut c).unwrap();
+            }
+            None => {
+                let mut c = PgConnection::establish(&url).unwrap();
+                diesel::sql_query(sql).execute(&mut c).unwrap();
+            }
+        })
+        .join()
+        .unwrap();
     }
 }
 

@@ -9,12 +9,10 @@ use poem::{Body, Request, Response, handler};
 use serde::Serialize;
 
 use super::{Cell, Row, Table, listing, when};
-use crate::core::model::{
-    Approval, Client, ClientPermissions, ClientType, GrantType, LifetimeKind, NewClient,
-    check_client_shape,
-};
-use crate::core::scope::{ScopeSet, is_scope_token};
-use crate::core::secret::{generate_id, generate_token, hash_secret};
+use crate::core::client_rules::{ClientDraft, ClientRules, ValidClient};
+use crate::core::model::{Approval, Client, ClientPermissions, ClientType, GrantType};
+use crate::core::scope::is_scope_token;
+use crate::core::secret::{generate_token, hash_secret};
 use crate::web::State;
 use crate::web::forms::{
     self, FormData, Visitor, client_target, list_query, not_found, parse_id, see_other,
@@ -38,23 +36,20 @@ pub(crate) struct ClientForm {
 }
 
 impl ClientForm {
+    /// The form of a stored client: its draft, as the fields show it.
     fn from_client(c: &Client) -> Self {
-        let opt = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
+        let d = ClientDraft::of(c);
         Self {
-            name: c.name.clone(),
-            client_type: c.client_type.as_str().into(),
-            grant_types: c
-                .grant_types
-                .iter()
-                .map(|g| g.as_str().to_owned())
-                .collect(),
-            redirect_uris: c.redirect_uris.join("\n"),
-            scopes: c.scopes.iter().map(str::to_owned).collect(),
-            code_lifetime: opt(c.code_lifetime),
-            access_token_lifetime: opt(c.access_token_lifetime),
-            refresh_token_lifetime: opt(c.refresh_token_lifetime),
-            resource_server: c.permissions.resource_server,
-            allow_public_without_pkce: c.permissions.allow_public_without_pkce,
+            name: d.name,
+            client_type: d.client_type,
+            grant_types: d.grant_types,
+            redirect_uris: d.redirect_uris.join("\n"),
+            scopes: d.scopes,
+            code_lifetime: d.code_lifetime.unwrap_or_default(),
+            access_token_lifetime: d.access_token_lifetime.unwrap_or_default(),
+            refresh_token_lifetime: d.refresh_token_lifetime.unwrap_or_default(),
+            resource_server: d.permissions.resource_server,
+            allow_public_without_pkce: d.permissions.allow_public_without_pkce,
             approved: c.approval == Approval::Approved,
             nonce: String::new(),
         }
@@ -76,112 +71,58 @@ impl ClientForm {
             nonce: f.get("nonce").to_owned(),
         }
     }
+
+    /// The draft the form describes; an empty lifetime keeps the server's.
+    fn draft(&self) -> ClientDraft {
+        let lifetime = |text: &str| (!text.is_empty()).then(|| text.to_owned());
+        ClientDraft {
+            client_id: None,
+            name: self.name.clone(),
+            client_type: self.client_type.clone(),
+            grant_types: self.grant_types.clone(),
+            redirect_uris: forms::redirect_lines(&self.redirect_uris),
+            scopes: self.scopes.clone(),
+            code_lifetime: lifetime(&self.code_lifetime),
+            access_token_lifetime: lifetime(&self.access_token_lifetime),
+            refresh_token_lifetime: lifetime(&self.refresh_token_lifetime),
+            permissions: ClientPermissions {
+                resource_server: self.resource_server,
+                allow_public_without_pkce: self.allow_public_without_pkce,
+            },
+        }
+    }
 }
 
-/// The checked values of a client form.
-struct ValidClient {
-    name: String,
-    client_type: ClientType,
-    grant_types: Vec<GrantType>,
-    redirect_uris: Vec<String>,
-    scopes: ScopeSet,
-    lifetimes: [Option<i64>; 3],
-    permissions: ClientPermissions,
-}
-
-fn validate(form: &ClientForm, debug: bool) -> Result<ValidClient, BTreeMap<&'static str, String>> {
-    let mut errors = BTreeMap::new();
-    if form.name.is_empty() || form.name.chars().count() > 100 {
-        errors.insert("name", "Give a name of 1 to 100 characters.".to_owned());
-    }
-    let client_type = ClientType::parse(&form.client_type);
-    if client_type.is_none() {
-        errors.insert("client_type", "Choose confidential or public.".to_owned());
-    }
-    let grant_types: Vec<GrantType> = form
-        .grant_types
-        .iter()
-        .filter_map(|g| GrantType::parse(g))
-        .collect();
-    if grant_types.is_empty() || grant_types.len() != form.grant_types.len() {
-        errors.insert("grant_types", "Choose at least one grant type.".to_owned());
-    }
-    let needs_redirect = grant_types
-        .iter()
-        .any(|g| matches!(g, GrantType::AuthorizationCode | GrantType::Implicit));
-    let redirect_uris = if form.redirect_uris.trim().is_empty() && !needs_redirect {
-        Vec::new()
-    } else {
-        match forms::parse_redirect_uris(&form.redirect_uris, debug) {
-            Ok(u) => u,
-            Err(e) => {
-                errors.insert("redirect_uris", e);
-                Vec::new()
-            }
-        }
+/// Checks the form against the client rules (the admin picks scopes from the registered ones).
+/// `Err` is the page to send: the form again with its errors next to the fields, or the
+/// storage error page.
+async fn validate(
+    state: &State,
+    v: &Visitor,
+    form: &ClientForm,
+    client: Option<&Client>,
+) -> Result<ValidClient, Response> {
+    let scopes = state
+        .store
+        .list_scopes()
+        .await
+        .map_err(|e| state.unavailable_page(&e))?;
+    let rules = ClientRules {
+        debug: state.settings.debug,
+        registered_scopes: Some(&scopes),
     };
-    if form.scopes.iter().any(|s| !is_scope_token(s)) {
-        errors.insert("scopes", "A scope name is not valid.".to_owned());
-    }
-    let scopes: ScopeSet = form.scopes.iter().cloned().collect();
-    let mut lifetimes = [None; 3];
-    for (i, (field, kind, raw)) in [
-        ("code_lifetime", LifetimeKind::Code, &form.code_lifetime),
-        (
-            "access_token_lifetime",
-            LifetimeKind::Access,
-            &form.access_token_lifetime,
-        ),
-        (
-            "refresh_token_lifetime",
-            LifetimeKind::Refresh,
-            &form.refresh_token_lifetime,
-        ),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        if raw.is_empty() {
-            continue;
-        }
-        match kind.parse(raw) {
-            Ok(n) => lifetimes[i] = Some(n),
-            Err(e) => {
-                errors.insert(
-                    field,
-                    format!("The lifetime {e}, or empty for the default."),
-                );
-            }
-        }
-    }
-    let permissions = ClientPermissions {
-        resource_server: form.resource_server,
-        allow_public_without_pkce: form.allow_public_without_pkce,
-    };
-    if let Some(client_type) = client_type
-        && let Err(e) = check_client_shape(client_type, &grant_types, permissions)
-    {
-        // Shown next to the field the rule is about.
-        let field = if permissions.resource_server && client_type != ClientType::Confidential {
-            "resource_server"
-        } else if permissions.allow_public_without_pkce && client_type != ClientType::Public {
-            "allow_public_without_pkce"
-        } else {
-            "grant_types"
-        };
-        errors.insert(field, capitalized(e));
-    }
-    match client_type {
-        Some(client_type) if errors.is_empty() => Ok(ValidClient {
-            name: form.name.clone(),
-            client_type,
-            grant_types,
-            redirect_uris,
-            scopes,
-            lifetimes,
-            permissions,
-        }),
-        _ => Err(errors),
+    match form.draft().validate(&rules) {
+        Ok(valid) => Ok(valid),
+        Err(errors) => Err(form_page(
+            state,
+            v,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            form,
+            &forms::field_errors(&errors),
+            client,
+            None,
+        )
+        .await),
     }
 }
 
@@ -256,15 +197,6 @@ async fn form_page(
             ctx.insert("members", &members);
             state.render(status, "admin/client.html", &ctx)
         }
-    }
-}
-
-/// A rule's message as a sentence for the form.
-fn capitalized(message: &str) -> String {
-    let mut chars = message.chars();
-    match chars.next() {
-        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
-        None => String::new(),
     }
 }
 
@@ -377,20 +309,9 @@ pub async fn create(req: &Request, body: Body, Data(state): Data<&State>) -> Res
         Err(r) => return r,
     };
     let form = ClientForm::from_form(&f);
-    let valid = match validate(&form, state.settings.debug) {
-        Ok(c) => c,
-        Err(errors) => {
-            return form_page(
-                state,
-                &v,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &form,
-                &errors,
-                None,
-                None,
-            )
-            .await;
-        }
+    let valid = match validate(state, &v, &form, None).await {
+        Ok(valid) => valid,
+        Err(r) => return r,
     };
     match forms::claim(state, &form.nonce).await {
         Ok(None) => {}
@@ -401,29 +322,13 @@ pub async fn create(req: &Request, body: Body, Data(state): Data<&State>) -> Res
         Ok(Some(_)) => return see_other("/admin/clients"),
         Err(r) => return r,
     }
-    let secret = (valid.client_type == ClientType::Confidential).then(generate_token);
-    let created = state
-        .store
-        .create_client(NewClient {
-            client_id: generate_id(32),
-            secret_hash: secret.as_deref().map(hash_secret),
-            name: valid.name,
-            client_type: valid.client_type,
-            grant_types: valid.grant_types,
-            redirect_uris: valid.redirect_uris,
-            scopes: valid.scopes,
-            approval: if form.approved {
-                Approval::Approved
-            } else {
-                Approval::Pending
-            },
-            code_lifetime: valid.lifetimes[0],
-            access_token_lifetime: valid.lifetimes[1],
-            refresh_token_lifetime: valid.lifetimes[2],
-            owner_id: None,
-            permissions: valid.permissions,
-        })
-        .await;
+    let approval = if form.approved {
+        Approval::Approved
+    } else {
+        Approval::Pending
+    };
+    let (new, secret) = valid.into_new_client(approval, None);
+    let created = state.store.create_client(new).await;
     let client = match created {
         Ok(c) => c,
         Err(e) => return state.unavailable_page(&e),
@@ -494,25 +399,14 @@ pub async fn update(
         Err(r) => return r,
     };
     let form = ClientForm::from_form(&f);
-    let valid = match validate(&form, state.settings.debug) {
-        Ok(c) => c,
-        Err(errors) => {
-            return form_page(
-                state,
-                &v,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &form,
-                &errors,
-                Some(&client),
-                None,
-            )
-            .await;
-        }
+    let valid = match validate(state, &v, &form, Some(&client)).await {
+        Ok(valid) => valid,
+        Err(r) => return r,
     };
     // Turning a public client confidential needs a secret; the reverse drops it.
     let mut new_secret = None;
-    if valid.client_type != client.client_type {
-        let secret = (valid.client_type == ClientType::Confidential).then(generate_token);
+    if valid.client_type() != client.client_type {
+        let secret = (valid.client_type() == ClientType::Confidential).then(generate_token);
         if let Err(e) = state
             .store
             .set_client_secret(client.id, secret.as_deref().map(hash_secret))
@@ -522,18 +416,10 @@ pub async fn update(
         }
         new_secret = secret;
     }
-    client.name = valid.name;
-    client.client_type = valid.client_type;
-    client.grant_types = valid.grant_types;
-    client.redirect_uris = valid.redirect_uris;
-    client.scopes = valid.scopes;
-    client.code_lifetime = valid.lifetimes[0];
-    client.access_token_lifetime = valid.lifetimes[1];
-    client.refresh_token_lifetime = valid.lifetimes[2];
-    client.permissions = valid.permissions;
-    if let Err(e) = state.store.update_client(&client).await {
+    if let Err(e) = state.store.update_client(client.id, &valid).await {
         return state.unavailable_page(&e);
     }
+    valid.apply_to(&mut client);
     if let Err(r) = v
         .audit(
             state,

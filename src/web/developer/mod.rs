@@ -16,10 +16,10 @@ use super::admin::clients::approval_view;
 use super::forms::{
     self, FormData, Visitor, check_optional_url, client_target, not_found, see_other, word_count,
 };
-use crate::core::model::{Approval, Client, ClientType, GrantType, NewClient};
+use crate::core::client_rules::{ClientDraft, ClientRules};
+use crate::core::model::{Approval, Client, ClientType, GrantType};
 use crate::core::portal::ClientProfile;
-use crate::core::scope::ScopeSet;
-use crate::core::secret::{generate_id, generate_token, hash_secret};
+use crate::core::secret::{generate_token, hash_secret};
 
 /// Fewest words a description may have (Omniport's rule).
 pub const MIN_WORDS: usize = 127;
@@ -151,21 +151,27 @@ pub async fn add(req: &Request, body: Body, Data(state): Data<&State>) -> Respon
         Ok(s) => s,
         Err(e) => return state.unavailable_page(&e),
     };
-    let mut errors = BTreeMap::new();
-    if form.name.is_empty() || form.name.chars().count() > 100 {
-        errors.insert(
-            "name",
-            "Give your app a name of 1 to 100 characters.".to_owned(),
-        );
-    }
-    let redirect_uris = match forms::parse_redirect_uris(&form.redirect_uris, state.settings.debug)
-    {
-        Ok(u) => u,
-        Err(e) => {
-            errors.insert("redirect_uris", e);
-            Vec::new()
-        }
+    // Every portal app has the same shape: a confidential web app with code and refresh grants.
+    let draft = ClientDraft {
+        name: form.name.clone(),
+        client_type: ClientType::Confidential.as_str().to_owned(),
+        grant_types: [GrantType::AuthorizationCode, GrantType::RefreshToken]
+            .map(|g| g.as_str().to_owned())
+            .into(),
+        redirect_uris: forms::redirect_lines(&form.redirect_uris),
+        scopes: form.scopes.clone(),
+        ..ClientDraft::default()
     };
+    let rules = ClientRules {
+        debug: state.settings.debug,
+        registered_scopes: Some(&known),
+    };
+    let valid = draft.validate(&rules);
+    let mut errors = valid
+        .as_ref()
+        .err()
+        .map(forms::field_errors)
+        .unwrap_or_default();
     if !(MIN_WORDS..=MAX_WORDS).contains(&form.words) {
         errors.insert(
             "description",
@@ -175,24 +181,16 @@ pub async fn add(req: &Request, body: Body, Data(state): Data<&State>) -> Respon
             ),
         );
     }
-    if form.scopes.is_empty() {
-        errors.insert("scopes", "Choose the scopes your app needs.".to_owned());
-    } else if !form
-        .scopes
-        .iter()
-        .all(|s| known.iter().any(|k| &k.name == s))
-    {
-        errors.insert("scopes", "Choose only scopes from the list.".to_owned());
-    }
     if !form.agree {
         errors.insert(
             "agree",
             "You must agree to the developer terms to register an app.".to_owned(),
         );
     }
-    if !errors.is_empty() {
-        return add_page(state, &v, StatusCode::UNPROCESSABLE_ENTITY, &form, &errors).await;
-    }
+    let valid = match valid {
+        Ok(valid) if errors.is_empty() => valid,
+        _ => return add_page(state, &v, StatusCode::UNPROCESSABLE_ENTITY, &form, &errors).await,
+    };
     match forms::claim(state, &form.nonce).await {
         Ok(None) => {}
         Ok(Some(done)) if !done.is_empty() => {
@@ -201,30 +199,15 @@ pub async fn add(req: &Request, body: Body, Data(state): Data<&State>) -> Respon
         Ok(Some(_)) => return see_other("/developer/"),
         Err(r) => return r,
     }
-    let secret = generate_token();
-    let now = crate::core::now();
+    let (new, secret) = valid.into_new_client(Approval::Pending, Some(v.user.id));
     let registered = state
         .store
         .register_app(
-            NewClient {
-                client_id: generate_id(32),
-                secret_hash: Some(hash_secret(&secret)),
-                name: form.name.clone(),
-                client_type: ClientType::Confidential,
-                grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-                redirect_uris,
-                scopes: form.scopes.iter().cloned().collect::<ScopeSet>(),
-                approval: Approval::Pending,
-                code_lifetime: None,
-                access_token_lifetime: None,
-                refresh_token_lifetime: None,
-                owner_id: Some(v.user.id),
-                permissions: Default::default(),
-            },
+            new,
             ClientProfile {
                 client_id: 0,
                 description: form.description.trim().to_owned(),
-                terms_agreed_at: Some(now),
+                terms_agreed_at: Some(crate::core::now()),
                 ..ClientProfile::default()
             },
         )
@@ -246,7 +229,7 @@ pub async fn add(req: &Request, body: Body, Data(state): Data<&State>) -> Respon
         StatusCode::CREATED,
         &client,
         &Extras {
-            secret: Some(secret),
+            secret,
             ..Extras::default()
         },
     )
@@ -462,12 +445,20 @@ pub async fn save_redirects(
         Err(r) => return r,
     };
     let text = f.get("redirect_uris").to_owned();
-    match forms::parse_redirect_uris(&text, state.settings.debug) {
-        Ok(uris) => {
-            c.redirect_uris = uris;
-            if let Err(e) = state.store.update_client(&c).await {
+    // The whole client is checked again, so an edit cannot leave it in a shape the endpoints
+    // refuse. Its scopes are not being edited: one since removed from the registry stays.
+    let mut draft = ClientDraft::of(&c);
+    draft.redirect_uris = forms::redirect_lines(&text);
+    let rules = ClientRules {
+        debug: state.settings.debug,
+        registered_scopes: None,
+    };
+    match draft.validate(&rules) {
+        Ok(valid) => {
+            if let Err(e) = state.store.update_client(c.id, &valid).await {
                 return state.unavailable_page(&e);
             }
+            valid.apply_to(&mut c);
             forms::audited_redirect(
                 state,
                 &v,
@@ -478,12 +469,18 @@ pub async fn save_redirects(
             )
             .await
         }
-        Err(e) => {
+        Err(errors) => {
+            // Only the redirect URIs are on this form: any other broken rule (a row written
+            // before the rules) is shown there too, so it is not hidden.
+            let message = forms::field_errors(&errors)
+                .into_values()
+                .collect::<Vec<_>>()
+                .join(" ");
             let mut extras = Extras {
                 redirect_uris: Some(text),
                 ..Extras::default()
             };
-            extras.errors.insert("redirect_uris", e);
+            extras.errors.insert("redirect_uris", message);
             dashboard_page(state, &v, StatusCode::UNPROCESSABLE_ENTITY, &c, &extras).await
         }
     }
