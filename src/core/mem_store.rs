@@ -220,7 +220,11 @@ impl ClientStore for MemStore {
     async fn client_owner(&self, _: i64) -> Result<Option<i64>, StoreError> {
         unimplemented!("MemStore::client_owner")
     }
-    async fn update_client(&self, _: &Client) -> Result<(), StoreError> {
+    async fn update_client(
+        &self,
+        _: i64,
+        _: &super::client_rules::ValidClient,
+    ) -> Result<(), StoreError> {
         unimplemented!("MemStore::update_client")
     }
     async fn set_approval(&self, _: i64, _: &super::model::Approval) -> Result<(), StoreError> {
