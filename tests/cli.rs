@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 use crate::both_backends;
-use crate::support::{Backend, Browser, TestDb, TestServer, http, query_of};
+use crate::support::{Backend, Browser, TestDb, TestServer, free_port, http, query_of};
 
 const BIN: &str = env!("CARGO_BIN_EXE_scopegate");
 
@@ -289,14 +289,6 @@ fn migrate_is_idempotent() {
     assert!(first.stdout.contains("Applied"));
     let second = run(&db.url, &["migrate"], None);
     assert_eq!(second.stdout.trim(), "No migrations to apply.");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `serve` as a child process; killed (by its own PID) when dropped.

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::support::{Backend, Browser, TestDb, http};
+use crate::support::{Backend, Browser, TestDb, free_port, http};
 
 const BIN: &str = env!("CARGO_BIN_EXE_scopegate");
 const MARK: &str = "FORGED-LOG-LINE";
@@ -81,11 +81,7 @@ async fn request_values_cannot_forge_log_lines() {
         creds["client_secret"].as_str().unwrap(),
     );
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let mut served = Served(Some(
         Command::new(BIN)

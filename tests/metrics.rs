@@ -8,7 +8,9 @@ use prometheus_parse::{Sample, Scrape, Value};
 use scopegate::core::model::GrantType;
 use scopegate::oauth_required;
 
-use crate::support::{Backend, ClientSpec, Instance, TestServer, http, issue_access_token};
+use crate::support::{
+    Backend, ClientSpec, Instance, TestServer, free_port, http, issue_access_token,
+};
 
 const TOKEN: &str = "metrics-scrape-token-0123456789";
 
@@ -194,11 +196,7 @@ async fn a_known_sequence_of_requests_is_counted_exactly() {
 #[tokio::test]
 async fn metrics_addr_serves_them_alone_and_the_main_address_does_not() {
     let a = TestServer::start(Backend::Sqlite).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let b = Instance::start_with(&a.db.url, &[("SCOPEGATE_METRICS_ADDR", addr.as_str())]).await;
     assert_eq!(scrape(&b.url("/health/alive"), None).await.status(), 200);

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
-use crate::support::{http, pg_base};
+use crate::support::{free_port, http, pg_base};
 
 fn admin(sql: String) {
     std::thread::spawn(move || {
@@ -44,11 +44,7 @@ async fn status(url: &str) -> Option<u16> {
 async fn serve_started_before_its_database_becomes_ready_by_itself() {
     let name = format!("sg_late_{}", std::process::id());
     admin(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_scopegate"))
         .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
         .env("DATABASE_URL", format!("{}/{name}", pg_base()))

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 
-use crate::support::{Backend, TestServer};
+use crate::support::{Backend, TestServer, free_port};
 
 /// A self-signed certificate for `127.0.0.1`, made by `openssl`: (certificate, key) paths.
 fn certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
@@ -104,11 +104,7 @@ async fn https_is_served_and_sighup_swaps_the_certificate_without_dropping_conne
     let (live_cert, live_key) = (dir.path().join("live.crt"), dir.path().join("live.key"));
     std::fs::copy(&a_cert, &live_cert).unwrap();
     std::fs::copy(&a_key, &live_key).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let base = format!("https://127.0.0.1:{port}");
     // debug off: the HTTPS rule is on, and this server satisfies it itself.
     let served = Served(

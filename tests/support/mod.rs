@@ -640,6 +640,15 @@ pub async fn introspect_as(
     resp.json().await.unwrap()
 }
 
+/// A TCP port free on loopback now, for a server process to listen on.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Another instance: `scopegate serve` in a process of its own on `database_url`, stopped (by
 /// its PID) when dropped.
 pub struct Instance {
@@ -655,11 +664,7 @@ impl Instance {
 
     /// [`Instance::start`] with extra environment variables (settings).
     pub async fn start_with(database_url: &str, env: &[(&str, &str)]) -> Instance {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_scopegate"))
             .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
             .env("DATABASE_URL", database_url)
