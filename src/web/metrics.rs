@@ -9,7 +9,7 @@ use std::time::Duration;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use poem::http::{StatusCode, header};
 use poem::web::Data;
-use poem::{Request, Response, Route, handler};
+use poem::{EndpointExt, Request, Response, Route, handler};
 use subtle::ConstantTimeEq;
 
 use super::State;
@@ -67,7 +67,6 @@ pub fn install(settings: &Settings) {
 
 /// The router `serve` puts on `metrics_addr`: `/metrics` alone, without a token.
 pub fn own_routes(state: State) -> impl poem::Endpoint {
-    use poem::EndpointExt;
     Route::new()
         .at("/metrics", get(scrape))
         .data(state)
