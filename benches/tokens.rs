@@ -162,6 +162,8 @@ async fn bench(label: &str, database_url: String, n: usize, concurrency: usize) 
                 pkce: None,
                 grant_id: generate_token(),
                 expires_at: now() + 3600,
+                nonce: None,
+                auth_time: now(),
             })
             .await
             .unwrap();

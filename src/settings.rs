@@ -96,6 +96,9 @@ pub struct Settings {
     pub tls_cert: Option<PathBuf>,
     /// The PEM file of `tls_cert`'s private key (PKCS#8, PKCS#1 or SEC1). Default none.
     pub tls_key: Option<PathBuf>,
+    /// 32 random bytes in base64 that seal the ID-token signing keys in the database
+    /// (AES-256-GCM). Default none: OpenID Connect is off, since no key can be kept.
+    pub key_encryption_key: Option<String>,
 }
 
 impl Default for Settings {
@@ -136,6 +139,7 @@ impl Default for Settings {
             metrics_token: None,
             tls_cert: None,
             tls_key: None,
+            key_encryption_key: None,
         }
     }
 }
@@ -220,6 +224,7 @@ impl Settings {
             "metrics_token",
             "tls_cert",
             "tls_key",
+            "key_encryption_key",
         ]
     }
 
@@ -303,6 +308,9 @@ impl Settings {
             .is_some_and(|t| t.trim().len() < 16)
         {
             return Err("metrics_token must be at least 16 characters".into());
+        }
+        if let Some(kek) = &self.key_encryption_key {
+            crate::core::oidc::keys::EncryptionKey::from_base64(kek).map_err(|e| e.to_string())?;
         }
         crate::store::parse_database_url(&self.database_url)?;
         Ok(self)

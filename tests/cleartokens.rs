@@ -78,6 +78,7 @@ both_backends! {
                 state: None,
                 pkce: None,
                 response_type: scopegate::core::model::ResponseType::Code,
+                nonce: None,
                 expires_at: now() - 1,
             })
             .await

@@ -110,12 +110,16 @@ both_backends! {
                 pkce: None,
                 grant_id: "g1".into(),
                 expires_at: now() + 60,
+                nonce: Some("n-0S6_WzA2Mj".into()),
+                auth_time: 1_700_000_000,
             })
             .await
             .unwrap();
         let stored = store.code_by_hash(&hash_secret(&code)).await.unwrap().unwrap();
         assert!(stored.used_at.is_none());
         assert!(stored.redirect_uri_given);
+        assert_eq!(stored.nonce.as_deref(), Some("n-0S6_WzA2Mj"));
+        assert_eq!(stored.auth_time, Some(1_700_000_000));
 
         let mut tasks = Vec::new();
         for _ in 0..8 {
@@ -205,12 +209,14 @@ both_backends! {
             state: Some("st".into()),
             pkce: None,
             response_type: scopegate::core::model::ResponseType::Code,
+            nonce: Some("n-1".into()),
             expires_at: now() + 600,
         };
         store.create_pending("n1", s.id, pending.clone()).await.unwrap();
         assert!(store.take_pending("n1", s.id + 1, now()).await.unwrap().is_none(), "bound to its session");
         let taken = store.take_pending("n1", s.id, now()).await.unwrap().unwrap();
         assert_eq!(taken.state.as_deref(), Some("st"));
+        assert_eq!(taken.nonce.as_deref(), Some("n-1"));
         assert!(store.take_pending("n1", s.id, now()).await.unwrap().is_none(), "single use");
         store.create_pending("n2", s.id, pending).await.unwrap();
         assert!(store.take_pending("n2", s.id, now() + 601).await.unwrap().is_none(), "expired");
@@ -225,6 +231,8 @@ both_backends! {
         let ab: ScopeSet = "a b".parse().unwrap();
         store.record_consent(user, client, &a, now()).await.unwrap();
         store.record_consent(user, client, &ab, now()).await.unwrap();
-        assert!(store.list_scopes().await.unwrap().is_empty());
+        // Consents create no scopes: only the identity scopes the migrations install exist.
+        let names: Vec<String> = store.list_scopes().await.unwrap().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, ["email", "openid", "profile"]);
     }
 }

@@ -25,6 +25,7 @@ mod lifecycle;
 mod log_injection;
 mod login_redirect;
 mod metrics;
+mod oidc;
 mod openapi;
 mod permissions;
 mod portal;

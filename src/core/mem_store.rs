@@ -254,6 +254,8 @@ impl GrantStore for MemStore {
             grant_id: code.grant_id,
             expires_at: code.expires_at,
             used_at: None,
+            nonce: code.nonce,
+            auth_time: Some(code.auth_time),
         };
         rows.codes.push((code.code_hash, stored));
         Ok(())

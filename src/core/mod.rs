@@ -12,6 +12,7 @@ pub mod grant;
 mod mem_store;
 pub mod metrics;
 pub mod model;
+pub mod oidc;
 pub mod params;
 pub mod pkce;
 pub mod portal;

@@ -403,6 +403,11 @@ pub struct AuthCode {
     pub expires_at: i64,
     /// When it was redeemed; a second use is a replay.
     pub used_at: Option<i64>,
+    /// The OpenID Connect request's `nonce`, for the ID token.
+    pub nonce: Option<String>,
+    /// When the user signed in, unix seconds (the ID token's `auth_time`); `None` on codes an
+    /// older release issued.
+    pub auth_time: Option<i64>,
 }
 
 /// A new authorization code.
@@ -426,6 +431,10 @@ pub struct NewCode {
     pub grant_id: String,
     /// Expiry, unix seconds.
     pub expires_at: i64,
+    /// See [`AuthCode::nonce`].
+    pub nonce: Option<String>,
+    /// See [`AuthCode::auth_time`].
+    pub auth_time: i64,
 }
 
 /// Access or refresh.
@@ -513,6 +522,9 @@ pub struct Session {
     pub csrf_token: String,
     /// Expiry, unix seconds.
     pub expires_at: i64,
+    /// When it began, unix seconds. A sign-in always begins a new session, so for a signed-in
+    /// one this is when the user signed in (OpenID Connect's `auth_time`).
+    pub created_at: i64,
 }
 
 /// An authorization request waiting for the user's consent. The consent form carries only a
@@ -535,6 +547,8 @@ pub struct PendingAuthorization {
     pub pkce: Option<(String, super::pkce::Method)>,
     /// What the request asked for.
     pub response_type: ResponseType,
+    /// The OpenID Connect request's `nonce`.
+    pub nonce: Option<String>,
     /// Expiry, unix seconds.
     pub expires_at: i64,
 }

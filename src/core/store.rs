@@ -332,6 +332,22 @@ pub trait PortalStore: Send + Sync {
     async fn finish_submission(&self, nonce_hash: &str, result: &str) -> Result<(), StoreError>;
 }
 
+/// ID-token signing keys ([`crate::core::oidc::keys`]); the private halves arrive sealed.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// Every stored key, oldest first.
+    async fn signing_keys(&self) -> Result<Vec<super::oidc::keys::StoredKey>, StoreError>;
+    /// Stores a new key and sets `publish_until` on every key that had none: the keys it
+    /// replaces stay published until then. One transaction, so a key is never left unretired.
+    async fn rotate_signing_key(
+        &self,
+        key: super::oidc::keys::StoredKey,
+        retire_at: i64,
+    ) -> Result<(), StoreError>;
+    /// Deletes the keys whose `publish_until` has passed; how many.
+    async fn prune_signing_keys(&self, now: i64) -> Result<u64, StoreError>;
+}
+
 /// Every read and write the protocol and the web layer need: all the per-aggregate stores, and
 /// the schema check. On a `dyn Store` their methods resolve as they are; on a concrete store
 /// (`DbStore`) or a generic one, import [`prelude`].
@@ -344,6 +360,7 @@ pub trait Store:
     + SessionStore
     + ConsentStore
     + PortalStore
+    + KeyStore
     + Send
     + Sync
     + 'static
@@ -356,8 +373,8 @@ pub trait Store:
 /// Every store trait, to bring their methods into scope: `use crate::core::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        AccountStore, ClientStore, ConsentStore, GrantStore, PortalStore, ScopeStore, SessionStore,
-        Store,
+        AccountStore, ClientStore, ConsentStore, GrantStore, KeyStore, PortalStore, ScopeStore,
+        SessionStore, Store,
     };
 }
 

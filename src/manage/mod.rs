@@ -1,8 +1,9 @@
 //! The command line a host app's `main` hands over to: `serve`, `migrate`, `createsuperuser`,
-//! `createuser`, `register-client`, `syncscopes`, `cleartokens`. Bad input gets a one-line error and
+//! `createuser`, `register-client`, `syncscopes`, `cleartokens`, `rotate-keys`. Bad input gets a one-line error and
 //! exit code 2.
 
 mod clients;
+mod keys;
 mod serve;
 pub mod syncscopes;
 mod users;
@@ -203,6 +204,7 @@ impl Scopegate {
             Command::RegisterClient(args) => clients::register(&settings, args),
             Command::Cleartokens(args) => tokens::clear(&settings, args),
             Command::Syncscopes(args) => syncscopes::run(&settings, args),
+            Command::RotateKeys(args) => keys::rotate_keys(&settings, args),
         }
     }
 }
@@ -294,6 +296,8 @@ enum Command {
     Cleartokens(tokens::ClearArgs),
     /// Push the scopes guarded in code (#[oauth_required]) to the database.
     Syncscopes(syncscopes::SyncArgs),
+    /// Make a new ID-token signing key: published now, signing after --signs-in seconds.
+    RotateKeys(keys::RotateArgs),
 }
 
 /// Runs `f` on a fresh single-threaded runtime: the commands other than serve are one-shot.

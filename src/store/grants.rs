@@ -45,6 +45,8 @@ struct NewCodeRow<'a> {
     grant_id: &'a str,
     expires_at: i64,
     created_at: i64,
+    nonce: Option<&'a str>,
+    auth_time: Option<i64>,
 }
 
 /// A code as the admin lists it, with its client and user.
@@ -187,6 +189,8 @@ impl GrantStore for DbStore {
                     grant_id: &code.grant_id,
                     expires_at: code.expires_at,
                     created_at: crate::core::now(),
+                    nonce: code.nonce.as_deref(),
+                    auth_time: Some(code.auth_time),
                 })
                 .execute(conn)?;
             Ok(())

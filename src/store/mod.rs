@@ -13,6 +13,7 @@ mod clients;
 mod consents;
 mod feed;
 mod grants;
+mod keys;
 mod models;
 mod portal;
 mod revocation;

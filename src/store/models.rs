@@ -179,6 +179,8 @@ pub(super) struct CodeRow {
     grant_id: String,
     expires_at: i64,
     used_at: Option<i64>,
+    nonce: Option<String>,
+    auth_time: Option<i64>,
 }
 
 impl TryFrom<CodeRow> for AuthCode {
@@ -195,6 +197,8 @@ impl TryFrom<CodeRow> for AuthCode {
             grant_id: r.grant_id,
             expires_at: r.expires_at,
             used_at: r.used_at,
+            nonce: r.nonce,
+            auth_time: r.auth_time,
         })
     }
 }
@@ -246,6 +250,7 @@ pub(super) struct SessionRow {
     user_id: Option<i64>,
     csrf_token: String,
     expires_at: i64,
+    created_at: i64,
 }
 
 impl From<SessionRow> for Session {
@@ -255,6 +260,7 @@ impl From<SessionRow> for Session {
             user_id: r.user_id,
             csrf_token: r.csrf_token,
             expires_at: r.expires_at,
+            created_at: r.created_at,
         }
     }
 }
@@ -272,6 +278,7 @@ pub(super) struct PendingRow {
     code_challenge_method: Option<String>,
     response_type: String,
     expires_at: i64,
+    nonce: Option<String>,
 }
 
 impl TryFrom<PendingRow> for PendingAuthorization {
@@ -287,6 +294,7 @@ impl TryFrom<PendingRow> for PendingAuthorization {
             pkce: parse_pkce(r.code_challenge, r.code_challenge_method)?,
             response_type: ResponseType::parse(&r.response_type)
                 .ok_or_else(|| corrupt("response_type", &r.response_type))?,
+            nonce: r.nonce,
             expires_at: r.expires_at,
         })
     }

@@ -60,6 +60,8 @@ diesel::table! {
         expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
         created_at -> BigInt,
+        nonce -> Nullable<Text>,
+        auth_time -> Nullable<BigInt>,
     }
 }
 
@@ -120,6 +122,7 @@ diesel::table! {
         response_type -> Text,
         expires_at -> BigInt,
         created_at -> BigInt,
+        nonce -> Nullable<Text>,
     }
 }
 
@@ -198,6 +201,18 @@ diesel::table! {
         seq -> BigInt,
         kind -> Text,
         ref_id -> BigInt,
+        created_at -> BigInt,
+    }
+}
+diesel::table! {
+    signing_keys (id) {
+        id -> BigInt,
+        kid -> Text,
+        alg -> Text,
+        sealed_private_key -> Text,
+        public_jwk -> Text,
+        signs_from -> BigInt,
+        publish_until -> Nullable<BigInt>,
         created_at -> BigInt,
     }
 }

@@ -35,6 +35,7 @@ struct NewPendingRow<'a> {
     response_type: &'a str,
     expires_at: i64,
     created_at: i64,
+    nonce: Option<&'a str>,
 }
 
 #[async_trait]
@@ -49,13 +50,14 @@ impl SessionStore for DbStore {
         let session_hash = session_hash.to_owned();
         let csrf_token = csrf_token.to_owned();
         self.run(move |conn| {
+            let created_at = crate::core::now();
             let id: i64 = diesel::insert_into(sessions::table)
                 .values(NewSessionRow {
                     session_hash: &session_hash,
                     user_id,
                     csrf_token: &csrf_token,
                     expires_at,
-                    created_at: crate::core::now(),
+                    created_at,
                 })
                 .returning(sessions::id)
                 .get_result(conn)?;
@@ -64,6 +66,7 @@ impl SessionStore for DbStore {
                 user_id,
                 csrf_token,
                 expires_at,
+                created_at,
             })
         })
         .await
@@ -121,6 +124,7 @@ impl SessionStore for DbStore {
                     response_type: p.response_type.as_str(),
                     expires_at: p.expires_at,
                     created_at: crate::core::now(),
+                    nonce: p.nonce.as_deref(),
                 })
                 .execute(conn)?;
             Ok(())

@@ -54,6 +54,7 @@ pub async fn show(req: &Request, Data(state): Data<&State>) -> Response {
     let options = ValidateOptions {
         implicit_enabled: state.settings.implicit_grant,
         public_clients_need_pkce: true,
+        openid_enabled: state.keyring.enabled(),
     };
     show_params(req, state, &params, options).await
 }
@@ -152,8 +153,11 @@ pub async fn decide(req: &Request, body: Body, Data(state): Data<&State>) -> Res
         Ok(s) => s.filter(|s| s.csrf_ok(form.get("csrf_token"))),
         Err(e) => return state.unavailable_page(&e),
     };
-    let Some((session_id, user_id)) = s.and_then(|s| s.user.as_ref().map(|u| (s.session.id, u.id)))
-    else {
+    let Some((session_id, user_id, auth_time)) = s.and_then(|s| {
+        s.user
+            .as_ref()
+            .map(|u| (s.session.id, u.id, s.session.created_at))
+    }) else {
         return state.error_page(
             StatusCode::FORBIDDEN,
             "Request refused",
@@ -185,7 +189,7 @@ pub async fn decide(req: &Request, body: Body, Data(state): Data<&State>) -> Res
         let lifetimes = state.settings.lifetimes();
         let implicit_enabled = state.settings.implicit_grant;
         match pending
-            .approve(store, user_id, lifetimes, implicit_enabled, now)
+            .approve(store, user_id, auth_time, lifetimes, implicit_enabled, now)
             .await
         {
             Ok(answer) => answer,

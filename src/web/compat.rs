@@ -73,6 +73,7 @@ pub async fn oauthost_authorize(req: &Request, Data(state): Data<&State>) -> Res
     let options = ValidateOptions {
         implicit_enabled: state.settings.implicit_grant,
         public_clients_need_pkce: false,
+        openid_enabled: state.keyring.enabled(),
     };
     authorize::show_params(req, state, &params, options).await
 }
@@ -88,6 +89,7 @@ pub async fn omniport_authorise(req: &Request, Data(state): Data<&State>) -> Res
     let options = ValidateOptions {
         implicit_enabled: state.settings.implicit_grant,
         public_clients_need_pkce: true,
+        openid_enabled: state.keyring.enabled(),
     };
     authorize::show_params(req, state, &params, options).await
 }

@@ -29,9 +29,15 @@ pub fn local_base(req: &Request) -> Option<String> {
     Some(format!("{scheme}://{addr}"))
 }
 
-/// The metadata document: every endpoint, grant, auth method, scope and PKCE method served.
+/// `GET /.well-known/oauth-authorization-server`: every endpoint, grant, auth method, scope
+/// and PKCE method served.
 #[handler]
 pub async fn metadata(req: &Request, Data(state): Data<&State>) -> Response {
+    Json(document(state, req).await).into_response()
+}
+
+/// The RFC 8414 document, which the OpenID Connect one extends, so the two always agree.
+async fn document(state: &State, req: &Request) -> serde_json::Value {
     let base = issuer(state, req);
     let scopes: Vec<String> = match state.store.list_scopes().await {
         Ok(s) => s.into_iter().map(|s| s.name).collect(),
@@ -51,7 +57,7 @@ pub async fn metadata(req: &Request, Data(state): Data<&State>) -> Response {
     } else {
         (vec!["code"], vec!["query"])
     };
-    Json(json!({
+    let mut doc = json!({
         "issuer": base,
         "authorization_endpoint": format!("{base}/oauth/authorize"),
         "token_endpoint": format!("{base}/oauth/token"),
@@ -66,6 +72,83 @@ pub async fn metadata(req: &Request, Data(state): Data<&State>) -> Response {
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256", "plain"],
-    }))
-    .into_response()
+    });
+    if let (true, Some(map)) = (state.keyring.enabled(), doc.as_object_mut()) {
+        map.insert(
+            "jwks_uri".into(),
+            json!(format!("{base}/.well-known/jwks.json")),
+        );
+    }
+    doc
+}
+
+/// The signing keys of the moment, or `None` when OpenID Connect is off or the keys cannot be
+/// read (logged; an `openid` code exchange then answers `server_error`, other grants go on).
+pub async fn signing_keys(
+    state: &State,
+    now: i64,
+) -> Option<std::sync::Arc<crate::core::oidc::keys::KeySet>> {
+    if !state.keyring.enabled() {
+        return None;
+    }
+    match state.keyring.keys(state.store.as_ref(), now).await {
+        Ok(keys) => Some(keys),
+        Err(e) => {
+            tracing::error!(error = %e, "signing keys unavailable");
+            None
+        }
+    }
+}
+
+/// `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §4): the RFC 8414
+/// document plus what OpenID Connect adds. 404 when OpenID Connect is off (no
+/// `key_encryption_key`).
+#[handler]
+pub async fn openid_configuration(req: &Request, Data(state): Data<&State>) -> Response {
+    if !state.keyring.enabled() {
+        return poem::http::StatusCode::NOT_FOUND.into_response();
+    }
+    let mut doc = document(state, req).await;
+    if let Some(map) = doc.as_object_mut() {
+        // Discovery §3: these three are required. Only the code flow yields ID tokens.
+        map.insert("response_types_supported".into(), json!(["code"]));
+        map.insert("subject_types_supported".into(), json!(["public"]));
+        map.insert(
+            "id_token_signing_alg_values_supported".into(),
+            json!(["RS256"]),
+        );
+        map.insert(
+            "claims_supported".into(),
+            json!([
+                "iss",
+                "sub",
+                "aud",
+                "exp",
+                "iat",
+                "auth_time",
+                "nonce",
+                "at_hash"
+            ]),
+        );
+    }
+    Json(doc).into_response()
+}
+
+/// `GET /.well-known/jwks.json`: the published signing keys (RFC 7517 §5), the same on every
+/// instance. Cacheable for less than a rotation's lead, so relying parties see a new key before
+/// it signs.
+#[handler]
+pub async fn jwks(Data(state): Data<&State>) -> Response {
+    if !state.keyring.enabled() {
+        return poem::http::StatusCode::NOT_FOUND.into_response();
+    }
+    match signing_keys(state, crate::core::now()).await {
+        Some(keys) => Json(keys.jwks().clone())
+            .with_header("cache-control", "public, max-age=300")
+            .into_response(),
+        None => super::error::oauth_error_with_status(
+            &crate::core::error::OAuthError::server_error(),
+            poem::http::StatusCode::SERVICE_UNAVAILABLE,
+        ),
+    }
 }

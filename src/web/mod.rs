@@ -51,6 +51,8 @@ pub struct AppState {
     /// feed: the one token lookup of the guard, introspection and user info, and the client
     /// lookup of client authentication.
     pub caches: crate::core::cache::Caches,
+    /// The ID-token signing keys, as every instance reads them from the database.
+    pub keyring: crate::core::oidc::keys::Keyring,
 }
 
 /// Shared handle on the application state.
@@ -67,6 +69,11 @@ pub fn routes(route: Route) -> Route {
             "/oauth/authorize",
             get(authorize::show).post(authorize::decide),
         )
+        .at(
+            "/.well-known/openid-configuration",
+            get(metadata::openid_configuration),
+        )
+        .at("/.well-known/jwks.json", get(metadata::jwks))
         .at("/health/alive", get(health::alive))
         .at("/health/ready", get(health::ready))
         .at("/metrics", get(metrics::scrape))
@@ -159,6 +166,12 @@ fn assemble(
         settings.token_cache_entries,
         std::time::Duration::from_secs(settings.token_cache_max_age),
     );
+    let kek = settings
+        .key_encryption_key
+        .as_deref()
+        .map(crate::core::oidc::keys::EncryptionKey::from_base64)
+        .transpose()
+        .map_err(|e| e.to_string())?;
     Ok(Arc::new(AppState {
         store: store.shared(),
         settings,
@@ -166,5 +179,6 @@ fn assemble(
         user_info,
         password_gate,
         caches,
+        keyring: crate::core::oidc::keys::Keyring::new(kek),
     }))
 }

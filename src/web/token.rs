@@ -12,6 +12,7 @@ use crate::core::error::OAuthError;
 use crate::core::grant::inspect::TokenAsker;
 use crate::core::grant::{self, Issued, TokenEndpoint, client_auth};
 use crate::core::model::{Client, GrantType};
+use crate::core::oidc::IdTokens;
 use crate::core::params::Params;
 use crate::core::token::Introspection;
 
@@ -65,13 +66,20 @@ pub(crate) async fn issue(
         }
     };
     let ip = client_ip(req, &state.settings);
+    let now = crate::core::now();
+    let issuer = super::metadata::issuer(state, req);
+    let keys = super::metadata::signing_keys(state, now).await;
     let endpoint = TokenEndpoint {
         lifetimes: state.settings.lifetimes(),
         reuse_grace: state.settings.reuse_grace(),
         password_throttle: state.settings.password_throttle(),
         password_gate: &state.password_gate,
         client_ip: &ip,
-        now: crate::core::now(),
+        id_tokens: IdTokens {
+            issuer: &issuer,
+            keys: keys.as_deref(),
+        },
+        now,
     };
     let result = grant::issue(state.store.as_ref(), endpoint, &client, params).await;
     let outcome = result

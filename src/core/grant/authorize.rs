@@ -17,6 +17,7 @@ use crate::core::grant::{Grant, mint, new_grant_id};
 use crate::core::model::{
     Approval, Client, ClientType, GrantType, Lifetimes, NewCode, PendingAuthorization, ResponseType,
 };
+use crate::core::oidc::{MAX_NONCE, OPENID};
 use crate::core::params::Params;
 use crate::core::pkce;
 use crate::core::scope::ScopeSet;
@@ -107,6 +108,8 @@ pub struct Pending {
     state: Option<String>,
     pkce: Option<(String, pkce::Method)>,
     response_type: ResponseType,
+    /// OpenID Connect's `nonce`, for the ID token; kept only on `openid` requests.
+    nonce: Option<String>,
 }
 
 /// A request held for the consent page: what the page shows, and the nonce its form returns.
@@ -167,6 +170,7 @@ impl Pending {
             state: self.state,
             pkce: self.pkce,
             response_type: self.response_type,
+            nonce: self.nonce,
             expires_at: now.saturating_add(CONSENT_TTL),
         };
         store
@@ -187,14 +191,16 @@ impl Pending {
         self.refusal(&err)
     }
 
-    /// `user_id` approved: records the consent, then issues a code (§4.1.2) or, for the
-    /// implicit grant, an access token and no refresh token (§4.2.2). `implicit_enabled` is the
-    /// server-wide switch, read again here since it may have been turned off while the consent
-    /// page was open; `defaults` are the server's lifetimes, which the client's override.
+    /// `user_id`, signed in at `auth_time`, approved: records the consent, then issues a code
+    /// (§4.1.2) or, for the implicit grant, an access token and no refresh token (§4.2.2).
+    /// `implicit_enabled` is the server-wide switch, read again here since it may have been
+    /// turned off while the consent page was open; `defaults` are the server's lifetimes, which
+    /// the client's override.
     pub async fn approve<S: ConsentStore + GrantStore + ?Sized>(
         self,
         store: &S,
         user_id: i64,
+        auth_time: i64,
         defaults: Lifetimes,
         implicit_enabled: bool,
         now: i64,
@@ -224,6 +230,8 @@ impl Pending {
                         pkce: self.pkce,
                         grant_id: new_grant_id(),
                         expires_at: now.saturating_add(lifetimes.code),
+                        nonce: self.nonce,
+                        auth_time,
                     })
                     .await?;
                 vec![("code", code)]
@@ -288,6 +296,7 @@ pub async fn resume<S: SessionStore + ClientStore + ?Sized>(
         state: held.state,
         pkce: held.pkce,
         response_type: held.response_type,
+        nonce: held.nonce,
     })
 }
 
@@ -310,6 +319,8 @@ pub struct ValidateOptions {
     /// registered with [`allow_public_without_pkce`](crate::core::model::ClientPermissions):
     /// oauthost predates PKCE and its documented clients (section 4.1.1) cannot send one.
     pub public_clients_need_pkce: bool,
+    /// OpenID Connect is on (a `key_encryption_key` is set): `openid` may be asked for.
+    pub openid_enabled: bool,
 }
 
 /// Checks an authorization request; `options` are the server's and the route's choices.
@@ -455,6 +466,25 @@ pub async fn validate<S: ClientStore + ?Sized>(
         )));
     }
 
+    if scope.contains(OPENID) && !options.openid_enabled {
+        return Err(redirect(OAuthError::invalid_scope(
+            "OpenID Connect is not enabled on this server",
+        )));
+    }
+    // OpenID Connect Core §3.1.2.1: the nonce is echoed in the ID token, so it is kept (bounded)
+    // only when the request asks for one.
+    let nonce = match params.get("nonce") {
+        Some(n) if scope.contains(OPENID) => {
+            if n.len() > MAX_NONCE {
+                return Err(redirect(OAuthError::invalid_request(format!(
+                    "nonce is longer than {MAX_NONCE} characters"
+                ))));
+            }
+            Some(n.to_owned())
+        }
+        _ => None,
+    };
+
     Ok(Pending {
         client,
         redirect_uri,
@@ -463,6 +493,7 @@ pub async fn validate<S: ClientStore + ?Sized>(
         state,
         pkce,
         response_type,
+        nonce,
     })
 }
 
@@ -474,6 +505,7 @@ mod tests {
     const OPTIONS: ValidateOptions = ValidateOptions {
         implicit_enabled: true,
         public_clients_need_pkce: true,
+        openid_enabled: true,
     };
     const NOW: i64 = 1_000;
 
@@ -499,7 +531,7 @@ mod tests {
     }
 
     async fn approved(store: &MemStore, pending: Pending, implicit_enabled: bool) -> Redirect {
-        let answer = pending.approve(store, 7, Lifetimes::default(), implicit_enabled, NOW);
+        let answer = pending.approve(store, 7, NOW, Lifetimes::default(), implicit_enabled, NOW);
         match answer.await {
             Ok(answer) => answer,
             Err(e) => panic!("approval failed: {e}"),

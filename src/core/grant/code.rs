@@ -3,6 +3,7 @@
 use crate::core::error::OAuthError;
 use crate::core::grant::{Grant, Issued, Owner, mint, store_failed};
 use crate::core::model::{Client, GrantType, Lifetimes};
+use crate::core::oidc::{Authentication, ID_TOKEN_LIFETIME, IdTokens, OPENID, subject};
 use crate::core::params::Params;
 use crate::core::pkce;
 use crate::core::secret::hash_secret;
@@ -15,6 +16,7 @@ pub async fn exchange<S: GrantStore + ?Sized>(
     client: &Client,
     params: &Params,
     defaults: Lifetimes,
+    id_tokens: IdTokens<'_>,
     now: i64,
 ) -> Result<Issued, OAuthError> {
     if !client.allows(GrantType::AuthorizationCode) {
@@ -80,7 +82,7 @@ pub async fn exchange<S: GrantStore + ?Sized>(
         (None, None) => {}
     }
 
-    let minted = mint(
+    let mut minted = mint(
         Grant {
             client,
             user_id: Some(code.user_id),
@@ -91,6 +93,21 @@ pub async fn exchange<S: GrantStore + ?Sized>(
         client.lifetimes(defaults),
         now,
     );
+    // Signed before the code is spent, so a signing failure leaves the code redeemable.
+    if code.scope.contains(OPENID) {
+        let auth = Authentication {
+            subject: subject(code.user_id),
+            client_id: &client.client_id,
+            auth_time: code.auth_time.unwrap_or(now),
+            nonce: code.nonce.as_deref(),
+            access_token: &minted.response.access_token,
+        };
+        let signed = id_tokens.sign(&auth, ID_TOKEN_LIFETIME, now).map_err(|e| {
+            tracing::error!(error = %e, "no ID token could be signed");
+            OAuthError::server_error()
+        })?;
+        minted.response.id_token = Some(signed);
+    }
     match store
         .redeem_code(code.id, now, minted.access, minted.refresh)
         .await

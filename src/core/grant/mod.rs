@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::error::{ErrorCode, OAuthError};
 use super::model::{Client, GrantType, Lifetimes, NewToken, TokenKind, User};
+use super::oidc::IdTokens;
 use super::params::Params;
 use super::scope::ScopeSet;
 use super::secret::{PasswordGate, generate_token, hash_secret};
@@ -35,6 +36,9 @@ pub struct TokenResponse {
     /// A refresh token, for grants that have one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// The OpenID Connect ID token, when the code was for an `openid` request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 /// Whom issued tokens act for.
@@ -88,6 +92,8 @@ pub struct TokenEndpoint<'a> {
     pub password_gate: &'a PasswordGate,
     /// The caller's address.
     pub client_ip: &'a str,
+    /// The issuer and keys ID tokens are signed with.
+    pub id_tokens: IdTokens<'a>,
     /// Unix seconds.
     pub now: i64,
 }
@@ -105,7 +111,7 @@ pub async fn issue<S: AccountStore + GrantStore + ?Sized>(
     let raw = params.get("grant_type").unwrap_or("");
     let result = match GrantType::parse(raw) {
         Some(GrantType::AuthorizationCode) => {
-            code::exchange(store, client, params, lifetimes, now).await
+            code::exchange(store, client, params, lifetimes, endpoint.id_tokens, now).await
         }
         Some(GrantType::RefreshToken) => {
             refresh::refresh(store, client, params, lifetimes, endpoint.reuse_grace, now).await
@@ -214,6 +220,7 @@ pub fn mint(grant: Grant<'_>, lifetimes: Lifetimes, now: i64) -> Minted {
             token_type: "Bearer",
             scope: grant.scope.to_string(),
             refresh_token,
+            id_token: None,
         },
         access,
         refresh,
@@ -252,6 +259,10 @@ mod tests {
             },
             password_gate: gate,
             client_ip: "192.0.2.1",
+            id_tokens: IdTokens {
+                issuer: "https://issuer.test",
+                keys: None,
+            },
             now: 1_000,
         }
     }
@@ -310,6 +321,8 @@ mod tests {
                 pkce: None,
                 grant_id: new_grant_id(),
                 expires_at: 1_060,
+                nonce: None,
+                auth_time: 1_000,
             })
             .await;
         assert!(stored.is_ok());

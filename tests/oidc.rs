@@ -1,0 +1,282 @@
+//! OpenID Connect sign-in, driven by the `openidconnect` crate as a relying party: discovery,
+//! the code flow with PKCE and a nonce, and ID tokens it verifies through the published JWKS.
+//! Keys live in the database, so every instance publishes the same set, and a rotated key
+//! leaves the tokens of the old one verifiable.
+
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreIdTokenVerifier, CoreJsonWebKeySet,
+    CoreProviderMetadata,
+};
+use openidconnect::{
+    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
+};
+use poem::Route;
+use serde_json::Value;
+
+use crate::both_backends;
+use crate::support::{Browser, ClientSpec, Instance, TestClient, TestServer, http, query_of};
+
+/// A `key_encryption_key` for the tests (32 bytes, base64).
+const KEK: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+async fn oidc_server(db: crate::support::Backend) -> TestServer {
+    TestServer::start_with(
+        db,
+        |s| s.key_encryption_key = Some(KEK.into()),
+        Route::new(),
+    )
+    .await
+}
+
+fn rp_spec() -> ClientSpec {
+    ClientSpec {
+        scopes: "openid profile email polls:vote".into(),
+        ..ClientSpec::default()
+    }
+}
+
+/// What one sign-in gave the relying party.
+struct SignIn {
+    id_token: String,
+    kid: String,
+    sub: String,
+    auth_time: Option<i64>,
+}
+
+/// Signs `user` in at `base` through `c` as the relying party does: discovery, an authorization
+/// URL with a nonce and PKCE, consent, the code exchange, and the ID token checked (signature
+/// through the JWKS, `iss`, `aud`, `exp`, `nonce`, `at_hash`) by the crate's verifier.
+async fn sign_in(base: &str, c: &TestClient, user: &str, password: &str) -> SignIn {
+    let http = http();
+    let provider =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(base.to_owned()).unwrap(), &http)
+            .await
+            .expect("discovery document and JWKS");
+    let client = CoreClient::from_provider_metadata(
+        provider,
+        ClientId::new(c.client_id.clone()),
+        c.secret.clone().map(ClientSecret::new),
+    )
+    .set_redirect_uri(RedirectUrl::new(c.redirect_uri.clone()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("profile".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let browser = Browser::at(base);
+    browser.login(user, password).await;
+    let path = url
+        .as_str()
+        .strip_prefix(base)
+        .expect("authorize on this server");
+    let back = query_of(&browser.authorize(path, "approve").await);
+    assert_eq!(back.get("state"), Some(state.secret()));
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(back["code"].clone()))
+        .expect("token endpoint known")
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .expect("code exchange");
+    let id_token = tokens
+        .id_token()
+        .expect("an id_token for an openid request");
+    let claims = id_token
+        .claims(&client.id_token_verifier(), &nonce)
+        .expect("the ID token verifies");
+    let expected = AccessTokenHash::from_token(
+        tokens.access_token(),
+        id_token.signing_alg().unwrap(),
+        id_token.signing_key(&client.id_token_verifier()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims.access_token_hash(), Some(&expected), "at_hash");
+    assert!(claims.audiences().iter().any(|a| **a == c.client_id));
+    let header = header_of(&id_token.to_string());
+    SignIn {
+        id_token: id_token.to_string(),
+        kid: header["kid"].as_str().unwrap().to_owned(),
+        sub: claims.subject().to_string(),
+        auth_time: claims.auth_time().map(|t| t.timestamp()),
+    }
+}
+
+fn header_of(jws: &str) -> Value {
+    use base64::Engine;
+    let head = jws.split('.').next().unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(head)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+async fn jwks_of(base: &str) -> CoreJsonWebKeySet {
+    http()
+        .get(format!("{base}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn raw_jwks(base: &str) -> Value {
+    http()
+        .get(format!("{base}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+both_backends! {
+    async fn a_relying_party_signs_a_user_in_and_verifies_the_id_token(db: Backend) {
+        let server = oidc_server(db).await;
+        let alice = server.user("alice", "pw-alice-123").await;
+        let c = server.client(rp_spec()).await;
+        let before = scopegate::core::now();
+        let first = sign_in(&server.base, &c, "alice", "pw-alice-123").await;
+        assert_eq!(first.sub, alice.id.to_string(), "sub is the user's stable id");
+        let auth_time = first.auth_time.expect("auth_time");
+        assert!((before - 5..=scopegate::core::now()).contains(&auth_time));
+        // The same user again: the same subject; a key already made keeps signing.
+        let again = sign_in(&server.base, &c, "alice", "pw-alice-123").await;
+        assert_eq!(again.sub, first.sub);
+        assert_eq!(again.kid, first.kid);
+
+        // Private keys at rest are sealed: no PEM, no PKCS#8 DER prefix in the column.
+        let keys = server.store().signing_keys().await.unwrap();
+        assert_eq!(keys.len(), 1);
+        assert!(!keys[0].sealed_private_key.contains("PRIVATE"));
+        assert!(!keys[0].sealed_private_key.starts_with("MII"), "base64 of plain DER");
+        server.stop().await;
+    }
+
+    async fn discovery_agrees_with_rfc_8414_metadata(db: Backend) {
+        let server = oidc_server(db).await;
+        let oidc: Value = http().get(server.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+        let oauth: Value = http().get(server.url("/.well-known/oauth-authorization-server")).send().await.unwrap().json().await.unwrap();
+        for field in ["issuer", "authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri", "scopes_supported"] {
+            assert_eq!(oidc[field], oauth[field], "{field}");
+        }
+        assert_eq!(oidc["issuer"], server.base.as_str());
+        assert_eq!(oidc["id_token_signing_alg_values_supported"], serde_json::json!(["RS256"]));
+        for scope in ["openid", "profile", "email"] {
+            assert!(oidc["scopes_supported"].as_array().unwrap().iter().any(|s| s == scope), "{scope}");
+        }
+        server.stop().await;
+    }
+
+    async fn two_instances_publish_the_same_keys(db: Backend) {
+        let server = oidc_server(db).await;
+        server.user("alice", "pw-alice-123").await;
+        let c = server.client(rp_spec()).await;
+        let signed = sign_in(&server.base, &c, "alice", "pw-alice-123").await;
+        let other = Instance::start_with(&server.db.url, &[("SCOPEGATE_KEY_ENCRYPTION_KEY", KEK)]).await;
+        assert_eq!(raw_jwks(&other.base).await, raw_jwks(&server.base).await);
+        // The other instance signs with the same key.
+        let there = sign_in(&other.base, &c, "alice", "pw-alice-123").await;
+        assert_eq!(there.kid, signed.kid);
+        server.stop().await;
+    }
+
+    async fn a_rotated_key_is_published_beside_the_old_one_whose_tokens_still_verify(db: Backend) {
+        let server = oidc_server(db).await;
+        server.user("alice", "pw-alice-123").await;
+        let c = server.client(rp_spec()).await;
+        let old = sign_in(&server.base, &c, "alice", "pw-alice-123").await;
+
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_scopegate"))
+            .args(["rotate-keys", "--signs-in", "60"])
+            .env("DATABASE_URL", &server.db.url)
+            .env("SCOPEGATE_KEY_ENCRYPTION_KEY", KEK)
+            .env_remove("SCOPEGATE_CONFIG")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(said.contains("signs from"), "{said}");
+        let keys = server.store().signing_keys().await.unwrap();
+        assert_eq!(keys.len(), 2);
+        let (new, retired) = (&keys[1], &keys[0]);
+        assert!(new.signs_from >= scopegate::core::now() + 59, "published before it signs");
+        assert_eq!(retired.publish_until, Some(new.signs_from + scopegate::core::oidc::ID_TOKEN_LIFETIME));
+
+        // An instance that starts now publishes both keys and still signs with the old one.
+        let early = Instance::start_with(&server.db.url, &[("SCOPEGATE_KEY_ENCRYPTION_KEY", KEK)]).await;
+        assert_eq!(raw_jwks(&early.base).await["keys"].as_array().unwrap().len(), 2);
+        assert_eq!(sign_in(&early.base, &c, "alice", "pw-alice-123").await.kid, old.kid);
+        drop(early);
+
+        // Once its time comes (moved forward here) the new key signs, and the old key's token
+        // still verifies through the JWKS that instance publishes.
+        server.exec_sql("UPDATE signing_keys SET signs_from = signs_from - 100");
+        let later = Instance::start_with(&server.db.url, &[("SCOPEGATE_KEY_ENCRYPTION_KEY", KEK)]).await;
+        let fresh = sign_in(&later.base, &c, "alice", "pw-alice-123").await;
+        assert_eq!(fresh.kid, new.kid);
+        let verifier = CoreIdTokenVerifier::new_confidential_client(
+            ClientId::new(c.client_id.clone()),
+            ClientSecret::new(c.secret.clone().unwrap()),
+            IssuerUrl::new(server.base.clone()).unwrap(),
+            jwks_of(&later.base).await,
+        );
+        let token: openidconnect::core::CoreIdToken = old.id_token.parse().unwrap();
+        token
+            .claims(&verifier, |_: Option<&Nonce>| Ok(()))
+            .expect("the old key's ID token verifies through the new JWKS");
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn without_a_key_encryption_key_openid_is_refused_and_nothing_is_published() {
+    let server = TestServer::start(crate::support::Backend::Sqlite).await;
+    server.user("alice", "pw-alice-123").await;
+    let c = server.client(rp_spec()).await;
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/jwks.json",
+    ] {
+        let resp = http().get(server.url(path)).send().await.unwrap();
+        assert_eq!(resp.status(), 404, "{path}");
+    }
+    let browser = Browser::new(&server);
+    browser.login("alice", "pw-alice-123").await;
+    let url = format!(
+        "/oauth/authorize?response_type=code&client_id={}&scope=openid&state=s",
+        c.client_id
+    );
+    let resp = browser.get(&url).await;
+    assert_eq!(resp.status(), 302);
+    let back = query_of(resp.headers()["location"].to_str().unwrap());
+    assert_eq!(back["error"], "invalid_scope");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_nonce_past_its_bound_is_refused() {
+    let server = oidc_server(crate::support::Backend::Sqlite).await;
+    server.user("alice", "pw-alice-123").await;
+    let c = server.client(rp_spec()).await;
+    let browser = Browser::new(&server);
+    browser.login("alice", "pw-alice-123").await;
+    let url = format!(
+        "/oauth/authorize?response_type=code&client_id={}&scope=openid&state=s&nonce={}",
+        c.client_id,
+        "n".repeat(513)
+    );
+    let resp = browser.get(&url).await;
+    assert_eq!(resp.status(), 302);
+    let back = query_of(resp.headers()["location"].to_str().unwrap());
+    assert_eq!(back["error"], "invalid_request");
+    server.stop().await;
+}
