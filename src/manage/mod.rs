@@ -5,9 +5,8 @@
 mod clients;
 mod serve;
 pub mod syncscopes;
-mod users;
-// Issue 4: grants and lifecycle
 mod tokens;
+mod users;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod authorize;
+pub mod compat;
 pub mod developer;
 pub mod error;
 pub mod forms;
@@ -14,14 +15,12 @@ pub mod oauth_docs;
 pub mod openapi;
 pub mod pages;
 pub mod request;
+pub mod revoke;
 pub mod server;
 pub mod session;
 pub mod templates;
 pub mod tls;
 pub mod token;
-// Issue 4: grants and lifecycle
-pub mod compat;
-pub mod revoke;
 pub mod userinfo;
 
 use std::sync::Arc;
@@ -74,10 +73,10 @@ pub fn routes(route: Route) -> Route {
         .at("/oauth/introspect", post(token::introspect))
         .at("/login", get(pages::login_form).post(pages::login))
         .at("/logout", get(pages::logout_form).post(pages::logout))
-        // Issue 5: admin pages (superusers) and the developer portal (any signed-in user).
+        // Admin pages (superusers) and the developer portal (any signed-in user).
         .nest("/admin", admin::routes())
         .nest("/developer", developer::routes())
-        // Issue 4: token lifecycle (RFC 7009 revocation, user info).
+        // Token lifecycle (RFC 7009 revocation, user info).
         .at("/oauth/revoke", post(revoke::revoke))
         .at(
             "/oauth/userinfo",

@@ -7,7 +7,7 @@ use poem::Response;
 use poem::http::StatusCode;
 use tera::{Context, Tera};
 
-use super::AppState;
+use super::state::AppState;
 
 const BUILT_IN: &[(&str, &str)] = &[
     ("base.html", include_str!("../../templates/base.html")),
@@ -15,7 +15,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("logout.html", include_str!("../../templates/logout.html")),
     ("consent.html", include_str!("../../templates/consent.html")),
     ("error.html", include_str!("../../templates/error.html")),
-    // Issue 5: admin pages and the developer portal.
+    // Admin pages and the developer portal.
     (
         "admin/style.html",
         include_str!("../../templates/admin/style.html"),
