@@ -10,10 +10,10 @@ use poem::web::Data;
 use poem::{Body, Request, Response, handler};
 use tera::Context;
 
-use super::State;
 use super::pages::found;
 use super::request::{form_params, query_params};
 use super::session;
+use super::state::State;
 use crate::core::error::{ErrorCode, OAuthError};
 use crate::core::grant::authorize::{
     self, AuthorizeError, Redirect, ResumeError, ValidateOptions, validate,

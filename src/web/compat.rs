@@ -10,9 +10,9 @@ use poem::{Body, Request, Response, Route, handler};
 use super::methods::{get, post};
 use serde_json::{Value, json};
 
-use super::State;
 use super::error::{no_store_json, oauth_error, oauth_error_with_status, token_error};
 use super::request::{form_params, query_and_form, query_params};
+use super::state::State;
 use super::token::authenticate_params;
 use super::{authorize, revoke, token, userinfo};
 use crate::core::error::{ErrorCode, OAuthError};

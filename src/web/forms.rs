@@ -9,9 +9,9 @@ use poem::http::StatusCode;
 use poem::{Body, Request, Response};
 use tera::Context;
 
-use super::State;
 use super::pages::found;
 use super::session::{self, BrowserSession};
+use super::state::State;
 use crate::core::client_rules::{ClientErrors, check_redirect_uri};
 use crate::core::model::{Client, User};
 use crate::core::params::check_value;

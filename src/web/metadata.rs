@@ -4,7 +4,7 @@ use poem::web::{Data, Json};
 use poem::{IntoResponse, Request, Response, handler};
 use serde_json::json;
 
-use super::State;
+use super::state::State;
 use crate::core::model::GrantType;
 
 /// The issuer: the `issuer` setting, else (development only: `serve` refuses to start without

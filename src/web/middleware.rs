@@ -28,7 +28,7 @@ pub fn is_secure(req: &Request, settings: &Settings) -> bool {
 pub async fn around<E: Endpoint>(
     ep: std::sync::Arc<E>,
     req: Request,
-    state: crate::web::State,
+    state: crate::web::state::State,
 ) -> poem::Result<Response> {
     let settings = &state.settings;
     let started = Instant::now();

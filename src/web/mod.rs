@@ -6,6 +6,7 @@ pub mod compat;
 pub mod developer;
 pub mod error;
 pub mod forms;
+pub mod guard;
 pub mod health;
 pub mod metadata;
 pub mod methods;
@@ -18,6 +19,7 @@ pub mod request;
 pub mod revoke;
 pub mod server;
 pub mod session;
+pub mod state;
 pub mod templates;
 pub mod tls;
 pub mod token;
@@ -28,32 +30,11 @@ use std::sync::Arc;
 use poem::{Endpoint, EndpointExt, Route};
 
 use methods::{get, post};
-use tera::Tera;
 
-use crate::core::store::prelude::*;
 use crate::core::userinfo::{DefaultUserInfo, UserInfoProvider};
 use crate::settings::Settings;
 
-/// Everything a request handler needs, shared by all requests.
-pub struct AppState {
-    /// The database.
-    pub store: Arc<dyn Store>,
-    /// The settings in force.
-    pub settings: Settings,
-    /// The page templates (built-in, overridden by `template_dir`).
-    pub templates: Tera,
-    /// The host's user data for `/oauth/userinfo`.
-    pub user_info: Arc<dyn UserInfoProvider>,
-    /// Bounds the password hashes in flight; every password check goes through it.
-    pub password_gate: crate::core::secret::PasswordGate,
-    /// Active tokens, clients and the throttle's clean bills, cached on the store's change
-    /// feed: the one token lookup of the guard, introspection and user info, and the client
-    /// lookup of client authentication.
-    pub caches: crate::core::cache::Caches,
-}
-
-/// Shared handle on the application state.
-pub type State = Arc<AppState>;
+pub use state::{AppState, State};
 
 /// Adds scopegate's routes to `route` (the host app's own routes may already be on it).
 pub fn routes(route: Route) -> Route {

@@ -5,9 +5,9 @@ use poem::web::Data;
 use poem::{Body, Request, Response, handler};
 use tera::Context;
 
-use super::State;
 use super::request::{client_ip, form_params, query_params};
 use super::session::{self, BrowserSession};
+use super::state::State;
 use crate::core::account::{PasswordRefused, check_password};
 
 /// The post-login destination: a same-origin path, or `/`. Anything else would be an open

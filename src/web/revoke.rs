@@ -4,9 +4,9 @@ use poem::web::Data;
 use poem::{Body, Request, Response, handler};
 use serde_json::json;
 
-use super::State;
 use super::error::{no_store_json, oauth_error};
 use super::request::{form_params, query_and_form};
+use super::state::State;
 use super::token::authenticate_params;
 use crate::core::grant::revoke::revoke as revoke_token;
 use crate::core::params::Params;

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use poem::web::Data;
 use poem::{Body, Request, Response, handler};
 
-use super::State;
 use super::error::{no_store_json, oauth_error, token_error};
 use super::request::{client_ip, form_params, presented_credentials};
+use super::state::State;
 use crate::core::error::OAuthError;
 use crate::core::grant::inspect::TokenAsker;
 use crate::core::grant::{self, Issued, TokenEndpoint, client_auth};

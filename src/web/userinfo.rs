@@ -4,10 +4,10 @@
 use poem::web::{Data, RequestBody};
 use poem::{Body, Request, Response, handler};
 
-use super::State;
 use super::error::{no_store_json, omniport_unauthorized};
+use super::guard::{self, GuardError, Refusal};
+use super::state::State;
 use crate::core::error::ErrorCode;
-use crate::guard::{self, GuardError, Refusal};
 
 /// The user document, or the guard's refusal. The token is found and validated exactly as a
 /// guarded handler's is (and shares its cache); the refusal is answered as a guard answers.

@@ -13,10 +13,10 @@ use crate::core::client_rules::{ClientDraft, ClientRules, ValidClient};
 use crate::core::model::{Approval, Client, ClientPermissions, ClientType, GrantType};
 use crate::core::scope::is_scope_token;
 use crate::core::secret::{generate_token, hash_secret};
-use crate::web::State;
 use crate::web::forms::{
     self, FormData, Visitor, client_target, list_query, not_found, parse_id, see_other,
 };
+use crate::web::state::State;
 
 /// What the client form holds, as typed (so an invalid submission shows it again).
 #[derive(Debug, Clone, Default, Serialize)]

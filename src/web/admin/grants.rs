@@ -5,8 +5,8 @@ use poem::web::{Data, Path};
 use poem::{Body, Request, Response, handler};
 
 use super::{Action, Cell, Row, Table, listing, when};
-use crate::web::State;
 use crate::web::forms::{self, parse_id};
+use crate::web::state::State;
 
 fn state_of(used: Option<i64>, revoked: Option<i64>, expires: i64, now: i64) -> &'static str {
     if revoked.is_some() {

@@ -13,8 +13,8 @@ use poem::{Request, Response, Route, handler};
 use crate::web::methods::{get, post};
 use serde::Serialize;
 
-use super::State;
 use super::forms::{self, insert_pager, list_query};
+use super::state::State;
 use crate::core::portal::{ListQuery, Page};
 use crate::core::store::StoreError;
 

@@ -7,8 +7,8 @@ use poem::{Body, Request, Response, handler};
 use super::{Action, Cell, Row, Table, listing};
 use crate::core::model::User;
 use crate::core::secret::{generate_token, hash_password};
-use crate::web::State;
 use crate::web::forms::{self, FormData, Visitor, not_found, parse_id};
+use crate::web::state::State;
 
 async fn load_user(state: &State, raw_id: &str) -> Result<User, Response> {
     let id = parse_id(state, raw_id)?;

@@ -11,11 +11,11 @@ use poem::{Body, Request, Response, Route, handler};
 use crate::web::methods::{get, post};
 use serde::Serialize;
 
-use super::State;
 use super::admin::clients::approval_view;
 use super::forms::{
     self, FormData, Visitor, check_optional_url, client_target, not_found, see_other, word_count,
 };
+use super::state::State;
 use crate::core::client_rules::{ClientDraft, ClientRules};
 use crate::core::model::{Approval, Client, ClientType, GrantType};
 use crate::core::portal::ClientProfile;

@@ -13,12 +13,12 @@ use std::sync::Arc;
 use poem::web::RequestBody;
 use poem::{Body, FromRequest, Request};
 
+use super::request::is_form;
+use super::state::State;
 use crate::core::error::{ErrorCode, OAuthError};
 use crate::core::scope::ScopeSet;
 use crate::core::token::ActiveToken;
 use crate::registry::GuardEntry;
-use crate::web::State;
-use crate::web::request::is_form;
 
 /// The largest form body read for an `access_token` field.
 const MAX_FORM: usize = 64 * 1024;
@@ -150,9 +150,9 @@ impl GuardError {
     /// `insufficient_scope` the scope needed (RFC 6750 §3, §3.1).
     pub fn response(&self) -> poem::Response {
         if self.error.code == ErrorCode::ServerError {
-            return crate::web::error::oauth_error(&self.error);
+            return super::error::oauth_error(&self.error);
         }
-        crate::web::error::bearer_error(&self.error, self.scope.as_ref(), !self.is_missing_token())
+        super::error::bearer_error(&self.error, self.scope.as_ref(), !self.is_missing_token())
     }
 }
 
