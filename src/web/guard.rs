@@ -10,9 +10,12 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use poem::error::ResponseError;
+use poem::http::StatusCode;
 use poem::web::RequestBody;
 use poem::{Body, FromRequest, Request};
 
+use super::error::{Audience, status_of};
 use super::request::is_form;
 use super::state::State;
 use crate::core::error::{ErrorCode, OAuthError};
@@ -117,7 +120,8 @@ impl Refusal {
 }
 
 /// A guard failure, carried as the RFC 6750 response [`GuardError::response`] builds.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{error}")]
 pub struct GuardError {
     /// Why the request was refused.
     pub reason: Refusal,
@@ -156,9 +160,13 @@ impl GuardError {
     }
 }
 
-impl From<GuardError> for poem::Error {
-    fn from(e: GuardError) -> Self {
-        poem::Error::from_response(e.response())
+impl ResponseError for GuardError {
+    fn status(&self) -> StatusCode {
+        status_of(self.error.code, Audience::Client)
+    }
+
+    fn as_response(&self) -> poem::Response {
+        self.response()
     }
 }
 

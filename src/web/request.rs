@@ -5,7 +5,6 @@ use base64::engine::general_purpose::STANDARD;
 use poem::{Body, Request};
 
 use crate::core::error::OAuthError;
-use crate::core::grant::client_auth::PresentedCredentials;
 use crate::core::params::{MAX_VALUE, Params, check_value};
 
 /// The largest form body accepted; OAuth requests are small.
@@ -75,18 +74,6 @@ pub fn basic_credentials(req: &Request) -> Result<Option<(String, String)>, OAut
 fn form_urlencoded_decode(s: &str) -> Option<String> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("v={s}")).ok()?;
     pairs.into_iter().next().map(|(_, v)| v)
-}
-
-/// Gathers the credentials a token-endpoint request presents.
-pub fn presented_credentials(
-    req: &Request,
-    params: &Params,
-) -> Result<PresentedCredentials, OAuthError> {
-    Ok(PresentedCredentials {
-        basic: basic_credentials(req)?,
-        body_client_id: params.get("client_id").map(str::to_owned),
-        body_client_secret: params.get("client_secret").map(str::to_owned),
-    })
 }
 
 /// The query string's parameters together with a form body's (when the body is a form), for

@@ -124,14 +124,4 @@ impl AppState {
         ctx.insert("message", message);
         self.render(status, "error.html", &ctx)
     }
-
-    /// The page shown when the database fails under a browser request.
-    pub fn unavailable_page(&self, err: &dyn std::fmt::Display) -> Response {
-        tracing::error!(error = %err, "storage failed under a page request");
-        self.error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Temporarily unavailable",
-            "The server could not reach its database. Please try again in a moment.",
-        )
-    }
 }
