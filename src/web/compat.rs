@@ -16,7 +16,6 @@ use super::state::State;
 use super::{authorize, revoke, token, userinfo};
 use crate::core::error::{ErrorCode, OAuthError};
 use crate::core::grant::authorize::ValidateOptions;
-use crate::core::grant::inspect::TokenAsker;
 use crate::core::model::{TokenKind, User};
 use crate::settings::Settings;
 
@@ -123,29 +122,14 @@ pub async fn onesait_token(
 
 /// onesait's `/oauth-server/oauth/check_token` (Spring's `CheckTokenEndpoint`): `token` in the
 /// query or the form, Basic auth of an approved confidential client, which sees the tokens
-/// [`TokenAsker`] lets it see. Any other token gets Spring's 400 `invalid_token`.
+/// introspection lets it see. Any other token gets Spring's 400 `invalid_token`.
 #[handler]
 pub async fn onesait_check_token(
     QueryAndForm(oauth): QueryAndForm,
     Data(state): Data<&State>,
 ) -> poem::Result<Response> {
-    let client = oauth.authenticate(state).await?;
-    let asker = TokenAsker::introspecting(&client)?;
-    let presented = oauth.params.require("token")?;
-    let found = asker
-        .active_token(
-            &state.caches,
-            state.store.as_ref(),
-            presented,
-            crate::core::now(),
-        )
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "check_token lookup failed");
-            OAuthError::server_error()
-        })?
-        .filter(|a| a.token.kind == TokenKind::Access);
-    let Some(active) = found else {
+    let (client, found) = token::inspect(state, &oauth).await?;
+    let Some(active) = found.filter(|a| a.token.kind == TokenKind::Access) else {
         tracing::info!(client = ?client.client_id, "check_token: token not active");
         return Err(CompatError {
             error: OAuthError::new(ErrorCode::InvalidToken, "Token was not recognised"),

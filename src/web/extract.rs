@@ -194,21 +194,16 @@ impl<'a> FromRequest<'a> for Superuser {
     }
 }
 
-/// A POSTed HTML form whose CSRF token matches the session of `V` (a [`Visitor`] or a
-/// [`Superuser`]). `V` is checked first, so outsiders never reach the form checks; a missing
-/// or wrong token changes nothing and gets a 403 page.
-pub struct CsrfForm<V> {
-    /// Who sent it.
-    pub visitor: V,
-    /// The form.
-    pub form: FormData,
-}
+/// A POSTed HTML form whose CSRF token matches the session of its sender `V` (a [`Visitor`]
+/// or a [`Superuser`]). `V` is checked first, so outsiders never reach the form checks; a
+/// missing or wrong token changes nothing and gets a 403 page.
+pub struct CsrfForm<V>(pub V, pub FormData);
 
 impl<'a> FromRequest<'a> for CsrfForm<Visitor> {
     async fn from_request(req: &'a Request, body: &mut RequestBody) -> poem::Result<Self> {
         let visitor = Visitor::from_request(req, body).await?;
         let form = checked_form(req, body, &visitor).await?;
-        Ok(Self { visitor, form })
+        Ok(Self(visitor, form))
     }
 }
 
@@ -216,7 +211,7 @@ impl<'a> FromRequest<'a> for CsrfForm<Superuser> {
     async fn from_request(req: &'a Request, body: &mut RequestBody) -> poem::Result<Self> {
         let visitor = Superuser::from_request(req, body).await?;
         let form = checked_form(req, body, &visitor.0).await?;
-        Ok(Self { visitor, form })
+        Ok(Self(visitor, form))
     }
 }
 

@@ -1,5 +1,7 @@
 //! `POST /oauth/token` (RFC 6749 §3.2) and `POST /oauth/introspect` (RFC 7662).
 
+use std::sync::Arc;
+
 use poem::web::Data;
 use poem::{Request, Response, handler};
 
@@ -9,8 +11,8 @@ use super::state::State;
 use crate::core::error::OAuthError;
 use crate::core::grant::inspect::TokenAsker;
 use crate::core::grant::{self, Issued, TokenEndpoint};
-use crate::core::model::GrantType;
-use crate::core::token::Introspection;
+use crate::core::model::{Client, GrantType};
+use crate::core::token::{ActiveToken, Introspection};
 
 /// Runs the token endpoint on a read request: client authentication, then core's grant
 /// dispatch. Compatibility routes call it after adapting their spellings.
@@ -49,15 +51,13 @@ pub async fn token(oauth: OAuthRequest, Data(state): Data<&State>) -> Result<Res
     Ok(no_store_json(&issued.tokens))
 }
 
-/// `POST /oauth/introspect`: tells an authenticated, approved confidential client whether a
-/// token it may see ([`TokenAsker`]) is active. Unknown, expired, revoked and rotated tokens,
-/// and tokens the client may not see, are all just `{"active": false}`.
-#[handler]
-pub async fn introspect(
-    req: &Request,
-    oauth: OAuthRequest,
-    Data(state): Data<&State>,
-) -> Result<Response, OAuthError> {
+/// The introspection of an OAuth request: the authenticated client, an approved confidential
+/// one, and the active token named by `token` if it may see it ([`TokenAsker`]). Shared with
+/// onesait's `check_token`.
+pub(crate) async fn inspect(
+    state: &State,
+    oauth: &OAuthRequest,
+) -> Result<(Arc<Client>, Option<Arc<ActiveToken>>), OAuthError> {
     let client = oauth.authenticate(state).await?;
     let asker = TokenAsker::introspecting(&client)?;
     let presented = oauth.params.require("token")?;
@@ -73,7 +73,19 @@ pub async fn introspect(
             tracing::error!(error = %e, "introspection lookup failed");
             OAuthError::server_error()
         })?;
-    let body = match found {
+    Ok((client, found))
+}
+
+/// `POST /oauth/introspect`: tells an authenticated, approved confidential client whether a
+/// token it may see is active. Unknown, expired, revoked and rotated tokens, and tokens the
+/// client may not see, are all just `{"active": false}`.
+#[handler]
+pub async fn introspect(
+    req: &Request,
+    oauth: OAuthRequest,
+    Data(state): Data<&State>,
+) -> Result<Response, OAuthError> {
+    let body = match inspect(state, &oauth).await?.1 {
         None => Introspection::default(),
         // The issuer is the connection's when no `issuer` is set: a fact of this request.
         Some(active) => Introspection::of(&active, super::metadata::issuer(state, req)),

@@ -284,10 +284,7 @@ pub async fn new_form(
 /// `POST /admin/clients/new`: creates the client and shows its secret once.
 #[handler]
 pub async fn create(
-    CsrfForm {
-        visitor: Superuser(v),
-        form: f,
-    }: CsrfForm<Superuser>,
+    CsrfForm(Superuser(v), f): CsrfForm<Superuser>,
     Data(state): Data<&State>,
 ) -> Result<Response, PageError> {
     let form = ClientForm::from_form(&f);
@@ -355,10 +352,7 @@ pub async fn show(
 /// `POST /admin/clients/:id`: saves the edit form.
 #[handler]
 pub async fn update(
-    CsrfForm {
-        visitor: Superuser(v),
-        form: f,
-    }: CsrfForm<Superuser>,
+    CsrfForm(Superuser(v), f): CsrfForm<Superuser>,
     Path(id): Path<String>,
     Data(state): Data<&State>,
 ) -> Result<Response, PageError> {
@@ -406,10 +400,7 @@ pub async fn update(
 /// `POST /admin/clients/:id/approve`.
 #[handler]
 pub async fn approve(
-    CsrfForm {
-        visitor: Superuser(v),
-        ..
-    }: CsrfForm<Superuser>,
+    CsrfForm(Superuser(v), _): CsrfForm<Superuser>,
     Path(id): Path<String>,
     Data(state): Data<&State>,
 ) -> Result<Response, PageError> {
@@ -432,10 +423,7 @@ pub async fn approve(
 /// `POST /admin/clients/:id/reject`: needs a reason, shown to the app's developers.
 #[handler]
 pub async fn reject(
-    CsrfForm {
-        visitor: Superuser(v),
-        form: f,
-    }: CsrfForm<Superuser>,
+    CsrfForm(Superuser(v), f): CsrfForm<Superuser>,
     Path(id): Path<String>,
     Data(state): Data<&State>,
 ) -> Result<Response, PageError> {
@@ -480,10 +468,7 @@ pub async fn reject(
 /// `POST /admin/clients/:id/secret`: a new secret, shown once on the returned page.
 #[handler]
 pub async fn regenerate_secret(
-    CsrfForm {
-        visitor: Superuser(v),
-        ..
-    }: CsrfForm<Superuser>,
+    CsrfForm(Superuser(v), _): CsrfForm<Superuser>,
     Path(id): Path<String>,
     Data(state): Data<&State>,
 ) -> Result<Response, PageError> {
@@ -518,10 +503,7 @@ pub async fn regenerate_secret(
 /// `POST /admin/clients/:id/revoke`: every token and unredeemed code of the client.
 #[handler]
 pub async fn revoke_all(
-    CsrfForm {
-        visitor: Superuser(v),
-        ..
-    }: CsrfForm<Superuser>,
+    CsrfForm(Superuser(v), _): CsrfForm<Superuser>,
     Path(id): Path<String>,
     Data(state): Data<&State>,
 ) -> Result<Response, PageError> {
@@ -544,10 +526,7 @@ pub async fn revoke_all(
 /// `POST /admin/clients/:id/delete`.
 #[handler]
 pub async fn delete(
-    CsrfForm {
-        visitor: Superuser(v),
-        ..
-    }: CsrfForm<Superuser>,
+    CsrfForm(Superuser(v), _): CsrfForm<Superuser>,
     Path(id): Path<String>,
     Data(state): Data<&State>,
 ) -> Result<Response, PageError> {

@@ -198,10 +198,7 @@ async fn act(
 /// `POST /admin/codes/:id/revoke`.
 #[handler]
 pub async fn revoke_code(
-    CsrfForm {
-        visitor: Superuser(v),
-        ..
-    }: CsrfForm<Superuser>,
+    CsrfForm(Superuser(v), _): CsrfForm<Superuser>,
     Path(id): Path<String>,
     Data(state): Data<&State>,
 ) -> Result<Response, PageError> {
@@ -211,10 +208,7 @@ pub async fn revoke_code(
 /// `POST /admin/tokens/:id/revoke`: revoking a refresh token also ends its access tokens.
 #[handler]
 pub async fn revoke_token(
-    CsrfForm {
-        visitor: Superuser(v),
-        ..
-    }: CsrfForm<Superuser>,
+    CsrfForm(Superuser(v), _): CsrfForm<Superuser>,
     Path(id): Path<String>,
     Data(state): Data<&State>,
 ) -> Result<Response, PageError> {
@@ -224,10 +218,7 @@ pub async fn revoke_token(
 /// `POST /admin/consents/:id/withdraw`: also revokes the tokens the consent backed.
 #[handler]
 pub async fn withdraw_consent(
-    CsrfForm {
-        visitor: Superuser(v),
-        ..
-    }: CsrfForm<Superuser>,
+    CsrfForm(Superuser(v), _): CsrfForm<Superuser>,
     Path(id): Path<String>,
     Data(state): Data<&State>,
 ) -> Result<Response, PageError> {

@@ -64,10 +64,7 @@ async fn page(
 /// `POST /admin/scopes`: sets a scope's description, adding the scope if it is new.
 #[handler]
 pub async fn save(
-    CsrfForm {
-        visitor: Superuser(v),
-        form: f,
-    }: CsrfForm<Superuser>,
+    CsrfForm(Superuser(v), f): CsrfForm<Superuser>,
     Data(state): Data<&State>,
 ) -> Result<Response, PageError> {
     let name = f.get("name").trim();

@@ -101,10 +101,7 @@ pub async fn show(
 /// `POST /admin/users/:id`: the active and superuser flags.
 #[handler]
 pub async fn update(
-    CsrfForm {
-        visitor: Superuser(v),
-        form: f,
-    }: CsrfForm<Superuser>,
+    CsrfForm(Superuser(v), f): CsrfForm<Superuser>,
     Path(id): Path<String>,
     Data(state): Data<&State>,
 ) -> Result<Response, PageError> {
@@ -138,10 +135,7 @@ pub async fn update(
 /// the user's sessions.
 #[handler]
 pub async fn reset_password(
-    CsrfForm {
-        visitor: Superuser(v),
-        ..
-    }: CsrfForm<Superuser>,
+    CsrfForm(Superuser(v), _): CsrfForm<Superuser>,
     Path(id): Path<String>,
     Data(state): Data<&State>,
 ) -> Result<Response, PageError> {
@@ -173,10 +167,7 @@ pub async fn reset_password(
 /// `POST /admin/users/:id/revoke`: every token and unredeemed code of the user.
 #[handler]
 pub async fn revoke_all(
-    CsrfForm {
-        visitor: Superuser(v),
-        ..
-    }: CsrfForm<Superuser>,
+    CsrfForm(Superuser(v), _): CsrfForm<Superuser>,
     Path(id): Path<String>,
     Data(state): Data<&State>,
 ) -> Result<Response, PageError> {

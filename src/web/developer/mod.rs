@@ -114,10 +114,7 @@ pub async fn add_form(v: Visitor, Data(state): Data<&State>) -> Result<Response,
 /// secret shown once. The form's single-use nonce makes a double submit open the same app.
 #[handler]
 pub async fn add(
-    CsrfForm {
-        visitor: v,
-        form: f,
-    }: CsrfForm<Visitor>,
+    CsrfForm(v, f): CsrfForm<Visitor>,
     Data(state): Data<&State>,
 ) -> Result<Response, PageError> {
     let form = AddForm {
@@ -317,10 +314,7 @@ fn back(c: &Client) -> Response {
 /// `POST /developer/apps/:client_id/branding`: logo, homepage and privacy-policy addresses.
 #[handler]
 pub async fn save_branding(
-    CsrfForm {
-        visitor: v,
-        form: f,
-    }: CsrfForm<Visitor>,
+    CsrfForm(v, f): CsrfForm<Visitor>,
     Path(client_id): Path<String>,
     Data(state): Data<&State>,
 ) -> Result<Response, PageError> {
@@ -365,10 +359,7 @@ pub async fn save_branding(
 /// `POST /developer/apps/:client_id/redirects`.
 #[handler]
 pub async fn save_redirects(
-    CsrfForm {
-        visitor: v,
-        form: f,
-    }: CsrfForm<Visitor>,
+    CsrfForm(v, f): CsrfForm<Visitor>,
     Path(client_id): Path<String>,
     Data(state): Data<&State>,
 ) -> Result<Response, PageError> {
@@ -417,7 +408,7 @@ pub async fn save_redirects(
 /// working at once.
 #[handler]
 pub async fn regenerate_secret(
-    CsrfForm { visitor: v, .. }: CsrfForm<Visitor>,
+    CsrfForm(v, _): CsrfForm<Visitor>,
     Path(client_id): Path<String>,
     Data(state): Data<&State>,
 ) -> Result<Response, PageError> {
@@ -438,10 +429,7 @@ pub async fn regenerate_secret(
 /// `POST /developer/apps/:client_id/members`: adds a team member by username.
 #[handler]
 pub async fn add_member(
-    CsrfForm {
-        visitor: v,
-        form: f,
-    }: CsrfForm<Visitor>,
+    CsrfForm(v, f): CsrfForm<Visitor>,
     Path(client_id): Path<String>,
     Data(state): Data<&State>,
 ) -> Result<Response, PageError> {
@@ -483,10 +471,7 @@ pub async fn add_member(
 /// `POST /developer/apps/:client_id/members/remove`.
 #[handler]
 pub async fn remove_member(
-    CsrfForm {
-        visitor: v,
-        form: f,
-    }: CsrfForm<Visitor>,
+    CsrfForm(v, f): CsrfForm<Visitor>,
     Path(client_id): Path<String>,
     Data(state): Data<&State>,
 ) -> Result<Response, PageError> {
