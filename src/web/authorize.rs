@@ -10,7 +10,7 @@ use poem::web::Data;
 use poem::{Request, Response, handler};
 use tera::Context;
 
-use super::error::{LoginRequired, PageError};
+use super::error::PageError;
 use super::extract::{PageForm, Visitor};
 use super::reply::found;
 use super::request::query_params;
@@ -68,11 +68,9 @@ pub(crate) async fn show_params(
         Err(AuthorizeError::Page(e)) => return Err(refused(&e).into()),
         Err(AuthorizeError::Redirect(denied)) => return Ok(send(&denied)?),
     };
-    // Back to the very URL asked for, so a compatibility route keeps its own defaults.
-    let loaded = session::load(state, req).await.map_err(PageError::from)?;
-    let v = loaded
-        .and_then(Visitor::of)
-        .ok_or_else(|| LoginRequired::back_to(req))?;
+    // Signing in comes back to the very URL asked for, so a compatibility route keeps its own
+    // defaults.
+    let v = Visitor::signed_in(state, req).await?;
     Ok(consent_page(state, &v, pending).await?)
 }
 

@@ -1,6 +1,7 @@
 //! What handlers take from a request, each read once through poem's [`FromRequest`]:
 //! - [`OAuthRequest`]: a protocol request's parameters, presented client credentials and
 //!   address (and [`QueryAndForm`], for the routes documented with either);
+//! - [`ClientAddress`]: the caller's address, for throttling;
 //! - [`PageForm`]: a page's form read by the same rules as an OAuth request;
 //! - [`Visitor`] and [`Superuser`]: who is signed in;
 //! - [`CsrfForm`]: an HTML form whose CSRF token matches the visitor's session;
@@ -106,6 +107,16 @@ impl<'a> FromRequest<'a> for QueryAndForm {
     }
 }
 
+/// The caller's address, for throttling: the socket peer, or what a trusted proxy says it
+/// forwarded (`request::client_ip`).
+pub struct ClientAddress(pub String);
+
+impl<'a> FromRequest<'a> for ClientAddress {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        Ok(Self(client_ip(req, &state_of(req)?.settings)))
+    }
+}
+
 /// A page's form body (login, logout, the consent answer), read by the rules of an OAuth
 /// request: no repeated names. An unreadable one gets the "bad request" page.
 pub struct PageForm(pub Params);
@@ -130,9 +141,18 @@ pub struct Visitor {
 
 impl Visitor {
     /// The visitor of a loaded session, if it is signed in.
-    pub fn of(session: BrowserSession) -> Option<Self> {
+    fn of(session: BrowserSession) -> Option<Self> {
         let user = session.user.clone()?;
         Some(Self { session, user })
+    }
+
+    /// The signed-in visitor of `req`; an anonymous one is sent to the login page and back to
+    /// the very address asked for.
+    pub async fn signed_in(state: &State, req: &Request) -> poem::Result<Self> {
+        let loaded = session::load(state, req).await.map_err(PageError::from)?;
+        loaded
+            .and_then(Visitor::of)
+            .ok_or_else(|| LoginRequired::back_to(req).into())
     }
 
     /// A template context with what `base.html` and every form need.
@@ -166,11 +186,7 @@ impl Visitor {
 
 impl<'a> FromRequest<'a> for Visitor {
     async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
-        let state = state_of(req)?;
-        let loaded = session::load(state, req).await.map_err(PageError::from)?;
-        loaded
-            .and_then(Visitor::of)
-            .ok_or_else(|| LoginRequired::back_to(req).into())
+        Self::signed_in(state_of(req)?, req).await
     }
 }
 

@@ -6,9 +6,9 @@ use poem::{Request, Response, handler};
 use tera::Context;
 
 use super::error::PageError;
-use super::extract::PageForm;
+use super::extract::{ClientAddress, PageForm};
 use super::reply::{found, with_cookie};
-use super::request::{client_ip, query_params};
+use super::request::query_params;
 use super::session::{self, BrowserSession};
 use super::state::State;
 use crate::core::account::{PasswordRefused, check_password};
@@ -77,6 +77,7 @@ pub async fn login_form(req: &Request, Data(state): Data<&State>) -> Result<Resp
 pub async fn login(
     req: &Request,
     PageForm(form): PageForm,
+    ClientAddress(ip): ClientAddress,
     Data(state): Data<&State>,
 ) -> Result<Response, PageError> {
     let next = safe_next(form.get("next"));
@@ -95,7 +96,6 @@ pub async fn login(
         return Ok(with_cookie(resp, cookie));
     }
     let password = form.get("password").unwrap_or("").to_owned();
-    let ip = client_ip(req, &state.settings);
     let checked = check_password(
         state.store.as_ref(),
         &state.password_gate,
