@@ -278,3 +278,27 @@ impl ResponseError for LoginRequired {
         found(&format!("/login?{query}"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Audience, status_of};
+    use crate::core::error::ErrorCode;
+
+    #[test]
+    fn people_and_clients_differ_where_the_table_says() {
+        let both = |code| {
+            (
+                status_of(code, Audience::Client).as_u16(),
+                status_of(code, Audience::Person).as_u16(),
+            )
+        };
+        assert_eq!(both(ErrorCode::InvalidRequest), (400, 400));
+        assert_eq!(both(ErrorCode::InvalidClient), (401, 400));
+        assert_eq!(both(ErrorCode::UnauthorizedClient), (400, 403));
+        assert_eq!(both(ErrorCode::InvalidToken), (401, 401));
+        assert_eq!(both(ErrorCode::InsufficientScope), (403, 403));
+        assert_eq!(both(ErrorCode::ServerError), (500, 503));
+        assert_eq!(both(ErrorCode::TemporarilyUnavailable), (503, 503));
+        assert_eq!(both(ErrorCode::SlowDown), (429, 429));
+    }
+}
