@@ -18,8 +18,7 @@ use poem::{FromRequest, Request};
 use tera::Context;
 
 use super::error::{LoginRequired, PageError};
-use super::forms::{FormData, PAGE_SIZE};
-use super::request::{basic_credentials, client_ip, form_params, query_and_form};
+use super::request::{FormData, basic_credentials, client_ip, form_params, query_and_form};
 use super::session::{self, BrowserSession};
 use super::state::State;
 use crate::core::error::OAuthError;
@@ -251,6 +250,9 @@ async fn checked_form(
     )
     .into())
 }
+
+/// Rows per page in every admin listing.
+pub const PAGE_SIZE: i64 = 20;
 
 /// The listing page asked for by `?q=...&page=N` (pages count from 1).
 pub struct Paged {

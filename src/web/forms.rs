@@ -1,75 +1,22 @@
-//! Helpers shared by the admin pages and the developer portal: HTML form bodies (which, unlike
-//! OAuth requests, repeat names for checkboxes), audited redirects, single-use form nonces,
-//! paging, input rules (branding URLs, word counts), and how a refused client draft shows on a
-//! page. Who is signed in, and the CSRF check, are extractors (`web::extract`).
+//! Helpers shared by the admin pages and the developer portal: audited redirects, single-use
+//! form nonces, paging, input rules (branding URLs, word counts), and how a refused client
+//! draft shows on a page. Who is signed in, the CSRF check and the form itself are extractors
+//! (`web::extract`).
 
 use std::collections::BTreeMap;
 
+use poem::Response;
 use poem::http::StatusCode;
-use poem::{Body, Request, Response};
 use tera::Context;
 
 use super::error::PageError;
-use super::extract::Visitor;
+use super::extract::{PAGE_SIZE, Visitor};
 use super::reply::see_other;
 use super::state::State;
 use crate::core::client_rules::{ClientErrors, check_redirect_uri};
 use crate::core::model::Client;
-use crate::core::params::check_value;
 use crate::core::portal::{ListQuery, Submission};
 use crate::core::secret::{generate_token, hash_secret};
-
-/// The largest form body accepted (a 511-word description fits many times over).
-const MAX_BODY: usize = 64 * 1024;
-
-/// The longest field accepted: a 511-word description fits, a database index key need not
-/// (descriptions are not indexed; names and identifiers are bounded by their own rules).
-const MAX_FIELD: usize = 16 * 1024;
-
-/// Rows per page in every admin listing.
-pub const PAGE_SIZE: i64 = 20;
-
-/// A decoded `application/x-www-form-urlencoded` body; names may repeat (checkboxes).
-#[derive(Debug, Clone, Default)]
-pub struct FormData(Vec<(String, String)>);
-
-impl FormData {
-    /// Parses pairs from urlencoded bytes; `None` for undecodable input or a value no database
-    /// may receive (a NUL byte, or longer than [`MAX_FIELD`]).
-    pub fn parse(bytes: &[u8]) -> Option<Self> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes).ok()?;
-        pairs
-            .iter()
-            .all(|(k, v)| check_value(k, v, MAX_FIELD).is_ok())
-            .then_some(Self(pairs))
-    }
-
-    /// Reads a request body; `None` when it is not a form, is too large, or fails [`Self::parse`].
-    pub async fn read(req: &Request, body: Body) -> Option<Self> {
-        if !super::request::is_form(req) {
-            return None;
-        }
-        let bytes = body.into_bytes_limit(MAX_BODY).await.ok()?;
-        Self::parse(&bytes)
-    }
-
-    /// The first value of `name`, or `""`.
-    pub fn get(&self, name: &str) -> &str {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map_or("", |(_, v)| v.as_str())
-    }
-
-    /// Every value of `name`, in order.
-    pub fn all(&self, name: &str) -> Vec<String> {
-        self.0
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .collect()
-    }
-}
 
 /// Records a finished action in the audit log and then redirects (post/redirect/get): the
 /// redirect is only sent once the audit line is written, so no change goes unrecorded.

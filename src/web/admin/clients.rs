@@ -13,8 +13,9 @@ use crate::core::model::{Approval, Client, ClientPermissions, ClientType, GrantT
 use crate::core::secret::{generate_token, hash_secret};
 use crate::web::error::PageError;
 use crate::web::extract::{CsrfForm, Paged, Superuser, Visitor};
-use crate::web::forms::{self, FormData, client_target, parse_id};
+use crate::web::forms::{self, client_target, parse_id};
 use crate::web::reply::see_other;
+use crate::web::request::FormData;
 use crate::web::state::State;
 
 /// What the client form holds, as typed (so an invalid submission shows it again).
