@@ -6,14 +6,13 @@
 #[doc(hidden)]
 pub mod __private;
 pub mod core;
-pub mod guard;
 pub mod manage;
 pub mod registry;
 pub mod settings;
 pub mod store;
 pub mod web;
 
-pub use guard::Caller;
 pub use manage::Scopegate;
 pub use scopegate_macros::{oauth_api, oauth_required};
+pub use web::guard::Caller;
 pub use web::openapi::ApiCaller;

@@ -5,7 +5,7 @@
 
 use poem::Route;
 use scopegate::core::model::User;
-use scopegate::guard::{GuardError, Refusal};
+use scopegate::web::guard::{GuardError, Refusal};
 
 use crate::both_backends;
 use crate::support::{Backend, ClientSpec, TestClient, TestServer, http, issue_access_token};

@@ -28,15 +28,15 @@ both_backends! {
         assert_eq!(http().get(server.url("/login")).send().await.unwrap().status(), 400);
 
         // Forget the newest migration: the instance is not ready, and says why.
-        server.exec_sql("CREATE TABLE kept_migration AS SELECT * FROM __diesel_schema_migrations \
+        server.db.exec_sql("CREATE TABLE kept_migration AS SELECT * FROM __diesel_schema_migrations \
                        WHERE version = (SELECT MAX(version) FROM __diesel_schema_migrations)");
-        server.exec_sql("DELETE FROM __diesel_schema_migrations \
+        server.db.exec_sql("DELETE FROM __diesel_schema_migrations \
                        WHERE version = (SELECT MAX(version) FROM __diesel_schema_migrations)");
         let (status, body, retry) = get(&server, "/health/ready").await;
         assert_eq!(status, 503, "{body}");
         assert_eq!(body["reason"], "1 database migrations are not applied");
         assert!(retry.is_some());
-        server.exec_sql("INSERT INTO __diesel_schema_migrations SELECT * FROM kept_migration");
+        server.db.exec_sql("INSERT INTO __diesel_schema_migrations SELECT * FROM kept_migration");
         assert_eq!(get(&server, "/health/ready").await.0, 200);
         server.stop().await;
     }

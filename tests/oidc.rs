@@ -219,7 +219,7 @@ both_backends! {
 
         // Once its time comes (moved forward here) the new key signs, and the old key's token
         // still verifies through the JWKS that instance publishes.
-        server.exec_sql("UPDATE signing_keys SET signs_from = signs_from - 100");
+        server.db.exec_sql("UPDATE signing_keys SET signs_from = signs_from - 100");
         let later = Instance::start_with(&server.db.url, &[("SCOPEGATE_KEY_ENCRYPTION_KEY", KEK)]).await;
         let fresh = sign_in(&later.base, &c, "alice", "pw-alice-123").await;
         assert_eq!(fresh.kid, new.kid);

@@ -189,7 +189,7 @@ both_backends! {
         // A public client is only named, never proven: it cannot act as a resource server
         // even when the flag got into its row (no path writes one: it is made here by hand).
         let public_rs = server.client(ClientSpec { permissions: resource_server(), ..ClientSpec::default() }).await;
-        server.exec_sql(&format!(
+        server.db.exec_sql(&format!(
             "UPDATE clients SET client_type = 'public', secret_hash = NULL WHERE id = {}",
             public_rs.client.id
         ));
@@ -293,7 +293,7 @@ both_backends! {
         let server = TestServer::start(db).await;
         server.user("alice", "pw").await;
         let c = server.client(ClientSpec::default()).await;
-        server.exec_sql(&format!(
+        server.db.exec_sql(&format!(
             "UPDATE clients SET code_lifetime = {max}, access_token_lifetime = {max}, \
              refresh_token_lifetime = {max} WHERE id = {}",
             c.client.id,

@@ -1,4 +1,4 @@
-//! Issue 5's storage methods, on SQLite and PostgreSQL alike: single-use form nonces under
+//! The admin and developer-portal storage methods, on SQLite and PostgreSQL alike: single-use form nonces under
 //! concurrency, profile upserts, literal wildcards in searches, and revocation scopes.
 
 use std::sync::Arc;

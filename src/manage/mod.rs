@@ -6,9 +6,8 @@ mod clients;
 mod keys;
 mod serve;
 pub mod syncscopes;
-mod users;
-// Issue 4: grants and lifecycle
 mod tokens;
+mod users;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

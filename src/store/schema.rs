@@ -126,7 +126,8 @@ diesel::table! {
     }
 }
 
-// Issue 5: admin and developer portal
+// The admin pages and the developer portal: client profiles and members, the audit log, and
+// single-use form submissions.
 diesel::table! {
     client_profiles (client_id) {
         client_id -> BigInt,

@@ -7,13 +7,15 @@
 
 use poem::http::StatusCode;
 use poem::web::Data;
-use poem::{Body, Request, Response, handler};
+use poem::{Request, Response, handler};
 use tera::Context;
 
-use super::State;
-use super::pages::found;
-use super::request::{form_params, query_params};
+use super::error::PageError;
+use super::extract::{PageForm, Visitor};
+use super::reply::found;
+use super::request::query_params;
 use super::session;
+use super::state::State;
 use crate::core::error::{ErrorCode, OAuthError};
 use crate::core::grant::authorize::{
     self, AuthorizeError, Redirect, ResumeError, ValidateOptions, validate,
@@ -21,36 +23,31 @@ use crate::core::grant::authorize::{
 use crate::core::params::Params;
 
 /// Sends the browser to the client with core's answer.
-fn send(state: &State, redirect: &Redirect) -> Response {
-    match redirect.location() {
-        Some(location) => found(&location).finish(),
-        None => state.error_page(
+fn send(redirect: &Redirect) -> Result<Response, PageError> {
+    let location = redirect.location().ok_or_else(|| {
+        PageError::new(
             StatusCode::BAD_REQUEST,
             "Invalid redirect URI",
             "The application's registered redirect URI is not a valid URL.",
-        ),
-    }
+        )
+    })?;
+    Ok(found(&location))
 }
 
-fn page_for(state: &State, err: &OAuthError) -> Response {
-    let (status, title) = match err.code {
-        ErrorCode::UnauthorizedClient => (
-            StatusCode::FORBIDDEN,
-            "This application cannot be authorized",
-        ),
-        ErrorCode::ServerError => (StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable"),
-        _ => (StatusCode::BAD_REQUEST, "Invalid authorization request"),
+/// A refused request shown to the person, never redirected (RFC 6749 §4.1.2.1).
+fn refused(err: &OAuthError) -> PageError {
+    let title = match err.code {
+        ErrorCode::UnauthorizedClient => "This application cannot be authorized",
+        ErrorCode::ServerError => "Temporarily unavailable",
+        _ => "Invalid authorization request",
     };
-    state.error_page(status, title, &err.description)
+    PageError::protocol(title, err)
 }
 
 /// `GET /oauth/authorize`.
 #[handler]
-pub async fn show(req: &Request, Data(state): Data<&State>) -> Response {
-    let params = match query_params(req) {
-        Ok(p) => p,
-        Err(e) => return page_for(state, &e),
-    };
+pub async fn show(req: &Request, Data(state): Data<&State>) -> poem::Result<Response> {
+    let params = query_params(req).map_err(|e| refused(&e))?;
     let options = ValidateOptions {
         implicit_enabled: state.settings.implicit_grant,
         public_clients_need_pkce: true,
@@ -66,41 +63,29 @@ pub(crate) async fn show_params(
     state: &State,
     params: &Params,
     options: ValidateOptions,
-) -> Response {
+) -> poem::Result<Response> {
     let pending = match validate(state.store.as_ref(), params, options).await {
         Ok(p) => p,
-        Err(AuthorizeError::Page(e)) => return page_for(state, &e),
-        Err(AuthorizeError::Redirect(refused)) => return send(state, &refused),
+        Err(AuthorizeError::Page(e)) => return Err(refused(&e).into()),
+        Err(AuthorizeError::Redirect(denied)) => return Ok(send(&denied)?),
     };
-    let s = match session::load(state, req).await {
-        Ok(s) => s,
-        Err(e) => return state.unavailable_page(&e),
-    };
-    let Some((s, user)) = s.and_then(|s| s.user.clone().map(|u| (s, u))) else {
-        // Back to the very URL asked for, so a compatibility route keeps its own defaults.
-        let here = format!("{}?{}", req.uri().path(), req.uri().query().unwrap_or(""));
-        let login = format!(
-            "/login?{}",
-            serde_urlencoded::to_string([("next", here)]).unwrap_or_default()
-        );
-        return found(&login).finish();
-    };
-    let held = match pending
-        .hold(
-            state.store.as_ref(),
-            s.session.id,
-            user.id,
-            crate::core::now(),
-        )
-        .await
-    {
-        Ok(held) => held,
-        Err(e) => return state.unavailable_page(&e),
-    };
-    let known = match state.store.list_scopes().await {
-        Ok(k) => k,
-        Err(e) => return state.unavailable_page(&e),
-    };
+    // Signing in comes back to the very URL asked for, so a compatibility route keeps its own
+    // defaults.
+    let v = Visitor::signed_in(state, req).await?;
+    Ok(consent_page(state, &v, pending).await?)
+}
+
+/// Holds the validated request for the visitor's answer and shows what it asks for.
+async fn consent_page(
+    state: &State,
+    v: &Visitor,
+    pending: authorize::Pending,
+) -> Result<Response, PageError> {
+    let store = state.store.as_ref();
+    let held = pending
+        .hold(store, v.session.session.id, v.user.id, crate::core::now())
+        .await?;
+    let known = store.list_scopes().await?;
     let scopes: Vec<serde_json::Value> = held
         .scope
         .iter()
@@ -118,10 +103,7 @@ pub(crate) async fn show_params(
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_else(|| held.redirect_uri.clone());
     // The developer's branding, when the app has a portal profile.
-    let profile = match state.store.client_profile(held.client.id).await {
-        Ok(p) => p,
-        Err(e) => return state.unavailable_page(&e),
-    };
+    let profile = store.client_profile(held.client.id).await?;
     let mut ctx = Context::new();
     ctx.insert(
         "branding",
@@ -133,70 +115,59 @@ pub(crate) async fn show_params(
     ctx.insert("client_name", &held.client.name);
     ctx.insert("scopes", &scopes);
     ctx.insert("redirect_host", &redirect_host);
-    ctx.insert("csrf_token", &s.session.csrf_token);
+    ctx.insert("csrf_token", &v.session.session.csrf_token);
     ctx.insert("nonce", &held.nonce);
-    ctx.insert("user", &user.username);
-    state.render(StatusCode::OK, "consent.html", &ctx)
+    ctx.insert("user", &v.user.username);
+    Ok(state.render(StatusCode::OK, "consent.html", &ctx))
 }
 
 /// `POST /oauth/authorize`: the user's answer on the consent page.
 #[handler]
-pub async fn decide(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
-    let Ok(form) = form_params(req, body).await else {
-        return state.error_page(
-            StatusCode::BAD_REQUEST,
-            "Bad request",
-            "The form could not be read.",
-        );
-    };
-    let s = match session::load(state, req).await {
-        Ok(s) => s.filter(|s| s.csrf_ok(form.get("csrf_token"))),
-        Err(e) => return state.unavailable_page(&e),
-    };
+pub async fn decide(
+    req: &Request,
+    PageForm(form): PageForm,
+    Data(state): Data<&State>,
+) -> Result<Response, PageError> {
+    let s = session::load(state, req)
+        .await?
+        .filter(|s| s.csrf_ok(form.get("csrf_token")));
     let Some((session_id, user_id, auth_time)) = s.and_then(|s| {
         s.user
             .as_ref()
             .map(|u| (s.session.id, u.id, s.session.created_at))
     }) else {
-        return state.error_page(
+        return Err(PageError::new(
             StatusCode::FORBIDDEN,
             "Request refused",
             "This form was not valid for your browser session. Start again from the application.",
-        );
+        ));
     };
     let now = crate::core::now();
     let nonce = form.get("nonce").unwrap_or("");
     let store = state.store.as_ref();
-    let pending = match authorize::resume(store, nonce, session_id, user_id, now).await {
-        Ok(p) => p,
-        Err(ResumeError::Gone) => {
-            return state.error_page(
+    let pending = authorize::resume(store, nonce, session_id, user_id, now)
+        .await
+        .map_err(|e| match e {
+            ResumeError::Gone => PageError::new(
                 StatusCode::BAD_REQUEST,
                 "Request expired",
                 "This authorization request was already answered or has expired. Start again from the application.",
-            );
-        }
-        Err(ResumeError::ClientNotApproved) => {
-            return state.error_page(
+            ),
+            ResumeError::ClientNotApproved => PageError::new(
                 StatusCode::FORBIDDEN,
                 "This application cannot be authorized",
                 "The application is no longer approved.",
-            );
-        }
-        Err(e) => return state.unavailable_page(&e),
-    };
+            ),
+            e => PageError::unavailable(&e),
+        })?;
     let answer = if form.get("decision") == Some("approve") {
         let lifetimes = state.settings.lifetimes();
         let implicit_enabled = state.settings.implicit_grant;
-        match pending
+        pending
             .approve(store, user_id, auth_time, lifetimes, implicit_enabled, now)
-            .await
-        {
-            Ok(answer) => answer,
-            Err(e) => return state.unavailable_page(&e),
-        }
+            .await?
     } else {
         pending.deny()
     };
-    send(state, &answer)
+    send(&answer)
 }

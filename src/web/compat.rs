@@ -5,19 +5,17 @@
 
 use poem::http::StatusCode;
 use poem::web::Data;
-use poem::{Body, Request, Response, Route, handler};
-
-use super::methods::{get, post};
+use poem::{Request, Response, Route, handler};
 use serde_json::{Value, json};
 
-use super::State;
-use super::error::{no_store_json, oauth_error, oauth_error_with_status, token_error};
-use super::request::{form_params, query_and_form, query_params};
-use super::token::authenticate_params;
+use super::error::{CompatError, no_store_json};
+use super::extract::{OAuthRequest, QueryAndForm};
+use super::methods::{get, post};
+use super::request::query_params;
+use super::state::State;
 use super::{authorize, revoke, token, userinfo};
 use crate::core::error::{ErrorCode, OAuthError};
 use crate::core::grant::authorize::ValidateOptions;
-use crate::core::grant::inspect::TokenAsker;
 use crate::core::model::{TokenKind, User};
 use crate::settings::Settings;
 
@@ -65,11 +63,11 @@ pub fn routes(mut route: Route, settings: &Settings) -> Route {
 /// never had (its quick start, section 4.1.1, names the client by `client_id` alone). Every
 /// other public client needs PKCE here too.
 #[handler]
-pub async fn oauthost_authorize(req: &Request, Data(state): Data<&State>) -> Response {
-    let params = match query_params(req) {
-        Ok(p) => p,
-        Err(e) => return oauth_error(&e),
-    };
+pub async fn oauthost_authorize(
+    req: &Request,
+    Data(state): Data<&State>,
+) -> poem::Result<Response> {
+    let params = query_params(req)?;
     let options = ValidateOptions {
         implicit_enabled: state.settings.implicit_grant,
         public_clients_need_pkce: false,
@@ -81,11 +79,11 @@ pub async fn oauthost_authorize(req: &Request, Data(state): Data<&State>) -> Res
 /// Omniport's `GET /oauth/authorise/`: its documented URL carries no `response_type`, which
 /// therefore defaults to `code`.
 #[handler]
-pub async fn omniport_authorise(req: &Request, Data(state): Data<&State>) -> Response {
-    let params = match query_params(req) {
-        Ok(p) => p.with_default("response_type", "code"),
-        Err(e) => return oauth_error(&e),
-    };
+pub async fn omniport_authorise(
+    req: &Request,
+    Data(state): Data<&State>,
+) -> poem::Result<Response> {
+    let params = query_params(req)?.with_default("response_type", "code");
     let options = ValidateOptions {
         implicit_enabled: state.settings.implicit_grant,
         public_clients_need_pkce: true,
@@ -107,77 +105,39 @@ pub fn authorities(user: Option<&User>) -> Vec<&'static str> {
 /// onesait's `POST /oauth-server/oauth/token`: the standard token endpoint, reading `clientId`
 /// as `client_id`, with the user's `authorities` added to the response.
 #[handler]
-pub async fn onesait_token(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
-    let params = match form_params(req, body)
-        .await
-        .and_then(|p| p.with_alias("clientId", "client_id"))
-    {
-        Ok(p) => p,
-        Err(e) => return oauth_error(&e),
-    };
-    let issued = match token::issue(state, req, &params).await {
-        Ok(t) => t,
-        Err(e) => return token_error(&e, state.settings.password_attempt_window),
-    };
-    let user = match issued.user(state.store.as_ref()).await {
-        Ok(user) => user,
-        Err(e) => {
-            tracing::error!(error = %e, "user lookup failed after issuing");
-            return oauth_error(&OAuthError::server_error());
-        }
-    };
-    let mut body = match serde_json::to_value(&issued.tokens) {
-        Ok(v) => v,
-        Err(_) => return oauth_error(&OAuthError::server_error()),
-    };
+pub async fn onesait_token(
+    oauth: OAuthRequest,
+    Data(state): Data<&State>,
+) -> Result<Response, OAuthError> {
+    let oauth = oauth.with_alias("clientId", "client_id")?;
+    let issued = token::issue(state, &oauth).await?;
+    let user = issued.user(state.store.as_ref()).await.map_err(|e| {
+        tracing::error!(error = %e, "user lookup failed after issuing");
+        OAuthError::server_error()
+    })?;
+    let mut body = serde_json::to_value(&issued.tokens).map_err(|_| OAuthError::server_error())?;
     if let Value::Object(map) = &mut body {
         map.insert("authorities".into(), json!(authorities(user.as_ref())));
     }
-    no_store_json(&body)
+    Ok(no_store_json(&body))
 }
 
 /// onesait's `/oauth-server/oauth/check_token` (Spring's `CheckTokenEndpoint`): `token` in the
 /// query or the form, Basic auth of an approved confidential client, which sees the tokens
-/// [`TokenAsker`] lets it see. Any other token gets Spring's 400 `invalid_token`.
+/// introspection lets it see. Any other token gets Spring's 400 `invalid_token`.
 #[handler]
-pub async fn onesait_check_token(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
-    let params = match query_and_form(req, body).await {
-        Ok(p) => p,
-        Err(e) => return oauth_error(&e),
-    };
-    let client = match authenticate_params(state, req, &params).await {
-        Ok(c) => c,
-        Err(e) => return oauth_error(&e),
-    };
-    let asker = match TokenAsker::introspecting(&client) {
-        Ok(a) => a,
-        Err(e) => return oauth_error(&e),
-    };
-    let presented = match params.require("token") {
-        Ok(t) => t,
-        Err(e) => return oauth_error(&e),
-    };
-    let found = match asker
-        .active_token(
-            &state.caches,
-            state.store.as_ref(),
-            presented,
-            crate::core::now(),
-        )
-        .await
-    {
-        Ok(f) => f.filter(|a| a.token.kind == TokenKind::Access),
-        Err(e) => {
-            tracing::error!(error = %e, "check_token lookup failed");
-            return oauth_error(&OAuthError::server_error());
-        }
-    };
-    let Some(active) = found else {
+pub async fn onesait_check_token(
+    QueryAndForm(oauth): QueryAndForm,
+    Data(state): Data<&State>,
+) -> poem::Result<Response> {
+    let (client, found) = token::inspect(state, &oauth).await?;
+    let Some(active) = found.filter(|a| a.token.kind == TokenKind::Access) else {
         tracing::info!(client = ?client.client_id, "check_token: token not active");
-        return oauth_error_with_status(
-            &OAuthError::new(ErrorCode::InvalidToken, "Token was not recognised"),
-            StatusCode::BAD_REQUEST,
-        );
+        return Err(CompatError {
+            error: OAuthError::new(ErrorCode::InvalidToken, "Token was not recognised"),
+            status: StatusCode::BAD_REQUEST,
+        }
+        .into());
     };
     let scope: Vec<&str> = active.token.scope.iter().collect();
     let mut body = json!({
@@ -191,5 +151,5 @@ pub async fn onesait_check_token(req: &Request, body: Body, Data(state): Data<&S
     if let (Some(user), Value::Object(map)) = (&active.user, &mut body) {
         map.insert("user_name".into(), json!(user.username));
     }
-    no_store_json(&body)
+    Ok(no_store_json(&body))
 }

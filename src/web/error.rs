@@ -1,20 +1,61 @@
-//! The one place a protocol error becomes an HTTP status, headers and body.
+//! The one place an error becomes an HTTP answer. Each kind of error implements poem's
+//! [`ResponseError`], so handlers return it with `?`:
+//! - [`OAuthError`]: RFC 6749 JSON for protocol endpoints;
+//! - `web::guard::GuardError`: RFC 6750 answers for protected resources;
+//! - [`PageError`]: the friendly error page for people, rendered by the middleware (which holds
+//!   the templates);
+//! - [`LoginRequired`]: the way to the login page and back;
+//! - [`CompatError`], [`OmniportUnauthorized`]: the shapes the replaced providers answered with.
+//!
+//! [`status_of`] is the one table from a protocol error to an HTTP status.
 
-use poem::Response;
+use std::borrow::Cow;
+use std::fmt;
+
+use poem::error::ResponseError;
 use poem::http::{StatusCode, header};
+use poem::{Request, Response};
 use serde_json::json;
 
+use super::reply::found;
 use crate::core::error::{ErrorCode, OAuthError};
+use crate::core::store::StoreError;
 
-/// The status RFC 6749 §5.2 and RFC 6750 §3.1 give each error.
-pub fn status_of(code: ErrorCode) -> StatusCode {
-    match code {
-        ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
-        ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
-        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
-        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        ErrorCode::SlowDown => StatusCode::TOO_MANY_REQUESTS,
+/// Who an error is answered to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// A client program, in JSON (RFC 6749 §5.2, RFC 6750 §3.1).
+    Client,
+    /// A person, on a page (the authorization endpoint's refusals that are never redirected).
+    Person,
+}
+
+/// The status each protocol error answers with. A person differs from a client in three
+/// places: they have no client credentials to retry with (`invalid_client` is no 401), an
+/// application that may not be authorized is a refusal (403), and a failure of the server is
+/// "try again in a moment" (503), as every page answers a storage failure.
+pub fn status_of(code: ErrorCode, to: Audience) -> StatusCode {
+    match (code, to) {
+        (ErrorCode::InvalidClient, Audience::Person) => StatusCode::BAD_REQUEST,
+        (ErrorCode::InvalidClient | ErrorCode::InvalidToken, _) => StatusCode::UNAUTHORIZED,
+        (ErrorCode::InsufficientScope, _) => StatusCode::FORBIDDEN,
+        (ErrorCode::UnauthorizedClient, Audience::Person) => StatusCode::FORBIDDEN,
+        (ErrorCode::ServerError, Audience::Client) => StatusCode::INTERNAL_SERVER_ERROR,
+        (ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable, _) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        (ErrorCode::SlowDown, _) => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+impl ResponseError for OAuthError {
+    fn status(&self) -> StatusCode {
+        status_of(self.code, Audience::Client)
+    }
+
+    fn as_response(&self) -> Response {
+        oauth_error(self)
     }
 }
 
@@ -22,7 +63,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
 /// `WWW-Authenticate: Basic` as RFC 6749 §5.2 asks.
 pub fn oauth_error(err: &OAuthError) -> Response {
     let mut builder = Response::builder()
-        .status(status_of(err.code))
+        .status(status_of(err.code, Audience::Client))
         .content_type("application/json")
         .header(header::CACHE_CONTROL, "no-store")
         .header(header::PRAGMA, "no-cache");
@@ -53,36 +94,6 @@ pub fn no_store_json(body: &impl serde::Serialize) -> Response {
     }
 }
 
-/// An error in the shape of `oauth_error` but with another status, for compatibility routes
-/// whose provider answered differently (Spring's `check_token` answers 400 to a bad token).
-pub fn oauth_error_with_status(err: &OAuthError, status: StatusCode) -> Response {
-    let mut resp = oauth_error(err);
-    resp.set_status(status);
-    resp
-}
-
-/// Omniport's (Django REST framework's) answer to a request without valid credentials.
-pub fn omniport_unauthorized() -> Response {
-    Response::builder()
-        .status(StatusCode::UNAUTHORIZED)
-        .content_type("application/json")
-        .header(header::WWW_AUTHENTICATE, "Bearer realm=\"api\"")
-        .body(json!({ "detail": "Authentication credentials were not provided." }).to_string())
-}
-
-/// `oauth_error`, with `retry_after` as `Retry-After` for a throttled caller (RFC 6585 §4 with
-/// 429) whose error did not say how long to wait itself.
-pub fn token_error(err: &OAuthError, retry_after: i64) -> Response {
-    let mut resp = oauth_error(err);
-    if err.code == ErrorCode::SlowDown
-        && err.retry_after.is_none()
-        && let Ok(value) = retry_after.to_string().parse()
-    {
-        resp.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    resp
-}
-
 /// An RFC 6750 §3 response for a protected resource: the status of the error, a
 /// `WWW-Authenticate: Bearer` challenge with `error`, `error_description` and, for
 /// `insufficient_scope`, the `scope` the resource needs; the same fields in a JSON body.
@@ -110,10 +121,184 @@ pub fn bearer_error(
         body["scope"] = json!(scope.to_string());
     }
     Response::builder()
-        .status(status_of(err.code))
+        .status(status_of(err.code, Audience::Client))
         .content_type("application/json")
         .header(header::CACHE_CONTROL, "no-store")
         .header(header::PRAGMA, "no-cache")
         .header(header::WWW_AUTHENTICATE, challenge)
         .body(body.to_string())
+}
+
+/// An error in the shape of [`oauth_error`] but with another status, for compatibility routes
+/// whose provider answered differently (Spring's `check_token` answers 400 to a bad token).
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct CompatError {
+    /// The error.
+    pub error: OAuthError,
+    /// The status the provider answered it with.
+    pub status: StatusCode,
+}
+
+impl ResponseError for CompatError {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn as_response(&self) -> Response {
+        let mut resp = oauth_error(&self.error);
+        resp.set_status(self.status);
+        resp
+    }
+}
+
+/// Omniport's (Django REST framework's) answer to a request without valid credentials.
+#[derive(Debug, thiserror::Error)]
+#[error("Authentication credentials were not provided.")]
+pub struct OmniportUnauthorized;
+
+impl ResponseError for OmniportUnauthorized {
+    fn status(&self) -> StatusCode {
+        StatusCode::UNAUTHORIZED
+    }
+
+    fn as_response(&self) -> Response {
+        Response::builder()
+            .status(self.status())
+            .content_type("application/json")
+            .header(header::WWW_AUTHENTICATE, "Bearer realm=\"api\"")
+            .body(json!({ "detail": self.to_string() }).to_string())
+    }
+}
+
+/// A request a browser page cannot serve, answered with the error page (`error.html`): a
+/// status, a title and a sentence for the person. The middleware renders it, since it holds
+/// the templates; outside `web::app` it is plain text.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{title}: {message}")]
+pub struct PageError {
+    /// The status.
+    pub status: StatusCode,
+    /// The page's heading.
+    pub title: Cow<'static, str>,
+    /// What went wrong, for the person.
+    pub message: Cow<'static, str>,
+}
+
+impl PageError {
+    /// A page with this status, title and message.
+    pub fn new(
+        status: StatusCode,
+        title: impl Into<Cow<'static, str>>,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self {
+            status,
+            title: title.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The storage failed under a page request (logged here): "try again in a moment".
+    pub fn unavailable(err: &dyn fmt::Display) -> Self {
+        tracing::error!(error = %err, "storage failed under a page request");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Temporarily unavailable",
+            "The server could not reach its database. Please try again in a moment.",
+        )
+    }
+
+    /// A form body that could not be read.
+    pub fn bad_form() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            "The form could not be read.",
+        )
+    }
+
+    /// A missing record, or a malformed id in the path.
+    pub fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is nothing at this address. It may have been deleted.",
+        )
+    }
+
+    /// A protocol error shown to a person, with the status [`status_of`] gives it.
+    pub fn protocol(title: &'static str, err: &OAuthError) -> Self {
+        Self::new(
+            status_of(err.code, Audience::Person),
+            title,
+            err.description.clone(),
+        )
+    }
+}
+
+impl From<StoreError> for PageError {
+    fn from(e: StoreError) -> Self {
+        Self::unavailable(&e)
+    }
+}
+
+impl ResponseError for PageError {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+/// A page for signed-in users, asked for by an anonymous visitor: a redirect to the login page,
+/// which comes back to the address asked for.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("sign in first")]
+pub struct LoginRequired {
+    /// The path and query to come back to.
+    pub next: String,
+}
+
+impl LoginRequired {
+    /// Comes back to `req`'s own address.
+    pub fn back_to(req: &Request) -> Self {
+        let next = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        Self {
+            next: next.to_owned(),
+        }
+    }
+}
+
+impl ResponseError for LoginRequired {
+    fn status(&self) -> StatusCode {
+        StatusCode::FOUND
+    }
+
+    fn as_response(&self) -> Response {
+        let query = serde_urlencoded::to_string([("next", self.next.as_str())]).unwrap_or_default();
+        found(&format!("/login?{query}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Audience, status_of};
+    use crate::core::error::ErrorCode;
+
+    #[test]
+    fn people_and_clients_differ_where_the_table_says() {
+        let both = |code| {
+            (
+                status_of(code, Audience::Client).as_u16(),
+                status_of(code, Audience::Person).as_u16(),
+            )
+        };
+        assert_eq!(both(ErrorCode::InvalidRequest), (400, 400));
+        assert_eq!(both(ErrorCode::InvalidClient), (401, 400));
+        assert_eq!(both(ErrorCode::UnauthorizedClient), (400, 403));
+        assert_eq!(both(ErrorCode::InvalidToken), (401, 401));
+        assert_eq!(both(ErrorCode::InsufficientScope), (403, 403));
+        assert_eq!(both(ErrorCode::ServerError), (500, 503));
+        assert_eq!(both(ErrorCode::TemporarilyUnavailable), (503, 503));
+        assert_eq!(both(ErrorCode::SlowDown), (429, 429));
+    }
 }

@@ -8,7 +8,7 @@ use poem::web::{Data, Json};
 use poem::{IntoResponse, Response, handler};
 use serde_json::json;
 
-use super::State;
+use super::state::State;
 
 /// How long readiness waits for the database.
 const CHECK_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);

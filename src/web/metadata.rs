@@ -4,7 +4,7 @@ use poem::web::{Data, Json};
 use poem::{IntoResponse, Request, Response, handler};
 use serde_json::json;
 
-use super::State;
+use super::state::State;
 use crate::core::model::GrantType;
 
 /// The issuer: the `issuer` setting, else (development only: `serve` refuses to start without
@@ -146,9 +146,9 @@ pub async fn jwks(Data(state): Data<&State>) -> Response {
         Some(keys) => Json(keys.jwks().clone())
             .with_header("cache-control", "public, max-age=300")
             .into_response(),
-        None => super::error::oauth_error_with_status(
-            &crate::core::error::OAuthError::server_error(),
-            poem::http::StatusCode::SERVICE_UNAVAILABLE,
-        ),
+        None => super::error::oauth_error(&crate::core::error::OAuthError::busy(
+            "the signing keys cannot be read; try again shortly",
+            5,
+        )),
     }
 }

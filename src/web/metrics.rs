@@ -12,8 +12,8 @@ use poem::web::Data;
 use poem::{EndpointExt, Request, Response, Route, handler};
 use subtle::ConstantTimeEq;
 
-use super::State;
 use super::methods::get;
+use super::state::State;
 use crate::core::metrics;
 use crate::settings::Settings;
 

@@ -5,6 +5,7 @@ use std::time::Instant;
 use poem::http::{Method, StatusCode};
 use poem::{Endpoint, IntoResponse, PathPattern, Request, Response};
 
+use super::error::PageError;
 use crate::settings::Settings;
 
 /// True when the request reached us over TLS: directly, or through a trusted proxy that says so
@@ -28,7 +29,7 @@ pub fn is_secure(req: &Request, settings: &Settings) -> bool {
 pub async fn around<E: Endpoint>(
     ep: std::sync::Arc<E>,
     req: Request,
-    state: crate::web::State,
+    state: crate::web::state::State,
 ) -> poem::Result<Response> {
     let settings = &state.settings;
     let started = Instant::now();
@@ -41,7 +42,11 @@ pub async fn around<E: Endpoint>(
             Err(e) => {
                 // The router tags its errors with the route too; the response would lose it.
                 let route = e.data::<PathPattern>().cloned();
-                let mut resp = e.into_response();
+                // A page's refusal is rendered here, where the templates are.
+                let mut resp = match e.downcast_ref::<PageError>() {
+                    Some(page) => state.error_page(page.status, &page.title, &page.message),
+                    None => e.into_response(),
+                };
                 if let Some(route) = route {
                     resp.set_data(route);
                 }

@@ -2,9 +2,12 @@
 
 pub mod admin;
 pub mod authorize;
+pub mod compat;
 pub mod developer;
 pub mod error;
+pub mod extract;
 pub mod forms;
+pub mod guard;
 pub mod health;
 pub mod metadata;
 pub mod methods;
@@ -13,15 +16,15 @@ pub mod middleware;
 pub mod oauth_docs;
 pub mod openapi;
 pub mod pages;
+pub mod reply;
 pub mod request;
+pub mod revoke;
 pub mod server;
 pub mod session;
+pub mod state;
 pub mod templates;
 pub mod tls;
 pub mod token;
-// Issue 4: grants and lifecycle
-pub mod compat;
-pub mod revoke;
 pub mod userinfo;
 
 use std::sync::Arc;
@@ -29,34 +32,11 @@ use std::sync::Arc;
 use poem::{Endpoint, EndpointExt, Route};
 
 use methods::{get, post};
-use tera::Tera;
 
-use crate::core::store::prelude::*;
 use crate::core::userinfo::{DefaultUserInfo, UserInfoProvider};
 use crate::settings::Settings;
 
-/// Everything a request handler needs, shared by all requests.
-pub struct AppState {
-    /// The database.
-    pub store: Arc<dyn Store>,
-    /// The settings in force.
-    pub settings: Settings,
-    /// The page templates (built-in, overridden by `template_dir`).
-    pub templates: Tera,
-    /// The host's user data for `/oauth/userinfo`.
-    pub user_info: Arc<dyn UserInfoProvider>,
-    /// Bounds the password hashes in flight; every password check goes through it.
-    pub password_gate: crate::core::secret::PasswordGate,
-    /// Active tokens, clients and the throttle's clean bills, cached on the store's change
-    /// feed: the one token lookup of the guard, introspection and user info, and the client
-    /// lookup of client authentication.
-    pub caches: crate::core::cache::Caches,
-    /// The ID-token signing keys, as every instance reads them from the database.
-    pub keyring: crate::core::oidc::keys::Keyring,
-}
-
-/// Shared handle on the application state.
-pub type State = Arc<AppState>;
+pub use state::{AppState, State};
 
 /// Adds scopegate's routes to `route` (the host app's own routes may already be on it).
 pub fn routes(route: Route) -> Route {
@@ -81,10 +61,10 @@ pub fn routes(route: Route) -> Route {
         .at("/oauth/introspect", post(token::introspect))
         .at("/login", get(pages::login_form).post(pages::login))
         .at("/logout", get(pages::logout_form).post(pages::logout))
-        // Issue 5: admin pages (superusers) and the developer portal (any signed-in user).
+        // Admin pages (superusers) and the developer portal (any signed-in user).
         .nest("/admin", admin::routes())
         .nest("/developer", developer::routes())
-        // Issue 4: token lifecycle (RFC 7009 revocation, user info).
+        // Token lifecycle (RFC 7009 revocation, user info).
         .at("/oauth/revoke", post(revoke::revoke))
         .at(
             "/oauth/userinfo",

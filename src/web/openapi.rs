@@ -19,9 +19,9 @@ use poem_openapi::registry::{MetaOAuthFlow, MetaOAuthFlows, MetaSecurityScheme, 
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, OpenApi, OpenApiService};
 use serde_json::{Value, json};
 
-use super::State;
+use super::guard::{Caller, GuardSpec, admit, caller_from};
 use super::methods::get;
-use crate::guard::{Caller, GuardSpec, admit, caller_from};
+use super::state::State;
 use crate::registry::GuardKind;
 
 /// The name of scopegate's OAuth 2 security scheme in the document.

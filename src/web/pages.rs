@@ -2,12 +2,15 @@
 
 use poem::http::{StatusCode, header};
 use poem::web::Data;
-use poem::{Body, Request, Response, handler};
+use poem::{Request, Response, handler};
 use tera::Context;
 
-use super::State;
-use super::request::{client_ip, form_params, query_params};
+use super::error::PageError;
+use super::extract::{ClientAddress, PageForm};
+use super::reply::{found, with_cookie};
+use super::request::query_params;
 use super::session::{self, BrowserSession};
+use super::state::State;
 use crate::core::account::{PasswordRefused, check_password};
 
 /// The post-login destination: a same-origin path, or `/`. Anything else would be an open
@@ -42,24 +45,6 @@ fn same_origin_path(raw: &str) -> Option<String> {
     (path.starts_with('/') && !path.starts_with("//")).then(|| path.to_owned())
 }
 
-/// A `302 Found` to `location`, never cached.
-pub(super) fn found(location: &str) -> poem::ResponseBuilder {
-    Response::builder()
-        .status(StatusCode::FOUND)
-        .header("location", location)
-        .header("cache-control", "no-store")
-}
-
-/// Adds a `Set-Cookie` header when there is one to set.
-pub(super) fn with_cookie(mut resp: Response, cookie: Option<String>) -> Response {
-    if let Some(c) = cookie
-        && let Ok(value) = c.parse()
-    {
-        resp.headers_mut().append("set-cookie", value);
-    }
-    resp
-}
-
 fn login_page(
     state: &State,
     s: &BrowserSession,
@@ -79,34 +64,25 @@ fn login_page(
 
 /// `GET /login`: the sign-in form (an anonymous session is made to carry its CSRF token).
 #[handler]
-pub async fn login_form(req: &Request, Data(state): Data<&State>) -> Response {
+pub async fn login_form(req: &Request, Data(state): Data<&State>) -> Result<Response, PageError> {
     let next = safe_next(query_params(req).ok().as_ref().and_then(|p| p.get("next")));
-    match session::load_or_create(state, req).await {
-        Ok((s, cookie)) => with_cookie(
-            login_page(state, &s, &next, "", None, StatusCode::OK),
-            cookie,
-        ),
-        Err(e) => state.unavailable_page(&e),
-    }
+    let (s, cookie) = session::load_or_create(state, req).await?;
+    let page = login_page(state, &s, &next, "", None, StatusCode::OK);
+    Ok(with_cookie(page, cookie))
 }
 
 /// `POST /login`: checks the password through the throttle it shares with the password grant
 /// (per username and per address, in the database), and rotates the session on success.
 #[handler]
-pub async fn login(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
-    let Ok(form) = form_params(req, body).await else {
-        return state.error_page(
-            StatusCode::BAD_REQUEST,
-            "Bad request",
-            "The form could not be read.",
-        );
-    };
+pub async fn login(
+    req: &Request,
+    PageForm(form): PageForm,
+    ClientAddress(ip): ClientAddress,
+    Data(state): Data<&State>,
+) -> Result<Response, PageError> {
     let next = safe_next(form.get("next"));
     let username = form.get("username").unwrap_or("").to_owned();
-    let (s, cookie) = match session::load_or_create(state, req).await {
-        Ok(v) => v,
-        Err(e) => return state.unavailable_page(&e),
-    };
+    let (s, cookie) = session::load_or_create(state, req).await?;
     if cookie.is_some() || !s.csrf_ok(form.get("csrf_token")) {
         // No session yet, or a forged form: show a fresh form rather than acting on it.
         let resp = login_page(
@@ -117,10 +93,9 @@ pub async fn login(req: &Request, body: Body, Data(state): Data<&State>) -> Resp
             Some("Your sign-in form expired. Please try again."),
             StatusCode::FORBIDDEN,
         );
-        return with_cookie(resp, cookie);
+        return Ok(with_cookie(resp, cookie));
     }
     let password = form.get("password").unwrap_or("").to_owned();
-    let ip = client_ip(req, &state.settings);
     let checked = check_password(
         state.store.as_ref(),
         &state.password_gate,
@@ -155,7 +130,7 @@ pub async fn login(req: &Request, body: Body, Data(state): Data<&State>) -> Resp
             StatusCode::SERVICE_UNAVAILABLE,
             Some(b.retry_after),
         ),
-        Err(PasswordRefused::Store(e)) => return state.unavailable_page(&e),
+        Err(PasswordRefused::Store(e)) => return Err(e.into()),
     };
     let mut resp = login_page(state, &s, &next, &username, Some(&message), status);
     if let Some(seconds) = retry_after
@@ -163,7 +138,7 @@ pub async fn login(req: &Request, body: Body, Data(state): Data<&State>) -> Resp
     {
         resp.headers_mut().insert(header::RETRY_AFTER, value);
     }
-    resp
+    Ok(resp)
 }
 
 /// Ends the anonymous session and starts a signed-in one (rotation: an id known before login
@@ -173,54 +148,49 @@ async fn signed_in(
     req: &Request,
     user: crate::core::model::User,
     next: &str,
-) -> Response {
-    if let Err(e) = session::destroy(state, req).await {
-        return state.unavailable_page(&e);
-    }
+) -> Result<Response, PageError> {
+    session::destroy(state, req).await?;
     let username = user.username.clone();
-    match session::create(state, Some(user)).await {
-        Ok((_, cookie)) => {
-            tracing::info!(user = ?username, "login");
-            with_cookie(found(next).finish(), Some(cookie))
-        }
-        Err(e) => state.unavailable_page(&e),
-    }
+    let (_, cookie) = session::create(state, Some(user)).await?;
+    tracing::info!(user = ?username, "login");
+    Ok(with_cookie(found(next), Some(cookie)))
 }
 
 /// `GET /logout`: a confirmation form (logging out is a state change, so it needs a POST).
 #[handler]
-pub async fn logout_form(req: &Request, Data(state): Data<&State>) -> Response {
-    match session::load_or_create(state, req).await {
-        Ok((s, cookie)) => {
-            let mut ctx = Context::new();
-            ctx.insert("csrf_token", &s.session.csrf_token);
-            ctx.insert("user", &s.user.as_ref().map(|u| &u.username));
-            with_cookie(state.render(StatusCode::OK, "logout.html", &ctx), cookie)
-        }
-        Err(e) => state.unavailable_page(&e),
-    }
+pub async fn logout_form(req: &Request, Data(state): Data<&State>) -> Result<Response, PageError> {
+    let (s, cookie) = session::load_or_create(state, req).await?;
+    let mut ctx = Context::new();
+    ctx.insert("csrf_token", &s.session.csrf_token);
+    ctx.insert("user", &s.user.as_ref().map(|u| &u.username));
+    Ok(with_cookie(
+        state.render(StatusCode::OK, "logout.html", &ctx),
+        cookie,
+    ))
 }
 
-/// `POST /logout`: deletes the session and expires the cookie.
+/// `POST /logout`: deletes the session and expires the cookie. An unreadable form is one
+/// without a CSRF token.
 #[handler]
-pub async fn logout(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
-    let form = form_params(req, body).await.unwrap_or_default();
-    match session::load(state, req).await {
-        Ok(Some(s)) if s.csrf_ok(form.get("csrf_token")) => {
-            if let Err(e) = session::destroy(state, req).await {
-                return state.unavailable_page(&e);
-            }
-            with_cookie(
-                found("/login").finish(),
+pub async fn logout(
+    req: &Request,
+    form: Option<PageForm>,
+    Data(state): Data<&State>,
+) -> Result<Response, PageError> {
+    let form = form.map(|f| f.0).unwrap_or_default();
+    match session::load(state, req).await? {
+        Some(s) if s.csrf_ok(form.get("csrf_token")) => {
+            session::destroy(state, req).await?;
+            Ok(with_cookie(
+                found("/login"),
                 Some(session::set_cookie("", 0, state.settings.debug)),
-            )
+            ))
         }
-        Ok(_) => state.error_page(
+        _ => Err(PageError::new(
             StatusCode::FORBIDDEN,
             "Sign-out refused",
             "The sign-out form was not valid for this browser session.",
-        ),
-        Err(e) => state.unavailable_page(&e),
+        )),
     }
 }
 

@@ -1,14 +1,15 @@
-//! Turning HTTP requests into protocol inputs: parameters and client credentials.
+//! Turning HTTP requests into inputs: OAuth parameters, client credentials, HTML forms, the
+//! caller's address, cookies.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use poem::{Body, Request};
 
 use crate::core::error::OAuthError;
-use crate::core::grant::client_auth::PresentedCredentials;
 use crate::core::params::{MAX_VALUE, Params, check_value};
 
-/// The largest form body accepted; OAuth requests are small.
+/// The largest form body accepted: OAuth requests are small, and a 511-word description fits
+/// many times over.
 const MAX_BODY: usize = 64 * 1024;
 
 /// Parses an `application/x-www-form-urlencoded` string into parameters.
@@ -77,18 +78,6 @@ fn form_urlencoded_decode(s: &str) -> Option<String> {
     pairs.into_iter().next().map(|(_, v)| v)
 }
 
-/// Gathers the credentials a token-endpoint request presents.
-pub fn presented_credentials(
-    req: &Request,
-    params: &Params,
-) -> Result<PresentedCredentials, OAuthError> {
-    Ok(PresentedCredentials {
-        basic: basic_credentials(req)?,
-        body_client_id: params.get("client_id").map(str::to_owned),
-        body_client_secret: params.get("client_secret").map(str::to_owned),
-    })
-}
-
 /// The query string's parameters together with a form body's (when the body is a form), for
 /// endpoints that providers documented with either: onesait's `check_token` and `revoke_token`
 /// take `token` in the query. A parameter given in both places counts as repeated.
@@ -106,6 +95,53 @@ pub async fn query_and_form(req: &Request, body: Body) -> Result<Params, OAuthEr
         pairs.extend(body_pairs);
     }
     Params::from_pairs(pairs)
+}
+
+/// The longest field accepted: a 511-word description fits, a database index key need not
+/// (descriptions are not indexed; names and identifiers are bounded by their own rules).
+const MAX_FIELD: usize = 16 * 1024;
+
+/// A decoded HTML form (`application/x-www-form-urlencoded`): unlike an OAuth request's
+/// parameters, names may repeat (checkboxes).
+#[derive(Debug, Clone, Default)]
+pub struct FormData(Vec<(String, String)>);
+
+impl FormData {
+    /// Parses pairs from urlencoded bytes; `None` for undecodable input or a value no database
+    /// may receive (a NUL byte, or longer than [`MAX_FIELD`]).
+    pub fn parse(bytes: &[u8]) -> Option<Self> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes).ok()?;
+        pairs
+            .iter()
+            .all(|(k, v)| check_value(k, v, MAX_FIELD).is_ok())
+            .then_some(Self(pairs))
+    }
+
+    /// Reads a request body; `None` when it is not a form, is too large, or fails [`Self::parse`].
+    pub async fn read(req: &Request, body: Body) -> Option<Self> {
+        if !is_form(req) {
+            return None;
+        }
+        let bytes = body.into_bytes_limit(MAX_BODY).await.ok()?;
+        Self::parse(&bytes)
+    }
+
+    /// The first value of `name`, or `""`.
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`, in order.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
 }
 
 /// The caller's IP address, for throttling: the socket peer, or, when that peer is a trusted

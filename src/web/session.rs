@@ -3,8 +3,8 @@
 
 use poem::Request;
 
-use super::State;
 use super::request::cookie;
+use super::state::State;
 use crate::core::model::{Session, User};
 use crate::core::secret::{constant_time_eq, generate_token, hash_secret};
 use crate::core::store::StoreError;

@@ -7,7 +7,7 @@ use poem::Response;
 use poem::http::StatusCode;
 use tera::{Context, Tera};
 
-use super::AppState;
+use super::state::AppState;
 
 const BUILT_IN: &[(&str, &str)] = &[
     ("base.html", include_str!("../../templates/base.html")),
@@ -15,7 +15,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("logout.html", include_str!("../../templates/logout.html")),
     ("consent.html", include_str!("../../templates/consent.html")),
     ("error.html", include_str!("../../templates/error.html")),
-    // Issue 5: admin pages and the developer portal.
+    // Admin pages and the developer portal.
     (
         "admin/style.html",
         include_str!("../../templates/admin/style.html"),
@@ -123,15 +123,5 @@ impl AppState {
         ctx.insert("title", title);
         ctx.insert("message", message);
         self.render(status, "error.html", &ctx)
-    }
-
-    /// The page shown when the database fails under a browser request.
-    pub fn unavailable_page(&self, err: &dyn std::fmt::Display) -> Response {
-        tracing::error!(error = %err, "storage failed under a page request");
-        self.error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Temporarily unavailable",
-            "The server could not reach its database. Please try again in a moment.",
-        )
     }
 }

@@ -4,10 +4,10 @@
 use poem::web::{Data, RequestBody};
 use poem::{Body, Request, Response, handler};
 
-use super::State;
-use super::error::{no_store_json, omniport_unauthorized};
+use super::error::{OmniportUnauthorized, no_store_json};
+use super::guard::{self, GuardError, Refusal};
+use super::state::State;
 use crate::core::error::ErrorCode;
-use crate::guard::{self, GuardError, Refusal};
 
 /// The user document, or the guard's refusal. The token is found and validated exactly as a
 /// guarded handler's is (and shares its cache); the refusal is answered as a guard answers.
@@ -29,19 +29,24 @@ async fn lookup(state: &State, req: &Request, body: Body) -> Result<serde_json::
 
 /// `GET|POST /oauth/userinfo`: RFC 6750 errors (`WWW-Authenticate: Bearer`).
 #[handler]
-pub async fn userinfo(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
-    match lookup(state, req, body).await {
-        Ok(doc) => no_store_json(&doc),
-        Err(e) => e.response(),
-    }
+pub async fn userinfo(
+    req: &Request,
+    body: Body,
+    Data(state): Data<&State>,
+) -> Result<Response, GuardError> {
+    Ok(no_store_json(&lookup(state, req, body).await?))
 }
 
 /// Omniport's `GET /open_auth/get_user_data/`: a bad token gets Django REST framework's 401.
 #[handler]
-pub async fn omniport_user_data(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
+pub async fn omniport_user_data(
+    req: &Request,
+    body: Body,
+    Data(state): Data<&State>,
+) -> poem::Result<Response> {
     match lookup(state, req, body).await {
-        Ok(doc) => no_store_json(&doc),
-        Err(e) if e.error.code == ErrorCode::ServerError => e.response(),
-        Err(_) => omniport_unauthorized(),
+        Ok(doc) => Ok(no_store_json(&doc)),
+        Err(e) if e.error.code == ErrorCode::ServerError => Err(e.into()),
+        Err(_) => Err(OmniportUnauthorized.into()),
     }
 }

@@ -13,13 +13,9 @@ use self::keys::{KeyError, KeySet};
 /// The scope that makes an authorization request an OpenID Connect authentication request.
 pub const OPENID: &str = "openid";
 
-/// The scopes OpenID Connect defines that this server knows (Core §5.4), with the words the
-/// consent page shows for them.
-pub const IDENTITY_SCOPES: [(&str, &str); 3] = [
-    (OPENID, "Sign you in: confirm who you are"),
-    ("profile", "See your name and username"),
-    ("email", "See your email address"),
-];
+/// The scopes OpenID Connect defines that this server knows (Core §5.4); the migrations install
+/// them, and `syncscopes --prune` spares them (they are not from code).
+pub const IDENTITY_SCOPES: [&str; 3] = [OPENID, "profile", "email"];
 
 /// Seconds an ID token is valid. A retired signing key stays published at least this long.
 pub const ID_TOKEN_LIFETIME: i64 = 3600;

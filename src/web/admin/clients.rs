@@ -1,22 +1,22 @@
-//! Admin: clients (create, edit, approve or reject, regenerate the secret, revoke, delete) and
-//! scopes (descriptions; those synced from code are marked).
+//! Admin: clients (create, edit, approve or reject, regenerate the secret, revoke, delete).
 
 use std::collections::BTreeMap;
 
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
-use poem::{Body, Request, Response, handler};
+use poem::{Response, handler};
 use serde::Serialize;
 
 use super::{Cell, Row, Table, listing, when};
 use crate::core::client_rules::{ClientDraft, ClientRules, ValidClient};
 use crate::core::model::{Approval, Client, ClientPermissions, ClientType, GrantType};
-use crate::core::scope::is_scope_token;
 use crate::core::secret::{generate_token, hash_secret};
-use crate::web::State;
-use crate::web::forms::{
-    self, FormData, Visitor, client_target, list_query, not_found, parse_id, see_other,
-};
+use crate::web::error::PageError;
+use crate::web::extract::{CsrfForm, Paged, Superuser, Visitor};
+use crate::web::forms::{self, client_target, parse_id};
+use crate::web::reply::see_other;
+use crate::web::request::FormData;
+use crate::web::state::State;
 
 /// What the client form holds, as typed (so an invalid submission shows it again).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -94,24 +94,19 @@ impl ClientForm {
 }
 
 /// Checks the form against the client rules (the admin picks scopes from the registered ones).
-/// `Err` is the page to send: the form again with its errors next to the fields, or the
-/// storage error page.
+/// `Ok(Err(page))` is the form again with its errors next to the fields.
 async fn validate(
     state: &State,
     v: &Visitor,
     form: &ClientForm,
     client: Option<&Client>,
-) -> Result<ValidClient, Response> {
-    let scopes = state
-        .store
-        .list_scopes()
-        .await
-        .map_err(|e| state.unavailable_page(&e))?;
+) -> Result<Result<ValidClient, Response>, PageError> {
+    let scopes = state.store.list_scopes().await?;
     let rules = ClientRules {
         debug: state.settings.debug,
         registered_scopes: Some(&scopes),
     };
-    match form.draft().validate(&rules) {
+    Ok(match form.draft().validate(&rules) {
         Ok(valid) => Ok(valid),
         Err(errors) => Err(form_page(
             state,
@@ -122,8 +117,8 @@ async fn validate(
             client,
             None,
         )
-        .await),
-    }
+        .await?),
+    })
 }
 
 async fn form_page(
@@ -134,11 +129,8 @@ async fn form_page(
     errors: &BTreeMap<&'static str, String>,
     client: Option<&Client>,
     secret: Option<&str>,
-) -> Response {
-    let scopes = match state.store.list_scopes().await {
-        Ok(s) => s,
-        Err(e) => return state.unavailable_page(&e),
-    };
+) -> Result<Response, PageError> {
+    let scopes = state.store.list_scopes().await?;
     let mut ctx = v.context();
     ctx.insert("section", "clients");
     ctx.insert("form", form);
@@ -151,53 +143,49 @@ async fn form_page(
     ctx.insert("all_scopes", &all_scopes);
     let grants: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
     ctx.insert("all_grants", &grants);
-    match client {
-        None => state.render(status, "admin/client_form.html", &ctx),
-        Some(c) => {
-            let (profile, members, owner) = match (
-                state.store.client_profile(c.id).await,
-                state.store.client_members(c.id).await,
-                state.store.client_owner(c.id).await,
-            ) {
-                (Ok(p), Ok(m), Ok(o)) => (p, m, o),
-                (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-                    return state.unavailable_page(&e);
-                }
-            };
-            let owner_name = match owner {
-                Some(id) => match state.store.user_by_id(id).await {
-                    Ok(u) => u.map(|u| u.username),
-                    Err(e) => return state.unavailable_page(&e),
-                },
-                None => None,
-            };
-            let (status_name, reason) = approval_view(&c.approval);
-            ctx.insert(
-                "client",
-                &serde_json::json!({
-                    "id": c.id, "client_id": c.client_id, "name": c.name,
-                    "status": status_name, "reason": reason,
-                    "has_secret": c.secret_hash.is_some(),
-                    "owner": owner_name,
-                    "resource_server": c.permissions.resource_server,
-                    "allow_public_without_pkce": c.permissions.allow_public_without_pkce,
-                }),
-            );
-            ctx.insert(
-                "profile",
-                &profile.map(|p| {
-                    serde_json::json!({
-                        "description": p.description, "logo_url": p.logo_url,
-                        "homepage_url": p.homepage_url, "privacy_url": p.privacy_url,
-                        "terms_agreed_at": p.terms_agreed_at.map(when),
-                    })
-                }),
-            );
-            let members: Vec<&str> = members.iter().map(|m| m.username.as_str()).collect();
-            ctx.insert("members", &members);
-            state.render(status, "admin/client.html", &ctx)
-        }
-    }
+    let Some(c) = client else {
+        return Ok(state.render(status, "admin/client_form.html", &ctx));
+    };
+    let profile = state.store.client_profile(c.id).await?;
+    let members = state.store.client_members(c.id).await?;
+    let owner = state.store.client_owner(c.id).await?;
+    let owner_name = owner_name(state, owner).await?;
+    let (status_name, reason) = approval_view(&c.approval);
+    ctx.insert(
+        "client",
+        &serde_json::json!({
+            "id": c.id, "client_id": c.client_id, "name": c.name,
+            "status": status_name, "reason": reason,
+            "has_secret": c.secret_hash.is_some(),
+            "owner": owner_name,
+            "resource_server": c.permissions.resource_server,
+            "allow_public_without_pkce": c.permissions.allow_public_without_pkce,
+        }),
+    );
+    ctx.insert(
+        "profile",
+        &profile.map(|p| {
+            serde_json::json!({
+                "description": p.description, "logo_url": p.logo_url,
+                "homepage_url": p.homepage_url, "privacy_url": p.privacy_url,
+                "terms_agreed_at": p.terms_agreed_at.map(when),
+            })
+        }),
+    );
+    let members: Vec<&str> = members.iter().map(|m| m.username.as_str()).collect();
+    ctx.insert("members", &members);
+    Ok(state.render(status, "admin/client.html", &ctx))
+}
+
+/// The username of a client's owner (the developer who registered it in the portal).
+pub(crate) async fn owner_name(
+    state: &State,
+    owner: Option<i64>,
+) -> Result<Option<String>, PageError> {
+    Ok(match owner {
+        Some(id) => state.store.user_by_id(id).await?.map(|u| u.username),
+        None => None,
+    })
 }
 
 /// The audit log's note of a client's permissions, so granting one is on record.
@@ -217,34 +205,28 @@ pub(crate) fn approval_view(a: &Approval) -> (&'static str, &str) {
     }
 }
 
-async fn load_client(state: &State, raw_id: &str) -> Result<Client, Response> {
-    let id = parse_id(state, raw_id)?;
-    match state.store.client_by_id(id).await {
-        Ok(Some(c)) => Ok(c),
-        Ok(None) => Err(not_found(state)),
-        Err(e) => Err(state.unavailable_page(&e)),
-    }
-}
-
-/// The superuser, their CSRF-checked form and the client named in the path: what every POST
-/// action on one client starts with, in the order that reveals nothing to outsiders.
-async fn client_action(
-    state: &State,
-    req: &Request,
-    body: Body,
-    raw_id: &str,
-) -> Result<(Visitor, FormData, Client), Response> {
-    let (v, f) = forms::superuser_form(state, req, body).await?;
-    let client = load_client(state, raw_id).await?;
-    Ok((v, f, client))
+/// The client named in the path; a missing one gets the 404 page. Handlers take the superuser
+/// (and the CSRF-checked form) first, so outsiders learn nothing from it.
+async fn load_client(state: &State, raw_id: &str) -> Result<Client, PageError> {
+    let id = parse_id(raw_id)?;
+    state
+        .store
+        .client_by_id(id)
+        .await?
+        .ok_or_else(PageError::not_found)
 }
 
 /// `GET /admin/clients`: searchable by name or client id.
 #[handler]
-pub async fn list(req: &Request, Data(state): Data<&State>) -> Response {
+pub async fn list(
+    admin: Superuser,
+    paged: Paged,
+    Data(state): Data<&State>,
+) -> Result<Response, PageError> {
     listing(
         state,
-        req,
+        admin,
+        paged,
         Table {
             section: "clients",
             title: "Clients",
@@ -277,11 +259,10 @@ pub async fn list(req: &Request, Data(state): Data<&State>) -> Response {
 
 /// `GET /admin/clients/new`.
 #[handler]
-pub async fn new_form(req: &Request, Data(state): Data<&State>) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub async fn new_form(
+    Superuser(v): Superuser,
+    Data(state): Data<&State>,
+) -> Result<Response, PageError> {
     let form = ClientForm {
         client_type: "confidential".into(),
         grant_types: vec!["authorization_code".into(), "refresh_token".into()],
@@ -303,24 +284,22 @@ pub async fn new_form(req: &Request, Data(state): Data<&State>) -> Response {
 
 /// `POST /admin/clients/new`: creates the client and shows its secret once.
 #[handler]
-pub async fn create(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
-    let (v, f) = match forms::superuser_form(state, req, body).await {
-        Ok(vf) => vf,
-        Err(r) => return r,
-    };
+pub async fn create(
+    CsrfForm(Superuser(v), f): CsrfForm<Superuser>,
+    Data(state): Data<&State>,
+) -> Result<Response, PageError> {
     let form = ClientForm::from_form(&f);
-    let valid = match validate(state, &v, &form, None).await {
+    let valid = match validate(state, &v, &form, None).await? {
         Ok(valid) => valid,
-        Err(r) => return r,
+        Err(refused) => return Ok(refused),
     };
-    match forms::claim(state, &form.nonce).await {
-        Ok(None) => {}
-        Ok(Some(done)) if !done.is_empty() => {
-            return see_other(&format!("/admin/clients/{done}"));
+    match forms::claim(state, &form.nonce).await? {
+        None => {}
+        Some(done) if !done.is_empty() => {
+            return Ok(see_other(&format!("/admin/clients/{done}")));
         }
         // The first submission is still at work (or failed): the list shows what exists.
-        Ok(Some(_)) => return see_other("/admin/clients"),
-        Err(r) => return r,
+        Some(_) => return Ok(see_other("/admin/clients")),
     }
     let approval = if form.approved {
         Approval::Approved
@@ -328,23 +307,15 @@ pub async fn create(req: &Request, body: Body, Data(state): Data<&State>) -> Res
         Approval::Pending
     };
     let (new, secret) = valid.into_new_client(approval, None);
-    let created = state.store.create_client(new).await;
-    let client = match created {
-        Ok(c) => c,
-        Err(e) => return state.unavailable_page(&e),
-    };
+    let client = state.store.create_client(new).await?;
     forms::finish(state, &form.nonce, &client.id.to_string()).await;
-    if let Err(r) = v
-        .audit(
-            state,
-            "client.create",
-            &client_target(&client),
-            &permissions_detail(client.permissions),
-        )
-        .await
-    {
-        return r;
-    }
+    v.audit(
+        state,
+        "client.create",
+        &client_target(&client),
+        &permissions_detail(client.permissions),
+    )
+    .await?;
     let form = ClientForm::from_client(&client);
     form_page(
         state,
@@ -360,15 +331,12 @@ pub async fn create(req: &Request, body: Body, Data(state): Data<&State>) -> Res
 
 /// `GET /admin/clients/:id`: the client's page and edit form.
 #[handler]
-pub async fn show(req: &Request, Path(id): Path<String>, Data(state): Data<&State>) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let client = match load_client(state, &id).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn show(
+    Superuser(v): Superuser,
+    Path(id): Path<String>,
+    Data(state): Data<&State>,
+) -> Result<Response, PageError> {
+    let client = load_client(state, &id).await?;
     let form = ClientForm::from_client(&client);
     form_page(
         state,
@@ -385,52 +353,35 @@ pub async fn show(req: &Request, Path(id): Path<String>, Data(state): Data<&Stat
 /// `POST /admin/clients/:id`: saves the edit form.
 #[handler]
 pub async fn update(
-    req: &Request,
+    CsrfForm(Superuser(v), f): CsrfForm<Superuser>,
     Path(id): Path<String>,
-    body: Body,
     Data(state): Data<&State>,
-) -> Response {
-    let (v, f) = match forms::superuser_form(state, req, body).await {
-        Ok(vf) => vf,
-        Err(r) => return r,
-    };
-    let mut client = match load_client(state, &id).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let mut client = load_client(state, &id).await?;
     let form = ClientForm::from_form(&f);
-    let valid = match validate(state, &v, &form, Some(&client)).await {
+    let valid = match validate(state, &v, &form, Some(&client)).await? {
         Ok(valid) => valid,
-        Err(r) => return r,
+        Err(refused) => return Ok(refused),
     };
     // Turning a public client confidential needs a secret; the reverse drops it.
     let mut new_secret = None;
     if valid.client_type() != client.client_type {
         let secret = (valid.client_type() == ClientType::Confidential).then(generate_token);
-        if let Err(e) = state
+        state
             .store
             .set_client_secret(client.id, secret.as_deref().map(hash_secret))
-            .await
-        {
-            return state.unavailable_page(&e);
-        }
+            .await?;
         new_secret = secret;
     }
-    if let Err(e) = state.store.update_client(client.id, &valid).await {
-        return state.unavailable_page(&e);
-    }
+    state.store.update_client(client.id, &valid).await?;
     valid.apply_to(&mut client);
-    if let Err(r) = v
-        .audit(
-            state,
-            "client.update",
-            &client_target(&client),
-            &permissions_detail(client.permissions),
-        )
-        .await
-    {
-        return r;
-    }
+    v.audit(
+        state,
+        "client.update",
+        &client_target(&client),
+        &permissions_detail(client.permissions),
+    )
+    .await?;
     if new_secret.is_some() {
         let form = ClientForm::from_client(&client);
         return form_page(
@@ -444,28 +395,21 @@ pub async fn update(
         )
         .await;
     }
-    see_other(&format!("/admin/clients/{}", client.id))
+    Ok(see_other(&format!("/admin/clients/{}", client.id)))
 }
 
 /// `POST /admin/clients/:id/approve`.
 #[handler]
 pub async fn approve(
-    req: &Request,
+    CsrfForm(Superuser(v), _): CsrfForm<Superuser>,
     Path(id): Path<String>,
-    body: Body,
     Data(state): Data<&State>,
-) -> Response {
-    let (v, _, client) = match client_action(state, req, body, &id).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
-    if let Err(e) = state
+) -> Result<Response, PageError> {
+    let client = load_client(state, &id).await?;
+    state
         .store
         .set_approval(client.id, &Approval::Approved)
-        .await
-    {
-        return state.unavailable_page(&e);
-    }
+        .await?;
     forms::audited_redirect(
         state,
         &v,
@@ -480,15 +424,11 @@ pub async fn approve(
 /// `POST /admin/clients/:id/reject`: needs a reason, shown to the app's developers.
 #[handler]
 pub async fn reject(
-    req: &Request,
+    CsrfForm(Superuser(v), f): CsrfForm<Superuser>,
     Path(id): Path<String>,
-    body: Body,
     Data(state): Data<&State>,
-) -> Response {
-    let (v, f, client) = match client_action(state, req, body, &id).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let client = load_client(state, &id).await?;
     let reason = f.get("reason").trim();
     if reason.is_empty() || reason.chars().count() > 1000 {
         let mut errors = BTreeMap::new();
@@ -509,17 +449,12 @@ pub async fn reject(
         .await;
     }
     let approval = Approval::Rejected(reason.to_owned());
-    if let Err(e) = state.store.set_approval(client.id, &approval).await {
-        return state.unavailable_page(&e);
-    }
+    state.store.set_approval(client.id, &approval).await?;
     // A rejected client must not keep working through tokens it already has.
-    if let Err(e) = state
+    state
         .store
         .revoke_client_tokens(client.id, crate::core::now())
-        .await
-    {
-        return state.unavailable_page(&e);
-    }
+        .await?;
     forms::audited_redirect(
         state,
         &v,
@@ -534,36 +469,25 @@ pub async fn reject(
 /// `POST /admin/clients/:id/secret`: a new secret, shown once on the returned page.
 #[handler]
 pub async fn regenerate_secret(
-    req: &Request,
+    CsrfForm(Superuser(v), _): CsrfForm<Superuser>,
     Path(id): Path<String>,
-    body: Body,
     Data(state): Data<&State>,
-) -> Response {
-    let (v, _, client) = match client_action(state, req, body, &id).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let client = load_client(state, &id).await?;
     if client.client_type != ClientType::Confidential {
-        return state.error_page(
+        return Err(PageError::new(
             StatusCode::BAD_REQUEST,
             "No secret",
             "A public client has no secret.",
-        );
+        ));
     }
     let secret = generate_token();
-    if let Err(e) = state
+    state
         .store
         .set_client_secret(client.id, Some(hash_secret(&secret)))
-        .await
-    {
-        return state.unavailable_page(&e);
-    }
-    if let Err(r) = v
-        .audit(state, "client.secret", &client_target(&client), "")
-        .await
-    {
-        return r;
-    }
+        .await?;
+    v.audit(state, "client.secret", &client_target(&client), "")
+        .await?;
     let form = ClientForm::from_client(&client);
     form_page(
         state,
@@ -580,23 +504,15 @@ pub async fn regenerate_secret(
 /// `POST /admin/clients/:id/revoke`: every token and unredeemed code of the client.
 #[handler]
 pub async fn revoke_all(
-    req: &Request,
+    CsrfForm(Superuser(v), _): CsrfForm<Superuser>,
     Path(id): Path<String>,
-    body: Body,
     Data(state): Data<&State>,
-) -> Response {
-    let (v, _, client) = match client_action(state, req, body, &id).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
-    let n = match state
+) -> Result<Response, PageError> {
+    let client = load_client(state, &id).await?;
+    let n = state
         .store
         .revoke_client_tokens(client.id, crate::core::now())
-        .await
-    {
-        Ok(n) => n,
-        Err(e) => return state.unavailable_page(&e),
-    };
+        .await?;
     forms::audited_redirect(
         state,
         &v,
@@ -611,18 +527,12 @@ pub async fn revoke_all(
 /// `POST /admin/clients/:id/delete`.
 #[handler]
 pub async fn delete(
-    req: &Request,
+    CsrfForm(Superuser(v), _): CsrfForm<Superuser>,
     Path(id): Path<String>,
-    body: Body,
     Data(state): Data<&State>,
-) -> Response {
-    let (v, _, client) = match client_action(state, req, body, &id).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
-    if let Err(e) = state.store.delete_client(client.id).await {
-        return state.unavailable_page(&e);
-    }
+) -> Result<Response, PageError> {
+    let client = load_client(state, &id).await?;
+    state.store.delete_client(client.id).await?;
     forms::audited_redirect(
         state,
         &v,
@@ -630,119 +540,6 @@ pub async fn delete(
         &client_target(&client),
         "",
         "/admin/clients",
-    )
-    .await
-}
-
-/// `GET /admin/scopes`: every scope, with a form to describe or add one.
-#[handler]
-pub async fn scope_list(req: &Request, Data(state): Data<&State>) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let (q, page) = list_query(req);
-    scopes_page(
-        state,
-        &v,
-        StatusCode::OK,
-        (&q, page),
-        "",
-        "",
-        &BTreeMap::new(),
-    )
-    .await
-}
-
-async fn scopes_page(
-    state: &State,
-    v: &Visitor,
-    status: StatusCode,
-    (q, page): (&crate::core::portal::ListQuery, i64),
-    name: &str,
-    description: &str,
-    errors: &BTreeMap<&'static str, String>,
-) -> Response {
-    let all = match state.store.list_scopes().await {
-        Ok(s) => s,
-        Err(e) => return state.unavailable_page(&e),
-    };
-    // Scopes are few (one per guarded permission), so they are searched and paged in memory.
-    let needle = q.search.trim().to_lowercase();
-    let matching: Vec<_> = all
-        .iter()
-        .filter(|s| {
-            needle.is_empty()
-                || s.name.to_lowercase().contains(&needle)
-                || s.description.to_lowercase().contains(&needle)
-        })
-        .collect();
-    let total = i64::try_from(matching.len()).unwrap_or(i64::MAX);
-    let rows: Vec<serde_json::Value> = matching
-        .iter()
-        .skip(usize::try_from(q.offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(q.limit).unwrap_or(0))
-        .map(|s| {
-            serde_json::json!({ "name": s.name, "description": s.description, "from_code": s.from_code })
-        })
-        .collect();
-    let mut ctx = v.context();
-    ctx.insert("section", "scopes");
-    ctx.insert("scopes", &rows);
-    forms::insert_pager(&mut ctx, "/admin/scopes", q, page, total);
-    ctx.insert("name", name);
-    ctx.insert("description", description);
-    ctx.insert("errors", errors);
-    state.render(status, "admin/scopes.html", &ctx)
-}
-
-/// `POST /admin/scopes`: sets a scope's description, adding the scope if it is new.
-#[handler]
-pub async fn save_scope(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
-    let (v, f) = match forms::superuser_form(state, req, body).await {
-        Ok(vf) => vf,
-        Err(r) => return r,
-    };
-    let name = f.get("name").trim();
-    let description = f.get("description").trim();
-    let mut errors = BTreeMap::new();
-    if !is_scope_token(name) || name.len() > 100 {
-        errors.insert(
-            "name",
-            "A scope name is 1 to 100 printable characters without spaces or quotes.".to_owned(),
-        );
-    }
-    if description.chars().count() > 500 {
-        errors.insert("description", "At most 500 characters.".to_owned());
-    }
-    if !errors.is_empty() {
-        return scopes_page(
-            state,
-            &v,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            (
-                &crate::core::portal::ListQuery {
-                    limit: forms::PAGE_SIZE,
-                    ..Default::default()
-                },
-                1,
-            ),
-            name,
-            description,
-            &errors,
-        )
-        .await;
-    }
-    if let Err(e) = state.store.save_scope(name, description).await {
-        return state.unavailable_page(&e);
-    }
-    forms::audited_redirect(
-        state,
-        &v,
-        "scope.save",
-        &format!("scope {name}"),
-        description,
-        "/admin/scopes",
     )
     .await
 }

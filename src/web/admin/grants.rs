@@ -2,11 +2,13 @@
 //! withdraw one; the "all of a user's/client's" buttons post to the user and client routes).
 
 use poem::web::{Data, Path};
-use poem::{Body, Request, Response, handler};
+use poem::{Response, handler};
 
 use super::{Action, Cell, Row, Table, listing, when};
-use crate::web::State;
+use crate::web::error::PageError;
+use crate::web::extract::{CsrfForm, Paged, Superuser, Visitor};
 use crate::web::forms::{self, parse_id};
+use crate::web::state::State;
 
 fn state_of(used: Option<i64>, revoked: Option<i64>, expires: i64, now: i64) -> &'static str {
     if revoked.is_some() {
@@ -22,11 +24,16 @@ fn state_of(used: Option<i64>, revoked: Option<i64>, expires: i64, now: i64) -> 
 
 /// `GET /admin/codes`.
 #[handler]
-pub async fn codes(req: &Request, Data(state): Data<&State>) -> Response {
+pub async fn codes(
+    admin: Superuser,
+    paged: Paged,
+    Data(state): Data<&State>,
+) -> Result<Response, PageError> {
     let now = crate::core::now();
     listing(
         state,
-        req,
+        admin,
+        paged,
         Table {
             section: "codes",
             title: "Authorization codes",
@@ -63,11 +70,16 @@ pub async fn codes(req: &Request, Data(state): Data<&State>) -> Response {
 
 /// `GET /admin/tokens`.
 #[handler]
-pub async fn tokens(req: &Request, Data(state): Data<&State>) -> Response {
+pub async fn tokens(
+    admin: Superuser,
+    paged: Paged,
+    Data(state): Data<&State>,
+) -> Result<Response, PageError> {
     let now = crate::core::now();
     listing(
         state,
-        req,
+        admin,
+        paged,
         Table {
             section: "tokens",
             title: "Tokens",
@@ -120,10 +132,15 @@ pub async fn tokens(req: &Request, Data(state): Data<&State>) -> Response {
 
 /// `GET /admin/consents`.
 #[handler]
-pub async fn consents(req: &Request, Data(state): Data<&State>) -> Response {
+pub async fn consents(
+    admin: Superuser,
+    paged: Paged,
+    Data(state): Data<&State>,
+) -> Result<Response, PageError> {
     listing(
         state,
-        req,
+        admin,
+        paged,
         Table {
             section: "consents",
             title: "Consents",
@@ -153,35 +170,23 @@ pub async fn consents(req: &Request, Data(state): Data<&State>) -> Response {
 
 /// Shared body of the three single-row POST actions.
 async fn act(
-    req: &Request,
-    body: Body,
     state: &State,
+    v: &Visitor,
     raw_id: &str,
     action: &str,
     back: &str,
-) -> Response {
-    let (v, _) = match forms::superuser_form(state, req, body).await {
-        Ok(vf) => vf,
-        Err(r) => return r,
-    };
-    let id = match parse_id(state, raw_id) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let id = parse_id(raw_id)?;
     let now = crate::core::now();
-    let done = match action {
+    let n = match action {
         "code.revoke" => state.store.revoke_code(id).await,
         "token.revoke" => state.store.revoke_token(id, now).await,
         _ => state.store.withdraw_consent(id, now).await,
-    };
-    let n = match done {
-        Ok(n) => n,
-        Err(e) => return state.unavailable_page(&e),
-    };
+    }?;
     let what = action.split('.').next().unwrap_or(action);
     forms::audited_redirect(
         state,
-        &v,
+        v,
         action,
         &format!("{what} #{id}"),
         &format!("{n} affected"),
@@ -193,32 +198,29 @@ async fn act(
 /// `POST /admin/codes/:id/revoke`.
 #[handler]
 pub async fn revoke_code(
-    req: &Request,
+    CsrfForm(Superuser(v), _): CsrfForm<Superuser>,
     Path(id): Path<String>,
-    body: Body,
     Data(state): Data<&State>,
-) -> Response {
-    act(req, body, state, &id, "code.revoke", "/admin/codes").await
+) -> Result<Response, PageError> {
+    act(state, &v, &id, "code.revoke", "/admin/codes").await
 }
 
 /// `POST /admin/tokens/:id/revoke`: revoking a refresh token also ends its access tokens.
 #[handler]
 pub async fn revoke_token(
-    req: &Request,
+    CsrfForm(Superuser(v), _): CsrfForm<Superuser>,
     Path(id): Path<String>,
-    body: Body,
     Data(state): Data<&State>,
-) -> Response {
-    act(req, body, state, &id, "token.revoke", "/admin/tokens").await
+) -> Result<Response, PageError> {
+    act(state, &v, &id, "token.revoke", "/admin/tokens").await
 }
 
 /// `POST /admin/consents/:id/withdraw`: also revokes the tokens the consent backed.
 #[handler]
 pub async fn withdraw_consent(
-    req: &Request,
+    CsrfForm(Superuser(v), _): CsrfForm<Superuser>,
     Path(id): Path<String>,
-    body: Body,
     Data(state): Data<&State>,
-) -> Response {
-    act(req, body, state, &id, "consent.withdraw", "/admin/consents").await
+) -> Result<Response, PageError> {
+    act(state, &v, &id, "consent.withdraw", "/admin/consents").await
 }

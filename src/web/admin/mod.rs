@@ -1,20 +1,25 @@
-//! `/admin/`: the administration pages, for superusers only. Every handler's first line is
-//! `forms::superuser(..)`, which sends anonymous visitors to the login page and shows everyone
-//! else a 403 page; every state change is a CSRF-checked POST that writes an audit log line.
+//! `/admin/`: the administration pages, for superusers only. Every handler's first parameter
+//! is the [`Superuser`] extractor, which sends anonymous visitors to the login page and shows
+//! everyone else a 403 page; every state change is a [`CsrfForm`]-checked POST that writes an
+//! audit log line.
+//!
+//! [`CsrfForm`]: crate::web::extract::CsrfForm
 
 pub(crate) mod clients;
 mod grants;
+mod scopes;
 mod users;
 
 use poem::http::StatusCode;
 use poem::web::Data;
-use poem::{Request, Response, Route, handler};
-
-use crate::web::methods::{get, post};
+use poem::{Response, Route, handler};
 use serde::Serialize;
 
-use super::State;
-use super::forms::{self, insert_pager, list_query};
+use super::error::PageError;
+use super::extract::{Paged, Superuser};
+use super::forms::insert_pager;
+use super::methods::{get, post};
+use super::state::State;
 use crate::core::portal::{ListQuery, Page};
 use crate::core::store::StoreError;
 
@@ -31,10 +36,7 @@ pub fn routes() -> Route {
         .at("/clients/:id/secret", post(clients::regenerate_secret))
         .at("/clients/:id/revoke", post(clients::revoke_all))
         .at("/clients/:id/delete", post(clients::delete))
-        .at(
-            "/scopes",
-            get(clients::scope_list).post(clients::save_scope),
-        )
+        .at("/scopes", get(scopes::list).post(scopes::save))
         .at("/users", get(users::list))
         .at("/users/:id", get(users::show).post(users::update))
         .at("/users/:id/password", post(users::reset_password))
@@ -114,28 +116,21 @@ pub(crate) struct Table<'a> {
     pub new_url: Option<&'a str>,
 }
 
-/// Serves an admin listing (`admin/list.html`): the superuser check, the `?q=&page=` request,
-/// one page from the store (`fetch`) and the searchable, paged table of its items (`row` renders
-/// one). Every listing takes these steps; only the query and the cells differ.
+/// Serves an admin listing (`admin/list.html`) to the superuser: one page from the store
+/// (`fetch`) for the `?q=&page=` request, and the searchable, paged table of its items (`row`
+/// renders one). Every listing takes these steps; only the query and the cells differ.
 pub(crate) async fn listing<T, Fut>(
     state: &State,
-    req: &Request,
+    Superuser(v): Superuser,
+    Paged { query: q, page }: Paged,
     table: Table<'_>,
     fetch: impl FnOnce(ListQuery) -> Fut,
     row: impl FnMut(T) -> Row,
-) -> Response
+) -> Result<Response, PageError>
 where
     Fut: Future<Output = Result<Page<T>, StoreError>>,
 {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let (q, page) = list_query(req);
-    let found = match fetch(q.clone()).await {
-        Ok(p) => p,
-        Err(e) => return state.unavailable_page(&e),
-    };
+    let found = fetch(q.clone()).await?;
     let rows: Vec<Row> = found.items.into_iter().map(row).collect();
     let mut ctx = v.context();
     ctx.insert("section", table.section);
@@ -145,7 +140,7 @@ where
     ctx.insert("new_url", &table.new_url);
     ctx.insert("rows", &rows);
     insert_pager(&mut ctx, table.path, &q, page, found.total);
-    state.render(StatusCode::OK, "admin/list.html", &ctx)
+    Ok(state.render(StatusCode::OK, "admin/list.html", &ctx))
 }
 
 /// The token listing searched for `search` (a username or client id): where a bulk revocation
@@ -180,23 +175,17 @@ pub(crate) fn when(t: i64) -> String {
 
 /// `GET /admin/`: pending clients and the latest audit lines.
 #[handler]
-pub async fn dashboard(req: &Request, Data(state): Data<&State>) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub async fn dashboard(
+    Superuser(v): Superuser,
+    Data(state): Data<&State>,
+) -> Result<Response, PageError> {
     let recent = ListQuery {
         search: String::new(),
         offset: 0,
         limit: 10,
     };
-    let (audit, users) = match (
-        state.store.list_audit(&recent).await,
-        state.store.list_users(&recent).await,
-    ) {
-        (Ok(a), Ok(u)) => (a, u),
-        (Err(e), _) | (_, Err(e)) => return state.unavailable_page(&e),
-    };
+    let audit = state.store.list_audit(&recent).await?;
+    let users = state.store.list_users(&recent).await?;
     // Walk every client in pages: the pending ones may be anywhere.
     let mut pending = Vec::new();
     let mut client_count;
@@ -205,10 +194,7 @@ pub async fn dashboard(req: &Request, Data(state): Data<&State>) -> Response {
         ..recent.clone()
     };
     loop {
-        let found = match state.store.list_clients(&page).await {
-            Ok(f) => f,
-            Err(e) => return state.unavailable_page(&e),
-        };
+        let found = state.store.list_clients(&page).await?;
         client_count = found.total;
         let n = i64::try_from(found.items.len()).unwrap_or(0);
         pending.extend(
@@ -239,15 +225,20 @@ pub async fn dashboard(req: &Request, Data(state): Data<&State>) -> Response {
     ctx.insert("client_count", &client_count);
     ctx.insert("user_count", &users.total);
     ctx.insert("audit", &audit);
-    state.render(StatusCode::OK, "admin/index.html", &ctx)
+    Ok(state.render(StatusCode::OK, "admin/index.html", &ctx))
 }
 
 /// `GET /admin/audit`: the audit log, newest first.
 #[handler]
-pub async fn audit_log(req: &Request, Data(state): Data<&State>) -> Response {
+pub async fn audit_log(
+    admin: Superuser,
+    paged: Paged,
+    Data(state): Data<&State>,
+) -> Result<Response, PageError> {
     listing(
         state,
-        req,
+        admin,
+        paged,
         Table {
             section: "audit",
             title: "Audit log",

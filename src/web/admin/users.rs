@@ -2,34 +2,25 @@
 
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
-use poem::{Body, Request, Response, handler};
+use poem::{Response, handler};
 
 use super::{Action, Cell, Row, Table, listing};
 use crate::core::model::User;
 use crate::core::secret::{generate_token, hash_password};
-use crate::web::State;
-use crate::web::forms::{self, FormData, Visitor, not_found, parse_id};
+use crate::web::error::PageError;
+use crate::web::extract::{CsrfForm, Paged, Superuser, Visitor};
+use crate::web::forms::{self, parse_id};
+use crate::web::state::State;
 
-async fn load_user(state: &State, raw_id: &str) -> Result<User, Response> {
-    let id = parse_id(state, raw_id)?;
-    match state.store.user_by_id(id).await {
-        Ok(Some(u)) => Ok(u),
-        Ok(None) => Err(not_found(state)),
-        Err(e) => Err(state.unavailable_page(&e)),
-    }
-}
-
-/// The superuser, their CSRF-checked form and the user named in the path: what every POST
-/// action on one user starts with, in the order that reveals nothing to outsiders.
-async fn user_action(
-    state: &State,
-    req: &Request,
-    body: Body,
-    raw_id: &str,
-) -> Result<(Visitor, FormData, User), Response> {
-    let (v, f) = forms::superuser_form(state, req, body).await?;
-    let u = load_user(state, raw_id).await?;
-    Ok((v, f, u))
+/// The user named in the path; a missing one gets the 404 page. Handlers take the superuser
+/// (and the CSRF-checked form) first, so outsiders learn nothing from it.
+async fn load_user(state: &State, raw_id: &str) -> Result<User, PageError> {
+    let id = parse_id(raw_id)?;
+    state
+        .store
+        .user_by_id(id)
+        .await?
+        .ok_or_else(PageError::not_found)
 }
 
 fn user_page(
@@ -59,11 +50,16 @@ fn user_page(
 
 /// `GET /admin/users`: searchable by username or email.
 #[handler]
-pub async fn list(req: &Request, Data(state): Data<&State>) -> Response {
+pub async fn list(
+    admin: Superuser,
+    paged: Paged,
+    Data(state): Data<&State>,
+) -> Result<Response, PageError> {
     let yes = |b: bool| if b { "yes" } else { "no" };
     listing(
         state,
-        req,
+        admin,
+        paged,
         Table {
             section: "users",
             title: "Users",
@@ -93,45 +89,37 @@ pub async fn list(req: &Request, Data(state): Data<&State>) -> Response {
 
 /// `GET /admin/users/:id`.
 #[handler]
-pub async fn show(req: &Request, Path(id): Path<String>, Data(state): Data<&State>) -> Response {
-    let v = match forms::superuser(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    match load_user(state, &id).await {
-        Ok(u) => user_page(state, &v, StatusCode::OK, &u, None, None),
-        Err(r) => r,
-    }
+pub async fn show(
+    Superuser(v): Superuser,
+    Path(id): Path<String>,
+    Data(state): Data<&State>,
+) -> Result<Response, PageError> {
+    let u = load_user(state, &id).await?;
+    Ok(user_page(state, &v, StatusCode::OK, &u, None, None))
 }
 
 /// `POST /admin/users/:id`: the active and superuser flags.
 #[handler]
 pub async fn update(
-    req: &Request,
+    CsrfForm(Superuser(v), f): CsrfForm<Superuser>,
     Path(id): Path<String>,
-    body: Body,
     Data(state): Data<&State>,
-) -> Response {
-    let (v, f, u) = match user_action(state, req, body, &id).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let u = load_user(state, &id).await?;
     let active = f.get("is_active") == "on";
     let superuser = f.get("is_superuser") == "on";
     // Locking yourself out would leave nobody able to undo it from the web.
     if u.id == v.user.id && !(active && superuser) {
-        return user_page(
+        return Ok(user_page(
             state,
             &v,
             StatusCode::UNPROCESSABLE_ENTITY,
             &u,
             None,
             Some("You cannot deactivate yourself or remove your own superuser flag."),
-        );
+        ));
     }
-    if let Err(e) = state.store.set_user_flags(u.id, active, superuser).await {
-        return state.unavailable_page(&e);
-    }
+    state.store.set_user_flags(u.id, active, superuser).await?;
     forms::audited_redirect(
         state,
         &v,
@@ -147,58 +135,47 @@ pub async fn update(
 /// the user's sessions.
 #[handler]
 pub async fn reset_password(
-    req: &Request,
+    CsrfForm(Superuser(v), _): CsrfForm<Superuser>,
     Path(id): Path<String>,
-    body: Body,
     Data(state): Data<&State>,
-) -> Response {
-    let (v, _, u) = match user_action(state, req, body, &id).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let u = load_user(state, &id).await?;
     let password: String = generate_token().chars().take(16).collect();
     let plain = password.clone();
     let hash = match tokio::task::spawn_blocking(move || hash_password(&plain)).await {
         Ok(Ok(h)) => h,
-        _ => return state.unavailable_page(&"password hashing failed"),
+        _ => return Err(PageError::unavailable(&"password hashing failed")),
     };
-    if let Err(e) = state.store.set_user_password(u.id, &hash).await {
-        return state.unavailable_page(&e);
-    }
-    if let Err(r) = v
-        .audit(
-            state,
-            "user.password_reset",
-            &format!("user {}", u.username),
-            "",
-        )
-        .await
-    {
-        return r;
-    }
-    user_page(state, &v, StatusCode::OK, &u, Some(&password), None)
+    state.store.set_user_password(u.id, &hash).await?;
+    v.audit(
+        state,
+        "user.password_reset",
+        &format!("user {}", u.username),
+        "",
+    )
+    .await?;
+    Ok(user_page(
+        state,
+        &v,
+        StatusCode::OK,
+        &u,
+        Some(&password),
+        None,
+    ))
 }
 
 /// `POST /admin/users/:id/revoke`: every token and unredeemed code of the user.
 #[handler]
 pub async fn revoke_all(
-    req: &Request,
+    CsrfForm(Superuser(v), _): CsrfForm<Superuser>,
     Path(id): Path<String>,
-    body: Body,
     Data(state): Data<&State>,
-) -> Response {
-    let (v, _, u) = match user_action(state, req, body, &id).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
-    let n = match state
+) -> Result<Response, PageError> {
+    let u = load_user(state, &id).await?;
+    let n = state
         .store
         .revoke_user_tokens(u.id, crate::core::now())
-        .await
-    {
-        Ok(n) => n,
-        Err(e) => return state.unavailable_page(&e),
-    };
+        .await?;
     forms::audited_redirect(
         state,
         &v,

@@ -6,16 +6,16 @@ use std::collections::BTreeMap;
 
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
-use poem::{Body, Request, Response, Route, handler};
-
-use crate::web::methods::{get, post};
+use poem::{Response, Route, handler};
 use serde::Serialize;
 
-use super::State;
-use super::admin::clients::approval_view;
-use super::forms::{
-    self, FormData, Visitor, check_optional_url, client_target, not_found, see_other, word_count,
-};
+use super::admin::clients::{approval_view, owner_name};
+use super::error::PageError;
+use super::extract::{CsrfForm, Visitor};
+use super::forms::{self, check_optional_url, client_target, word_count};
+use super::methods::{get, post};
+use super::reply::see_other;
+use super::state::State;
 use crate::core::client_rules::{ClientDraft, ClientRules};
 use crate::core::model::{Approval, Client, ClientType, GrantType};
 use crate::core::portal::ClientProfile;
@@ -54,15 +54,8 @@ struct AddForm {
 
 /// `GET /developer/`: the visitor's apps.
 #[handler]
-pub async fn index(req: &Request, Data(state): Data<&State>) -> Response {
-    let v = match forms::signed_in(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let apps = match state.store.clients_of_user(v.user.id).await {
-        Ok(a) => a,
-        Err(e) => return state.unavailable_page(&e),
-    };
+pub async fn index(v: Visitor, Data(state): Data<&State>) -> Result<Response, PageError> {
+    let apps = state.store.clients_of_user(v.user.id).await?;
     let apps: Vec<serde_json::Value> = apps
         .iter()
         .map(|c| {
@@ -73,20 +66,14 @@ pub async fn index(req: &Request, Data(state): Data<&State>) -> Response {
     let mut ctx = v.context();
     ctx.insert("section", "apps");
     ctx.insert("apps", &apps);
-    state.render(StatusCode::OK, "developer/index.html", &ctx)
+    Ok(state.render(StatusCode::OK, "developer/index.html", &ctx))
 }
 
 /// `GET /developer/terms`: the developer terms (replace `developer/terms.html` to change them).
 #[handler]
-pub async fn terms(req: &Request, Data(state): Data<&State>) -> Response {
+pub async fn terms(visitor: Option<Visitor>, Data(state): Data<&State>) -> Response {
     // Readable signed out too: people read the terms before they sign up.
-    let mut ctx = match crate::web::session::load(state, req).await {
-        Ok(Some(s)) => match s.user.clone() {
-            Some(user) => Visitor { session: s, user }.context(),
-            None => tera::Context::new(),
-        },
-        _ => tera::Context::new(),
-    };
+    let mut ctx = visitor.map_or_else(tera::Context::new, |v| v.context());
     ctx.insert("section", "terms");
     state.render(StatusCode::OK, "developer/terms.html", &ctx)
 }
@@ -97,11 +84,8 @@ async fn add_page(
     status: StatusCode,
     form: &AddForm,
     errors: &BTreeMap<&'static str, String>,
-) -> Response {
-    let scopes = match state.store.list_scopes().await {
-        Ok(s) => s,
-        Err(e) => return state.unavailable_page(&e),
-    };
+) -> Result<Response, PageError> {
+    let scopes = state.store.list_scopes().await?;
     let all: Vec<serde_json::Value> = scopes
         .iter()
         .map(|s| serde_json::json!({ "name": s.name, "description": s.description }))
@@ -113,16 +97,12 @@ async fn add_page(
     ctx.insert("all_scopes", &all);
     ctx.insert("min_words", &MIN_WORDS);
     ctx.insert("max_words", &MAX_WORDS);
-    state.render(status, "developer/add.html", &ctx)
+    Ok(state.render(status, "developer/add.html", &ctx))
 }
 
 /// `GET /developer/add`: the registration form.
 #[handler]
-pub async fn add_form(req: &Request, Data(state): Data<&State>) -> Response {
-    let v = match forms::signed_in(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub async fn add_form(v: Visitor, Data(state): Data<&State>) -> Result<Response, PageError> {
     let form = AddForm {
         nonce: forms::new_nonce(),
         ..AddForm::default()
@@ -133,11 +113,10 @@ pub async fn add_form(req: &Request, Data(state): Data<&State>) -> Response {
 /// `POST /developer/add`: registers the app (pending approval) and opens its dashboard with the
 /// secret shown once. The form's single-use nonce makes a double submit open the same app.
 #[handler]
-pub async fn add(req: &Request, body: Body, Data(state): Data<&State>) -> Response {
-    let (v, f) = match forms::signed_in_form(state, req, body).await {
-        Ok(vf) => vf,
-        Err(r) => return r,
-    };
+pub async fn add(
+    CsrfForm(v, f): CsrfForm<Visitor>,
+    Data(state): Data<&State>,
+) -> Result<Response, PageError> {
     let form = AddForm {
         name: f.get("name").trim().to_owned(),
         redirect_uris: f.get("redirect_uris").to_owned(),
@@ -147,10 +126,7 @@ pub async fn add(req: &Request, body: Body, Data(state): Data<&State>) -> Respon
         nonce: f.get("nonce").to_owned(),
         words: word_count(f.get("description")),
     };
-    let known = match state.store.list_scopes().await {
-        Ok(s) => s,
-        Err(e) => return state.unavailable_page(&e),
-    };
+    let known = state.store.list_scopes().await?;
     // Every portal app has the same shape: a confidential web app with code and refresh grants.
     let draft = ClientDraft {
         name: form.name.clone(),
@@ -191,16 +167,15 @@ pub async fn add(req: &Request, body: Body, Data(state): Data<&State>) -> Respon
         Ok(valid) if errors.is_empty() => valid,
         _ => return add_page(state, &v, StatusCode::UNPROCESSABLE_ENTITY, &form, &errors).await,
     };
-    match forms::claim(state, &form.nonce).await {
-        Ok(None) => {}
-        Ok(Some(done)) if !done.is_empty() => {
-            return see_other(&format!("/developer/apps/{done}"));
+    match forms::claim(state, &form.nonce).await? {
+        None => {}
+        Some(done) if !done.is_empty() => {
+            return Ok(see_other(&format!("/developer/apps/{done}")));
         }
-        Ok(Some(_)) => return see_other("/developer/"),
-        Err(r) => return r,
+        Some(_) => return Ok(see_other("/developer/")),
     }
     let (new, secret) = valid.into_new_client(Approval::Pending, Some(v.user.id));
-    let registered = state
+    let client = state
         .store
         .register_app(
             new,
@@ -211,18 +186,10 @@ pub async fn add(req: &Request, body: Body, Data(state): Data<&State>) -> Respon
                 ..ClientProfile::default()
             },
         )
-        .await;
-    let client = match registered {
-        Ok(c) => c,
-        Err(e) => return state.unavailable_page(&e),
-    };
+        .await?;
     forms::finish(state, &form.nonce, &client.client_id).await;
-    if let Err(r) = v
-        .audit(state, "app.register", &client_target(&client), "")
-        .await
-    {
-        return r;
-    }
+    v.audit(state, "app.register", &client_target(&client), "")
+        .await?;
     dashboard_page(
         state,
         &v,
@@ -253,22 +220,11 @@ async fn dashboard_page(
     status: StatusCode,
     c: &Client,
     extras: &Extras,
-) -> Response {
-    let (profile, members, owner) = match (
-        state.store.client_profile(c.id).await,
-        state.store.client_members(c.id).await,
-        state.store.client_owner(c.id).await,
-    ) {
-        (Ok(p), Ok(m), Ok(o)) => (p.unwrap_or_default(), m, o),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return state.unavailable_page(&e),
-    };
-    let owner_name = match owner {
-        Some(id) => match state.store.user_by_id(id).await {
-            Ok(u) => u.map(|u| u.username),
-            Err(e) => return state.unavailable_page(&e),
-        },
-        None => None,
-    };
+) -> Result<Response, PageError> {
+    let profile = state.store.client_profile(c.id).await?.unwrap_or_default();
+    let members = state.store.client_members(c.id).await?;
+    let owner = state.store.client_owner(c.id).await?;
+    let owner_name = owner_name(state, owner).await?;
     let (status_name, reason) = approval_view(&c.approval);
     let branding = extras.branding.clone().unwrap_or([
         profile.logo_url.clone(),
@@ -309,68 +265,41 @@ async fn dashboard_page(
     ctx.insert("member", &extras.member);
     ctx.insert("secret", &extras.secret);
     ctx.insert("errors", &extras.errors);
-    state.render(status, "developer/app.html", &ctx)
+    Ok(state.render(status, "developer/app.html", &ctx))
 }
 
 /// Loads an app the visitor may edit: its owner or a team member. Strangers get a 403 page
 /// (not a 404: the client id is public anyway).
-async fn editable(state: &State, v: &Visitor, client_id: &str) -> Result<Client, Response> {
-    let client = match state.store.client_by_client_id(client_id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return Err(not_found(state)),
-        Err(e) => return Err(state.unavailable_page(&e)),
-    };
-    let owner = state
+async fn editable(state: &State, v: &Visitor, client_id: &str) -> Result<Client, PageError> {
+    let client = state
         .store
-        .client_owner(client.id)
-        .await
-        .map_err(|e| state.unavailable_page(&e))?;
-    if owner == Some(v.user.id) {
+        .client_by_client_id(client_id)
+        .await?
+        .ok_or_else(PageError::not_found)?;
+    if state.store.client_owner(client.id).await? == Some(v.user.id) {
         return Ok(client);
     }
-    let members = state
-        .store
-        .client_members(client.id)
-        .await
-        .map_err(|e| state.unavailable_page(&e))?;
+    let members = state.store.client_members(client.id).await?;
     if members.iter().any(|m| m.user_id == v.user.id) {
         return Ok(client);
     }
     tracing::info!(user = ?v.user.username, client = ?client.client_id, "portal edit refused");
-    Err(state.error_page(
+    Err(PageError::new(
         StatusCode::FORBIDDEN,
         "Not your app",
         "Only the app's owner and its team members can see and edit it.",
     ))
 }
 
-/// Signed in, a valid CSRF token, and the right to edit the app: what every POST needs.
-async fn post_guard(
-    state: &State,
-    req: &Request,
-    body: Body,
-    client_id: &str,
-) -> Result<(Visitor, FormData, Client), Response> {
-    let (v, f) = forms::signed_in_form(state, req, body).await?;
-    let c = editable(state, &v, client_id).await?;
-    Ok((v, f, c))
-}
-
 /// `GET /developer/apps/:client_id`: the app's dashboard.
 #[handler]
 pub async fn dashboard(
-    req: &Request,
+    v: Visitor,
     Path(client_id): Path<String>,
     Data(state): Data<&State>,
-) -> Response {
-    let v = match forms::signed_in(state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    match editable(state, &v, &client_id).await {
-        Ok(c) => dashboard_page(state, &v, StatusCode::OK, &c, &Extras::default()).await,
-        Err(r) => r,
-    }
+) -> Result<Response, PageError> {
+    let c = editable(state, &v, &client_id).await?;
+    dashboard_page(state, &v, StatusCode::OK, &c, &Extras::default()).await
 }
 
 /// The app's dashboard, where every app action returns to.
@@ -385,15 +314,11 @@ fn back(c: &Client) -> Response {
 /// `POST /developer/apps/:client_id/branding`: logo, homepage and privacy-policy addresses.
 #[handler]
 pub async fn save_branding(
-    req: &Request,
+    CsrfForm(v, f): CsrfForm<Visitor>,
     Path(client_id): Path<String>,
-    body: Body,
     Data(state): Data<&State>,
-) -> Response {
-    let (v, f, c) = match post_guard(state, req, body, &client_id).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let c = editable(state, &v, &client_id).await?;
     let values = [
         f.get("logo_url").trim().to_owned(),
         f.get("homepage_url").trim().to_owned(),
@@ -418,32 +343,27 @@ pub async fn save_branding(
         };
         return dashboard_page(state, &v, StatusCode::UNPROCESSABLE_ENTITY, &c, &extras).await;
     }
-    let mut profile = match state.store.client_profile(c.id).await {
-        Ok(p) => p.unwrap_or(ClientProfile {
+    let mut profile = state
+        .store
+        .client_profile(c.id)
+        .await?
+        .unwrap_or(ClientProfile {
             client_id: c.id,
             ..ClientProfile::default()
-        }),
-        Err(e) => return state.unavailable_page(&e),
-    };
+        });
     [profile.logo_url, profile.homepage_url, profile.privacy_url] = values;
-    if let Err(e) = state.store.save_client_profile(profile).await {
-        return state.unavailable_page(&e);
-    }
-    back(&c)
+    state.store.save_client_profile(profile).await?;
+    Ok(back(&c))
 }
 
 /// `POST /developer/apps/:client_id/redirects`.
 #[handler]
 pub async fn save_redirects(
-    req: &Request,
+    CsrfForm(v, f): CsrfForm<Visitor>,
     Path(client_id): Path<String>,
-    body: Body,
     Data(state): Data<&State>,
-) -> Response {
-    let (v, f, mut c) = match post_guard(state, req, body, &client_id).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let mut c = editable(state, &v, &client_id).await?;
     let text = f.get("redirect_uris").to_owned();
     // The whole client is checked again, so an edit cannot leave it in a shape the endpoints
     // refuse. Its scopes are not being edited: one since removed from the registry stays.
@@ -455,9 +375,7 @@ pub async fn save_redirects(
     };
     match draft.validate(&rules) {
         Ok(valid) => {
-            if let Err(e) = state.store.update_client(c.id, &valid).await {
-                return state.unavailable_page(&e);
-            }
+            state.store.update_client(c.id, &valid).await?;
             valid.apply_to(&mut c);
             forms::audited_redirect(
                 state,
@@ -490,26 +408,17 @@ pub async fn save_redirects(
 /// working at once.
 #[handler]
 pub async fn regenerate_secret(
-    req: &Request,
+    CsrfForm(v, _): CsrfForm<Visitor>,
     Path(client_id): Path<String>,
-    body: Body,
     Data(state): Data<&State>,
-) -> Response {
-    let (v, _, c) = match post_guard(state, req, body, &client_id).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let c = editable(state, &v, &client_id).await?;
     let secret = generate_token();
-    if let Err(e) = state
+    state
         .store
         .set_client_secret(c.id, Some(hash_secret(&secret)))
-        .await
-    {
-        return state.unavailable_page(&e);
-    }
-    if let Err(r) = v.audit(state, "app.secret", &client_target(&c), "").await {
-        return r;
-    }
+        .await?;
+    v.audit(state, "app.secret", &client_target(&c), "").await?;
     let extras = Extras {
         secret: Some(secret),
         ..Extras::default()
@@ -520,42 +429,33 @@ pub async fn regenerate_secret(
 /// `POST /developer/apps/:client_id/members`: adds a team member by username.
 #[handler]
 pub async fn add_member(
-    req: &Request,
+    CsrfForm(v, f): CsrfForm<Visitor>,
     Path(client_id): Path<String>,
-    body: Body,
     Data(state): Data<&State>,
-) -> Response {
-    let (v, f, c) = match post_guard(state, req, body, &client_id).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let c = editable(state, &v, &client_id).await?;
     let username = f.get("username").trim().to_owned();
     let refuse = |msg: String| Extras {
         member: username.clone(),
         errors: BTreeMap::from([("member", msg)]),
         ..Extras::default()
     };
-    let user = match state.store.user_by_username(&username).await {
-        Ok(Some(u)) if u.is_active => u,
-        Ok(_) => {
+    let user = match state.store.user_by_username(&username).await? {
+        Some(u) if u.is_active => u,
+        _ => {
             let extras = refuse(format!("There is no user named “{username}”."));
             return dashboard_page(state, &v, StatusCode::UNPROCESSABLE_ENTITY, &c, &extras).await;
         }
-        Err(e) => return state.unavailable_page(&e),
     };
-    let owner = match state.store.client_owner(c.id).await {
-        Ok(o) => o,
-        Err(e) => return state.unavailable_page(&e),
-    };
-    if owner == Some(user.id) {
+    if state.store.client_owner(c.id).await? == Some(user.id) {
         let extras = refuse(format!("“{username}” owns this app already."));
         return dashboard_page(state, &v, StatusCode::UNPROCESSABLE_ENTITY, &c, &extras).await;
     }
     match state.store.add_client_member(c.id, user.id).await {
         Ok(()) => {}
         // A double submit (or someone else was quicker): the member is there, which is the goal.
-        Err(crate::core::store::StoreError::Conflict(_)) => return back(&c),
-        Err(e) => return state.unavailable_page(&e),
+        Err(crate::core::store::StoreError::Conflict(_)) => return Ok(back(&c)),
+        Err(e) => return Err(e.into()),
     }
     forms::audited_redirect(
         state,
@@ -571,21 +471,15 @@ pub async fn add_member(
 /// `POST /developer/apps/:client_id/members/remove`.
 #[handler]
 pub async fn remove_member(
-    req: &Request,
+    CsrfForm(v, f): CsrfForm<Visitor>,
     Path(client_id): Path<String>,
-    body: Body,
     Data(state): Data<&State>,
-) -> Response {
-    let (v, f, c) = match post_guard(state, req, body, &client_id).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let c = editable(state, &v, &client_id).await?;
     let Ok(user_id) = f.get("user_id").parse::<i64>() else {
-        return back(&c);
+        return Ok(back(&c));
     };
-    if let Err(e) = state.store.remove_client_member(c.id, user_id).await {
-        return state.unavailable_page(&e);
-    }
+    state.store.remove_client_member(c.id, user_id).await?;
     forms::audited_redirect(
         state,
         &v,

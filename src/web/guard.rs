@@ -10,15 +10,18 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use poem::error::ResponseError;
+use poem::http::StatusCode;
 use poem::web::RequestBody;
 use poem::{Body, FromRequest, Request};
 
+use super::error::{Audience, status_of};
+use super::request::is_form;
+use super::state::State;
 use crate::core::error::{ErrorCode, OAuthError};
 use crate::core::scope::ScopeSet;
 use crate::core::token::ActiveToken;
 use crate::registry::GuardEntry;
-use crate::web::State;
-use crate::web::request::is_form;
 
 /// The largest form body read for an `access_token` field.
 const MAX_FORM: usize = 64 * 1024;
@@ -117,7 +120,8 @@ impl Refusal {
 }
 
 /// A guard failure, carried as the RFC 6750 response [`GuardError::response`] builds.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{error}")]
 pub struct GuardError {
     /// Why the request was refused.
     pub reason: Refusal,
@@ -150,15 +154,19 @@ impl GuardError {
     /// `insufficient_scope` the scope needed (RFC 6750 §3, §3.1).
     pub fn response(&self) -> poem::Response {
         if self.error.code == ErrorCode::ServerError {
-            return crate::web::error::oauth_error(&self.error);
+            return super::error::oauth_error(&self.error);
         }
-        crate::web::error::bearer_error(&self.error, self.scope.as_ref(), !self.is_missing_token())
+        super::error::bearer_error(&self.error, self.scope.as_ref(), !self.is_missing_token())
     }
 }
 
-impl From<GuardError> for poem::Error {
-    fn from(e: GuardError) -> Self {
-        poem::Error::from_response(e.response())
+impl ResponseError for GuardError {
+    fn status(&self) -> StatusCode {
+        status_of(self.error.code, Audience::Client)
+    }
+
+    fn as_response(&self) -> poem::Response {
+        self.response()
     }
 }
 
