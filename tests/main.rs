@@ -36,6 +36,7 @@ mod syncscopes;
 mod throttle;
 mod timeouts;
 mod tls;
+mod token_events;
 mod ui;
 mod userinfo;
 mod walkthroughs;

@@ -233,7 +233,13 @@ impl PortalStore for DbStore {
         let q = q.clone();
         self.run(move |conn| {
             let p = pattern(&q.search);
-            let filter = matching!(p, audit_log::actor, audit_log::action, audit_log::target);
+            let filter = matching!(
+                p,
+                audit_log::actor,
+                audit_log::action,
+                audit_log::target,
+                audit_log::detail
+            );
             paged!(conn, q, from: audit_log::table, filter: filter, order: audit_log::id.desc(),
                 select: AuditRow, into: AuditEntry)
         })

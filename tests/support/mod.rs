@@ -607,6 +607,11 @@ pub async fn issue_access_token(
                 expires_at: now + lifetime,
             },
             None,
+            if user.is_some() {
+                GrantType::Password
+            } else {
+                GrantType::ClientCredentials
+            },
         )
         .await
         .unwrap();

@@ -5,6 +5,7 @@ use poem::web::{Data, Path};
 use poem::{Body, Request, Response, handler};
 
 use super::{Action, Cell, Row, Table, listing, when};
+use crate::core::lifecycle::Revoker;
 use crate::web::State;
 use crate::web::forms::{self, parse_id};
 
@@ -171,7 +172,13 @@ async fn act(
     let now = crate::core::now();
     let done = match action {
         "code.revoke" => state.store.revoke_code(id).await,
-        "token.revoke" => state.store.revoke_token(id, now).await,
+        "token.revoke" => {
+            let by = Revoker::Admin {
+                id: v.user.id,
+                username: v.user.username.clone(),
+            };
+            state.store.revoke_token(id, now, by).await
+        }
         _ => state.store.withdraw_consent(id, now).await,
     };
     let n = match done {
