@@ -6,6 +6,7 @@
 mod support;
 
 mod admin;
+mod admin_dashboard;
 mod browser;
 mod cleartokens;
 mod cli;
@@ -31,6 +32,7 @@ mod portal;
 mod portal_store;
 mod refresh_grace;
 mod revocation_races;
+mod rolling_upgrade;
 mod serve_before_db;
 mod syncscopes;
 mod throttle;

@@ -340,6 +340,8 @@ pub trait PortalStore: Send + Sync {
         &self,
         q: &super::portal::ListQuery,
     ) -> Result<super::portal::Page<super::portal::AuditEntry>, StoreError>;
+    /// Counts the live tokens and signed-in sessions at `now`.
+    async fn live_counts(&self, now: i64) -> Result<super::portal::LiveCounts, StoreError>;
     /// Claims a single-use form nonce (by hash): the first claim wins, every later one is told
     /// what the first recorded.
     async fn claim_submission(

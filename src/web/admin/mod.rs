@@ -3,6 +3,7 @@
 //! else a 403 page; every state change is a CSRF-checked POST that writes an audit log line.
 
 pub(crate) mod clients;
+mod figures;
 mod grants;
 mod users;
 
@@ -178,7 +179,7 @@ pub(crate) fn when(t: i64) -> String {
     )
 }
 
-/// `GET /admin/`: pending clients and the latest audit lines.
+/// `GET /admin/`: live figures, pending clients and the latest audit lines.
 #[handler]
 pub async fn dashboard(req: &Request, Data(state): Data<&State>) -> Response {
     let v = match forms::superuser(state, req).await {
@@ -190,12 +191,13 @@ pub async fn dashboard(req: &Request, Data(state): Data<&State>) -> Response {
         offset: 0,
         limit: 10,
     };
-    let (audit, users) = match (
+    let (audit, users, figures) = match (
         state.store.list_audit(&recent).await,
         state.store.list_users(&recent).await,
+        figures::context(state).await,
     ) {
-        (Ok(a), Ok(u)) => (a, u),
-        (Err(e), _) | (_, Err(e)) => return state.unavailable_page(&e),
+        (Ok(a), Ok(u), Ok(f)) => (a, u, f),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return state.unavailable_page(&e),
     };
     // Walk every client in pages: the pending ones may be anywhere.
     let mut pending = Vec::new();
@@ -239,6 +241,7 @@ pub async fn dashboard(req: &Request, Data(state): Data<&State>) -> Response {
     ctx.insert("client_count", &client_count);
     ctx.insert("user_count", &users.total);
     ctx.insert("audit", &audit);
+    ctx.insert("figures", &figures);
     state.render(StatusCode::OK, "admin/index.html", &ctx)
 }
 
