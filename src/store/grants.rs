@@ -9,7 +9,7 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use super::models::{CodeRow, TokenRow, pkce_columns};
 use super::revocation::{Owner, revoke_all};
 use super::schema::{
-    auth_codes, clients, login_attempts, pending_authorizations, sessions, tokens, users,
+    audit_log, auth_codes, clients, login_attempts, pending_authorizations, sessions, tokens, users,
 };
 use super::search::{lower_n, matching, paged, pattern, user_or_client};
 use super::{AnyConnection, DbStore, count};
@@ -199,26 +199,45 @@ struct Line {
     detail: String,
 }
 
-/// Writes a lifecycle line in one statement: the client's public id and the username are read
-/// inside it, so naming them costs no round trip of its own. The `'client ' ||` spelling is
-/// `lifecycle::client_actor`'s.
+diesel::define_sql_function! {
+    /// SQL `COALESCE` of a nullable text and a text.
+    fn coalesce(x: Nullable<Text>, y: Text) -> Text;
+}
+
+/// Writes a lifecycle line in one statement, an `INSERT ... SELECT` from the client's row and
+/// the user's: the client's public id and the username are read inside it, so naming them
+/// costs no round trip of its own, and the statement is prepared once per connection. The
+/// `client ` spelling is `lifecycle::client_actor`'s.
 fn record(conn: &mut AnyConnection, line: &Line, now: i64) -> Result<(), StoreError> {
-    const INSERT: &str = "INSERT INTO audit_log (actor_id, actor, action, target, detail, created_at) \
-        SELECT $1, COALESCE($2, 'client ' || c.client_id), $3, \
-               COALESCE('user ' || u.username, 'client ' || c.client_id), $4, $5 \
-        FROM clients c LEFT JOIN users u ON u.id = $6 WHERE c.id = $7";
     let (actor_id, actor) = match &line.actor {
-        Some((id, name)) => (*id, Some(name.as_str())),
+        Some((id, name)) => (*id, Some(name.clone())),
         None => (None, None),
     };
-    diesel::sql_query(INSERT)
-        .bind::<Nullable<BigInt>, _>(actor_id)
-        .bind::<Nullable<Text>, _>(actor)
-        .bind::<Text, _>(line.event.action())
-        .bind::<Text, _>(line.detail.as_str())
-        .bind::<BigInt, _>(now)
-        .bind::<Nullable<BigInt>, _>(line.user_id)
-        .bind::<BigInt, _>(line.client_id)
+    let client_name = || "client ".into_sql::<Text>().concat(clients::client_id);
+    let user_name = "user "
+        .into_sql::<Nullable<Text>>()
+        .concat(users::username.nullable());
+    let row = clients::table
+        .left_join(users::table.on(users::id.nullable().eq(line.user_id)))
+        .filter(clients::id.eq(line.client_id))
+        .select((
+            actor_id.into_sql::<Nullable<BigInt>>(),
+            coalesce(actor.into_sql::<Nullable<Text>>(), client_name()),
+            line.event.action().into_sql::<Text>(),
+            coalesce(user_name, client_name()),
+            line.detail.as_str().into_sql::<Text>(),
+            now.into_sql::<BigInt>(),
+        ));
+    diesel::insert_into(audit_log::table)
+        .values(row)
+        .into_columns((
+            audit_log::actor_id,
+            audit_log::actor,
+            audit_log::action,
+            audit_log::target,
+            audit_log::detail,
+            audit_log::created_at,
+        ))
         .execute(conn)?;
     Ok(())
 }
