@@ -162,6 +162,10 @@ both_backends! {
         let revoked = seen.iter().find(|l| l.action == "token.revoked").expect("a token.revoked line");
         assert_eq!(revoked.actor, "root");
         assert_eq!(revoked.detail, format!("access=#{id}"));
+        // The dashboard's recent actions show the admin's, not the issuance.
+        let (_, dashboard) = admin.page("/admin/").await;
+        assert!(dashboard.contains("token.revoke<") && dashboard.contains("token.revoked<"), "{dashboard}");
+        assert!(!dashboard.contains("token.issued"), "{dashboard}");
         server.stop().await;
     }
 }

@@ -340,6 +340,13 @@ pub trait PortalStore: Send + Sync {
         &self,
         q: &super::portal::ListQuery,
     ) -> Result<super::portal::Page<super::portal::AuditEntry>, StoreError>;
+    /// The latest `limit` lines people wrote (admin and portal actions, which name their
+    /// actor's storage key), newest first: the token-lifecycle lines the store writes are left
+    /// out, except an admin's own revocations.
+    async fn recent_actions(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<super::portal::AuditEntry>, StoreError>;
     /// Counts the live tokens and signed-in sessions at `now`.
     async fn live_counts(&self, now: i64) -> Result<super::portal::LiveCounts, StoreError>;
     /// Claims a single-use form nonce (by hash): the first claim wins, every later one is told

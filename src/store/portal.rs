@@ -248,6 +248,22 @@ impl PortalStore for DbStore {
         .await
     }
 
+    async fn recent_actions(&self, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
+        self.run(move |conn| {
+            // `audit_log_people`, a partial index, holds exactly these rows.
+            Ok(audit_log::table
+                .filter(audit_log::actor_id.is_not_null())
+                .order(audit_log::id.desc())
+                .limit(limit)
+                .select(AuditRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(AuditEntry::from)
+                .collect())
+        })
+        .await
+    }
+
     async fn live_counts(&self, now: i64) -> Result<LiveCounts, StoreError> {
         self.run(move |conn| {
             let live = tokens::table

@@ -179,7 +179,7 @@ pub(crate) fn when(t: i64) -> String {
     )
 }
 
-/// `GET /admin/`: live figures, pending clients and the latest audit lines.
+/// `GET /admin/`: live figures, pending clients and the latest admin and portal actions.
 #[handler]
 pub async fn dashboard(req: &Request, Data(state): Data<&State>) -> Response {
     let v = match forms::superuser(state, req).await {
@@ -192,7 +192,7 @@ pub async fn dashboard(req: &Request, Data(state): Data<&State>) -> Response {
         limit: 10,
     };
     let (audit, users, figures) = match (
-        state.store.list_audit(&recent).await,
+        state.store.recent_actions(recent.limit).await,
         state.store.list_users(&recent).await,
         figures::context(state).await,
     ) {
@@ -228,7 +228,6 @@ pub async fn dashboard(req: &Request, Data(state): Data<&State>) -> Response {
         }
     }
     let audit: Vec<serde_json::Value> = audit
-        .items
         .iter()
         .map(|a| {
             serde_json::json!({ "at": when(a.at), "actor": a.actor, "action": a.action,
