@@ -13,7 +13,7 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 use poem::Route;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use scopegate::core::client_rules::{ClientDraft, ClientRules};
-use scopegate::core::model::{Approval, NewCode, NewToken, NewUser, TokenKind};
+use scopegate::core::model::{Approval, GrantType, NewCode, NewToken, NewUser, TokenKind};
 use scopegate::core::now;
 use scopegate::core::secret::{generate_token, hash_secret};
 use scopegate::core::store::prelude::*;
@@ -192,7 +192,7 @@ async fn bench(label: &str, database_url: String, n: usize, concurrency: usize) 
         access_row.grant_id = refresh_row.grant_id.clone();
         refresh_row.created_at = now();
         t.store
-            .issue_tokens(access_row, Some(refresh_row))
+            .issue_tokens(access_row, Some(refresh_row), GrantType::Password)
             .await
             .unwrap();
         forms.push(vec![

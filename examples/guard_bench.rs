@@ -9,7 +9,7 @@ use std::process::{Command, ExitCode};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{Route, get, handler};
 use scopegate::core::client_rules::{ClientDraft, ClientRules};
-use scopegate::core::model::{Approval, NewToken, NewUser, TokenKind};
+use scopegate::core::model::{Approval, GrantType, NewToken, NewUser, TokenKind};
 use scopegate::core::secret::{generate_token, hash_secret};
 use scopegate::oauth_required;
 
@@ -97,6 +97,7 @@ async fn run(seconds: u32) -> Result<(), String> {
                 expires_at: now + 3600,
             },
             None,
+            GrantType::Password,
         )
         .await
         .map_err(|e| e.to_string())?;

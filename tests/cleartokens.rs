@@ -46,10 +46,10 @@ both_backends! {
         let app = server.client(ClientSpec { grants: vec![GrantType::ClientCredentials], ..ClientSpec::default() }).await;
         let store = server.store();
         for _ in 0..5 {
-            store.issue_tokens(token(app.client.id, now() - 10).1, None).await.unwrap();
+            store.issue_tokens(token(app.client.id, now() - 10).1, None, GrantType::ClientCredentials).await.unwrap();
         }
         let (live, row) = token(app.client.id, now() + 3600);
-        store.issue_tokens(row, None).await.unwrap();
+        store.issue_tokens(row, None, GrantType::ClientCredentials).await.unwrap();
         let (ok, out) = cli(&server.db.url, &["cleartokens", "--batch-size", "2"]);
         assert!(ok, "{out}");
         assert!(out.contains("0 expired authorization codes, 5 expired tokens"), "{out}");

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use scopegate::core::client_rules::ClientDraft;
+use scopegate::core::lifecycle::Reused;
 use scopegate::core::model::{
     Approval, ClientType, GrantType, NewCode, NewToken, NewUser, PendingAuthorization, TokenKind,
 };
@@ -147,7 +148,7 @@ both_backends! {
         let (user, client) = fixtures(store.as_ref()).await;
         let (access_value, access) = token(TokenKind::Access, client, user, "fam");
         let (refresh_value, refresh) = token(TokenKind::Refresh, client, user, "fam");
-        store.issue_tokens(access, Some(refresh)).await.unwrap();
+        store.issue_tokens(access, Some(refresh), GrantType::Password).await.unwrap();
         let old_access = store.token_by_hash(&hash_secret(&access_value)).await.unwrap().unwrap();
         let old_refresh = store.token_by_hash(&hash_secret(&refresh_value)).await.unwrap().unwrap();
         assert_eq!(old_access.refresh_id, Some(old_refresh.id), "access is linked to its refresh token");
@@ -182,16 +183,18 @@ both_backends! {
         let (a1, t1) = token(TokenKind::Access, client, user, "fam-a");
         let (r1, t2) = token(TokenKind::Refresh, client, user, "fam-a");
         let (other, t3) = token(TokenKind::Access, client, user, "fam-b");
-        store.issue_tokens(t1, Some(t2)).await.unwrap();
-        store.issue_tokens(t3, None).await.unwrap();
-        assert_eq!(store.revoke_grant("fam-a", now()).await.unwrap(), 2);
+        store.issue_tokens(t1, Some(t2), GrantType::Password).await.unwrap();
+        store.issue_tokens(t3, None, GrantType::Password).await.unwrap();
+        let r1_row = store.token_by_hash(&hash_secret(&r1)).await.unwrap().unwrap();
+        let reused = Reused::refresh(&r1_row);
+        assert_eq!(store.revoke_grant("fam-a", now(), reused).await.unwrap(), 2);
         for v in [&a1, &r1] {
             let t = store.token_by_hash(&hash_secret(v)).await.unwrap().unwrap();
             assert!(!t.is_active(now()));
         }
         let untouched = store.token_by_hash(&hash_secret(&other)).await.unwrap().unwrap();
         assert!(untouched.is_active(now()));
-        assert_eq!(store.revoke_grant("fam-a", now()).await.unwrap(), 0, "revocation is idempotent");
+        assert_eq!(store.revoke_grant("fam-a", now(), reused).await.unwrap(), 0, "revocation is idempotent");
     }
 
     async fn sessions_expire_and_pending_requests_are_taken_once(backend: Backend) {

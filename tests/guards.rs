@@ -4,6 +4,7 @@
 
 use poem::Route;
 use scopegate::core::model::User;
+use scopegate::core::secret::hash_secret;
 
 use crate::both_backends;
 use crate::support::{Backend, ClientSpec, TestClient, TestServer, http, issue_access_token};
@@ -105,7 +106,9 @@ both_backends! {
             let resp = http().get(&url).bearer_auth(&token).send().await.unwrap();
             assert_eq!(resp.status(), 200);
         }
-        server.store().revoke_grant(&grant, scopegate::core::now()).await.unwrap();
+        let row = server.store().token_by_hash(&hash_secret(&token)).await.unwrap().unwrap();
+        let reused = scopegate::core::lifecycle::Reused::refresh(&row);
+        server.store().revoke_grant(&grant, scopegate::core::now(), reused).await.unwrap();
         let resp = http().get(&url).bearer_auth(&token).send().await.unwrap();
         assert_eq!(resp.status(), 401, "a revoked token must be refused at once");
         assert!(challenge(&resp).contains("error=\"invalid_token\""));

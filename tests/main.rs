@@ -6,6 +6,7 @@
 mod support;
 
 mod admin;
+mod admin_dashboard;
 mod browser;
 mod cleartokens;
 mod cli;
@@ -32,11 +33,13 @@ mod portal;
 mod portal_store;
 mod refresh_grace;
 mod revocation_races;
+mod rolling_upgrade;
 mod serve_before_db;
 mod syncscopes;
 mod throttle;
 mod timeouts;
 mod tls;
+mod token_events;
 mod ui;
 mod userinfo;
 mod walkthroughs;

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use scopegate::core::client_rules::ClientDraft;
-use scopegate::core::model::{Approval, NewClient, NewToken, NewUser, TokenKind};
+use scopegate::core::lifecycle::Revoker;
+use scopegate::core::model::{Approval, GrantType, NewClient, NewToken, NewUser, TokenKind};
 use scopegate::core::now;
 use scopegate::core::portal::{ClientProfile, ListQuery, Submission};
 use scopegate::core::secret::{generate_token, hash_secret};
@@ -131,17 +132,17 @@ both_backends! {
         let c2 = store.create_client(client("Other", None)).await.unwrap();
         let refresh = token(TokenKind::Refresh, c.id, Some(alice));
         let access = token(TokenKind::Access, c.id, Some(alice));
-        store.issue_tokens(access.clone(), Some(refresh.clone())).await.unwrap();
-        store.issue_tokens(token(TokenKind::Access, c.id, Some(bob)), None).await.unwrap();
+        store.issue_tokens(access.clone(), Some(refresh.clone()), GrantType::Password).await.unwrap();
+        store.issue_tokens(token(TokenKind::Access, c.id, Some(bob)), None, GrantType::Password).await.unwrap();
         let machine = token(TokenKind::Access, c2.id, None);
-        store.issue_tokens(machine.clone(), None).await.unwrap();
+        store.issue_tokens(machine.clone(), None, GrantType::ClientCredentials).await.unwrap();
         // Tokens without a user are listed and found by client.
         let found = store.list_tokens(&ListQuery { search: "other".into(), ..all() }).await.unwrap();
         assert_eq!(found.total, 1);
         assert_eq!(store.list_tokens(&all()).await.unwrap().total, 4);
         // Revoking alice's refresh token takes her access token with it.
         let r = store.token_by_hash(&refresh.token_hash).await.unwrap().unwrap();
-        assert_eq!(store.revoke_token(r.id, now()).await.unwrap(), 2);
+        assert_eq!(store.revoke_token(r.id, now(), Revoker::Client("app".into())).await.unwrap(), 2);
         assert!(store.token_by_hash(&access.token_hash).await.unwrap().unwrap().revoked_at.is_some());
         // All of bob's; the client_credentials token lives on.
         assert_eq!(store.revoke_user_tokens(bob, now()).await.unwrap(), 1);

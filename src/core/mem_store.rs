@@ -7,9 +7,10 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+use super::lifecycle::{Reused, Revoker, Source, TokenEvent, issued_detail};
 use super::model::{
-    AuthCode, Client, NewClient, NewCode, NewToken, NewUser, PendingAuthorization, Session, Token,
-    User,
+    AuthCode, Client, GrantType, NewClient, NewCode, NewToken, NewUser, PendingAuthorization,
+    Session, Token, User,
 };
 use super::portal::{CodeSummary, ConsentSummary, ListQuery, Page, TokenSummary};
 use super::scope::ScopeSet;
@@ -32,6 +33,7 @@ struct Rows {
     pending: Vec<(String, i64, PendingAuthorization)>,
     attempts: Vec<Attempt>,
     attempts_made: i64,
+    events: Vec<(&'static str, String)>,
 }
 
 struct Attempt {
@@ -89,6 +91,11 @@ impl MemStore {
         self.rows().consents.clone()
     }
 
+    /// The token-lifecycle lines written, as (action, detail).
+    pub fn events(&self) -> Vec<(&'static str, String)> {
+        self.rows().events.clone()
+    }
+
     /// Sets what a user's `is_active` flag says.
     pub fn set_active(&self, user_id: i64, active: bool) {
         for user in self.rows().users.iter_mut().filter(|u| u.id == user_id) {
@@ -117,9 +124,18 @@ impl Rows {
         id
     }
 
-    fn store_pair(&mut self, access: NewToken, refresh: Option<NewToken>) {
+    /// Stores a pair and its lifecycle line, as the database store does.
+    fn store_pair(
+        &mut self,
+        access: NewToken,
+        refresh: Option<NewToken>,
+        grant: GrantType,
+        from: Option<Source>,
+    ) {
         let refresh_id = refresh.map(|r| self.store_token(r, None));
-        self.store_token(access, refresh_id);
+        let access_id = self.store_token(access, refresh_id);
+        let detail = issued_detail(grant, access_id, refresh_id, from);
+        self.events.push((TokenEvent::Issued.action(), detail));
     }
 }
 
@@ -279,15 +295,17 @@ impl GrantStore for MemStore {
             return Ok(Redeemed::AlreadyUsed);
         };
         code.used_at = Some(now);
-        rows.store_pair(access, refresh);
+        let from = Some(Source::Code(code_id));
+        rows.store_pair(access, refresh, GrantType::AuthorizationCode, from);
         Ok(Redeemed::Won)
     }
     async fn issue_tokens(
         &self,
         access: NewToken,
         refresh: Option<NewToken>,
+        grant: GrantType,
     ) -> Result<(), StoreError> {
-        self.rows().store_pair(access, refresh);
+        self.rows().store_pair(access, refresh, grant, None);
         Ok(())
     }
     async fn token_by_hash(&self, token_hash: &str) -> Result<Option<Token>, StoreError> {
@@ -312,7 +330,12 @@ impl GrantStore for MemStore {
     ) -> Result<Redeemed, StoreError> {
         unimplemented!("MemStore::respend_refresh")
     }
-    async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<u64, StoreError> {
+    async fn revoke_grant(
+        &self,
+        grant_id: &str,
+        now: i64,
+        reused: Reused,
+    ) -> Result<u64, StoreError> {
         let mut rows = self.rows();
         let mut revoked = 0;
         for (_, token) in rows.tokens.iter_mut() {
@@ -321,9 +344,17 @@ impl GrantStore for MemStore {
                 revoked += 1;
             }
         }
+        let lines = [
+            (TokenEvent::ReuseDetected.action(), reused.detail()),
+            (
+                TokenEvent::FamilyRevoked.action(),
+                reused.family_detail(revoked),
+            ),
+        ];
+        rows.events.extend(lines);
         Ok(revoked)
     }
-    async fn revoke_token(&self, _: i64, _: i64) -> Result<u64, StoreError> {
+    async fn revoke_token(&self, _: i64, _: i64, _: Revoker) -> Result<u64, StoreError> {
         unimplemented!("MemStore::revoke_token")
     }
     async fn revoke_code(&self, _: i64) -> Result<u64, StoreError> {

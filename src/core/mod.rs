@@ -8,6 +8,7 @@ pub mod client_rules;
 pub mod error;
 pub mod feed;
 pub mod grant;
+pub mod lifecycle;
 #[cfg(test)]
 mod mem_store;
 pub mod metrics;

@@ -60,6 +60,18 @@ pub struct NewAuditEntry {
     pub detail: String,
 }
 
+/// What is live now across every instance sharing the database: the dashboard's and
+/// `/metrics`' `scopegate_active_tokens` / `scopegate_active_sessions`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LiveCounts {
+    /// Access tokens neither expired nor revoked.
+    pub access_tokens: i64,
+    /// Refresh tokens neither expired, revoked nor rotated away.
+    pub refresh_tokens: i64,
+    /// Signed-in browser sessions not expired.
+    pub sessions: i64,
+}
+
 /// A page request for an admin listing.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {

@@ -160,7 +160,8 @@ pub trait GrantStore: Send + Sync {
     async fn create_code(&self, code: NewCode) -> Result<(), StoreError>;
     /// Looks a code up by hash, used or not.
     async fn code_by_hash(&self, code_hash: &str) -> Result<Option<AuthCode>, StoreError>;
-    /// Marks the code used and stores the tokens it buys, atomically: exactly one caller wins.
+    /// Marks the code used and stores the tokens it buys with their `token.issued` audit line,
+    /// atomically: exactly one caller wins.
     async fn redeem_code(
         &self,
         code_id: i64,
@@ -168,16 +169,19 @@ pub trait GrantStore: Send + Sync {
         access: NewToken,
         refresh: Option<NewToken>,
     ) -> Result<Redeemed, StoreError>;
-    /// Stores freshly issued tokens; the access token is linked to the refresh token.
+    /// Stores freshly issued tokens, and their `token.issued` audit line naming `grant`, in one
+    /// transaction; the access token is linked to the refresh token.
     async fn issue_tokens(
         &self,
         access: NewToken,
         refresh: Option<NewToken>,
+        grant: super::model::GrantType,
     ) -> Result<(), StoreError>;
     /// Looks a token up by hash, in any state.
     async fn token_by_hash(&self, token_hash: &str) -> Result<Option<Token>, StoreError>;
     /// Rotates a refresh token: marks it used, revokes the access token issued beside it, and
-    /// stores the new pair, atomically. Exactly one caller wins.
+    /// stores the new pair with its `token.refreshed` audit line, atomically. Exactly one caller
+    /// wins.
     async fn rotate_refresh(
         &self,
         refresh_id: i64,
@@ -188,7 +192,8 @@ pub trait GrantStore: Send + Sync {
     /// Re-spends a refresh token within the grace window: when it was spent at or after `since`,
     /// is not revoked, was re-spent fewer than `max_reuses` times, and no token rotated from it
     /// has been spent since (it is the immediately previous one), counts the re-spend and stores
-    /// a sibling pair, atomically. Otherwise stores nothing and answers `AlreadyUsed`.
+    /// a sibling pair with its `token.refreshed` audit line, atomically. Otherwise stores nothing
+    /// and answers `AlreadyUsed`.
     async fn respend_refresh(
         &self,
         refresh_id: i64,
@@ -197,12 +202,26 @@ pub trait GrantStore: Send + Sync {
         access: NewToken,
         refresh: NewToken,
     ) -> Result<Redeemed, StoreError>;
-    /// Revokes every token of a family (a replayed code or refresh token). Returns the count.
-    async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<u64, StoreError>;
-    /// Revokes a token (RFC 7009). An access token alone is revoked; a refresh token takes its
-    /// whole grant with it (every refresh and access token of the family), including tokens a
-    /// concurrent rotation is issuing at that moment. Returns how many tokens it revoked.
-    async fn revoke_token(&self, token_id: i64, now: i64) -> Result<u64, StoreError>;
+    /// Revokes every token of a family after `reused` came back (a replayed code or refresh
+    /// token), and writes the `token.reuse_detected` and `token.family_revoked` audit lines.
+    /// Returns the count.
+    async fn revoke_grant(
+        &self,
+        grant_id: &str,
+        now: i64,
+        reused: super::lifecycle::Reused,
+    ) -> Result<u64, StoreError>;
+    /// Revokes a token (RFC 7009, or the admin) and writes the audit line in `by`'s name. An
+    /// access token alone is revoked (`token.revoked`); a refresh token takes its whole grant
+    /// with it (every refresh and access token of the family, `token.family_revoked`),
+    /// including tokens a concurrent rotation is issuing at that moment. Returns how many tokens
+    /// it revoked.
+    async fn revoke_token(
+        &self,
+        token_id: i64,
+        now: i64,
+        by: super::lifecycle::Revoker,
+    ) -> Result<u64, StoreError>;
     /// Deletes one authorization code, so it can no longer be redeemed.
     async fn revoke_code(&self, code_id: i64) -> Result<u64, StoreError>;
     /// Revokes every live token and deletes every unredeemed code of a user.
@@ -316,11 +335,20 @@ pub trait PortalStore: Send + Sync {
     async fn remove_client_member(&self, client_id: i64, user_id: i64) -> Result<(), StoreError>;
     /// Appends a line to the audit log.
     async fn audit(&self, entry: super::portal::NewAuditEntry, now: i64) -> Result<(), StoreError>;
-    /// Audit lines whose actor, action or target matches the search, newest first.
+    /// Audit lines whose actor, action, target or detail matches the search, newest first.
     async fn list_audit(
         &self,
         q: &super::portal::ListQuery,
     ) -> Result<super::portal::Page<super::portal::AuditEntry>, StoreError>;
+    /// The latest `limit` lines people wrote (admin and portal actions, which name their
+    /// actor's storage key), newest first: the token-lifecycle lines the store writes are left
+    /// out, except an admin's own revocations.
+    async fn recent_actions(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<super::portal::AuditEntry>, StoreError>;
+    /// Counts the live tokens and signed-in sessions at `now`.
+    async fn live_counts(&self, now: i64) -> Result<super::portal::LiveCounts, StoreError>;
     /// Claims a single-use form nonce (by hash): the first claim wins, every later one is told
     /// what the first recorded.
     async fn claim_submission(

@@ -120,7 +120,7 @@ impl Introspection {
 mod tests {
     use super::*;
     use crate::core::mem_store::{MemStore, client, user};
-    use crate::core::model::NewToken;
+    use crate::core::model::{GrantType, NewToken};
     use crate::core::scope::ScopeSet;
 
     const NOW: i64 = 1_000;
@@ -136,7 +136,8 @@ mod tests {
             created_at: NOW - 10,
             expires_at: NOW + 10,
         };
-        assert!(store.issue_tokens(token, None).await.is_ok());
+        let issued = store.issue_tokens(token, None, GrantType::Password).await;
+        assert!(issued.is_ok());
     }
 
     #[tokio::test]

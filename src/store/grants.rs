@@ -4,15 +4,17 @@
 
 use async_trait::async_trait;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
 
 use super::models::{CodeRow, TokenRow, pkce_columns};
 use super::revocation::{Owner, revoke_all};
 use super::schema::{
-    auth_codes, clients, login_attempts, pending_authorizations, sessions, tokens, users,
+    audit_log, auth_codes, clients, login_attempts, pending_authorizations, sessions, tokens, users,
 };
 use super::search::{lower_n, matching, paged, pattern, user_or_client};
 use super::{AnyConnection, DbStore, count};
-use crate::core::model::{AuthCode, NewCode, NewToken, Token, TokenKind};
+use crate::core::lifecycle::{Reused, Revoker, Source, TokenEvent, issued_detail, revocation};
+use crate::core::model::{AuthCode, GrantType, NewCode, NewToken, Token, TokenKind};
 use crate::core::portal::{CodeSummary, ListQuery, Page, TokenSummary};
 use crate::core::store::{Cleared, GrantStore, Redeemed, StoreError};
 
@@ -152,17 +154,93 @@ fn insert_token(
 }
 
 /// Inserts an access token and, when given, the refresh token beside it (rotated from
-/// `parent_id`).
+/// `parent_id`), and writes their lifecycle line (`token.issued`, or `token.refreshed` when
+/// rotated or re-spent): the caller's transaction holds all three.
 fn insert_pair(
     conn: &mut AnyConnection,
     access: &NewToken,
     refresh: Option<&NewToken>,
-    parent_id: Option<i64>,
+    grant: GrantType,
+    from: Option<Source>,
 ) -> Result<(), StoreError> {
+    let parent_id = match from {
+        Some(Source::Rotated(id) | Source::Respent(id)) => Some(id),
+        Some(Source::Code(_)) | None => None,
+    };
     let refresh_id = refresh
         .map(|r| insert_token(conn, r, None, parent_id))
         .transpose()?;
-    insert_token(conn, access, refresh_id, None)?;
+    let access_id = insert_token(conn, access, refresh_id, None)?;
+    let event = match parent_id {
+        Some(_) => TokenEvent::Refreshed,
+        None => TokenEvent::Issued,
+    };
+    record(
+        conn,
+        &Line {
+            event,
+            client_id: access.client_id,
+            user_id: access.user_id,
+            actor: None,
+            detail: issued_detail(grant, access_id, refresh_id, from),
+        },
+        access.created_at,
+    )
+}
+
+/// A token-lifecycle line of the audit log, as the store writes it.
+struct Line {
+    event: TokenEvent,
+    /// The client the tokens belong to (storage key): the target when there is no user, and
+    /// the actor unless `actor` names another.
+    client_id: i64,
+    /// The user the tokens act for (storage key): the target, by username.
+    user_id: Option<i64>,
+    /// `actor_id` and `actor` when someone else than the tokens' client acted.
+    actor: Option<(Option<i64>, String)>,
+    detail: String,
+}
+
+diesel::define_sql_function! {
+    /// SQL `COALESCE` of a nullable text and a text.
+    fn coalesce(x: Nullable<Text>, y: Text) -> Text;
+}
+
+/// Writes a lifecycle line in one statement, an `INSERT ... SELECT` from the client's row and
+/// the user's: the client's public id and the username are read inside it, so naming them
+/// costs no round trip of its own, and the statement is prepared once per connection. The
+/// `client ` spelling is `lifecycle::client_actor`'s.
+fn record(conn: &mut AnyConnection, line: &Line, now: i64) -> Result<(), StoreError> {
+    let (actor_id, actor) = match &line.actor {
+        Some((id, name)) => (*id, Some(name.clone())),
+        None => (None, None),
+    };
+    let client_name = || "client ".into_sql::<Text>().concat(clients::client_id);
+    let user_name = "user "
+        .into_sql::<Nullable<Text>>()
+        .concat(users::username.nullable());
+    let row = clients::table
+        .left_join(users::table.on(users::id.nullable().eq(line.user_id)))
+        .filter(clients::id.eq(line.client_id))
+        .select((
+            actor_id.into_sql::<Nullable<BigInt>>(),
+            coalesce(actor.into_sql::<Nullable<Text>>(), client_name()),
+            line.event.action().into_sql::<Text>(),
+            coalesce(user_name, client_name()),
+            line.detail.as_str().into_sql::<Text>(),
+            now.into_sql::<BigInt>(),
+        ));
+    diesel::insert_into(audit_log::table)
+        .values(row)
+        .into_columns((
+            audit_log::actor_id,
+            audit_log::actor,
+            audit_log::action,
+            audit_log::target,
+            audit_log::detail,
+            audit_log::created_at,
+        ))
+        .execute(conn)?;
     Ok(())
 }
 
@@ -232,7 +310,14 @@ impl GrantStore for DbStore {
                 if claimed == 0 {
                     return Ok(Redeemed::AlreadyUsed);
                 }
-                insert_pair(conn, &access, refresh.as_ref(), None)?;
+                let from = Some(Source::Code(code_id));
+                insert_pair(
+                    conn,
+                    &access,
+                    refresh.as_ref(),
+                    GrantType::AuthorizationCode,
+                    from,
+                )?;
                 Ok(Redeemed::Won)
             })
         })
@@ -243,9 +328,10 @@ impl GrantStore for DbStore {
         &self,
         access: NewToken,
         refresh: Option<NewToken>,
+        grant: GrantType,
     ) -> Result<(), StoreError> {
         self.run(move |conn| {
-            conn.transaction(|conn| insert_pair(conn, &access, refresh.as_ref(), None))
+            conn.transaction(|conn| insert_pair(conn, &access, refresh.as_ref(), grant, None))
         })
         .await
     }
@@ -292,7 +378,8 @@ impl GrantStore for DbStore {
                 )
                 .set(tokens::revoked_at.eq(now))
                 .execute(conn)?;
-                insert_pair(conn, &access, Some(&refresh), Some(refresh_id))?;
+                let from = Some(Source::Rotated(refresh_id));
+                insert_pair(conn, &access, Some(&refresh), GrantType::RefreshToken, from)?;
                 Ok(Redeemed::Won)
             })
         })
@@ -330,49 +417,93 @@ impl GrantStore for DbStore {
                 if claimed == 0 || later_spent > 0 {
                     return Ok(Redeemed::AlreadyUsed);
                 }
-                insert_pair(conn, &access, Some(&refresh), Some(refresh_id))?;
+                let from = Some(Source::Respent(refresh_id));
+                insert_pair(conn, &access, Some(&refresh), GrantType::RefreshToken, from)?;
                 Ok(Redeemed::Won)
             })
         })
         .await
     }
 
-    async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<u64, StoreError> {
+    async fn revoke_grant(
+        &self,
+        grant_id: &str,
+        now: i64,
+        reused: Reused,
+    ) -> Result<u64, StoreError> {
         let grant_id = grant_id.to_owned();
-        self.run(move |conn| revoke_family(conn, &grant_id, now))
-            .await
+        self.run(move |conn| {
+            let line = |event, detail| Line {
+                event,
+                client_id: reused.client_id,
+                user_id: reused.user_id,
+                actor: None,
+                detail,
+            };
+            // The replay is on record before the revocation starts, even if it fails midway.
+            record(conn, &line(TokenEvent::ReuseDetected, reused.detail()), now)?;
+            let revoked = revoke_family(conn, &grant_id, now)?;
+            let family = line(TokenEvent::FamilyRevoked, reused.family_detail(revoked));
+            record(conn, &family, now)?;
+            Ok(revoked)
+        })
+        .await
     }
 
-    async fn revoke_token(&self, token_id: i64, now: i64) -> Result<u64, StoreError> {
+    async fn revoke_token(&self, token_id: i64, now: i64, by: Revoker) -> Result<u64, StoreError> {
         self.run(move |conn| {
-            let found: Option<(String, String)> = tokens::table
+            let found: Option<(String, String, i64, Option<i64>)> = tokens::table
                 .find(token_id)
-                .select((tokens::kind, tokens::grant_id))
+                .select((
+                    tokens::kind,
+                    tokens::grant_id,
+                    tokens::client_id,
+                    tokens::user_id,
+                ))
                 .first(conn)
                 .optional()?;
-            let Some((kind, grant_id)) = found else {
+            let Some((kind, grant_id, client_id, user_id)) = found else {
                 return Ok(0);
             };
-            if kind != TokenKind::Refresh.as_str() {
-                let n = diesel::update(
-                    tokens::table
-                        .find(token_id)
-                        .filter(tokens::revoked_at.is_null()),
-                )
-                .set(tokens::revoked_at.eq(now))
-                .execute(conn)?;
-                return Ok(count(n));
+            let kind = if kind == TokenKind::Refresh.as_str() {
+                TokenKind::Refresh
+            } else {
+                TokenKind::Access
+            };
+            let revoked = match kind {
+                TokenKind::Access => {
+                    let n = diesel::update(
+                        tokens::table
+                            .find(token_id)
+                            .filter(tokens::revoked_at.is_null()),
+                    )
+                    .set(tokens::revoked_at.eq(now))
+                    .execute(conn)?;
+                    count(n)
+                }
+                TokenKind::Refresh => {
+                    // The access tokens issued beside it end too, even outside the family.
+                    let beside = diesel::update(
+                        tokens::table
+                            .filter(tokens::refresh_id.eq(token_id))
+                            .filter(tokens::revoked_at.is_null()),
+                    )
+                    .set(tokens::revoked_at.eq(now))
+                    .execute(conn)?;
+                    revoke_family(conn, &grant_id, now)?.saturating_add(count(beside))
+                }
+            };
+            if let Some((event, detail)) = revocation(kind, token_id, revoked) {
+                let line = Line {
+                    event,
+                    client_id,
+                    user_id,
+                    actor: Some(by.actor()),
+                    detail,
+                };
+                record(conn, &line, now)?;
             }
-            // The access tokens issued beside it end too, even outside the family.
-            let beside = diesel::update(
-                tokens::table
-                    .filter(tokens::refresh_id.eq(token_id))
-                    .filter(tokens::revoked_at.is_null()),
-            )
-            .set(tokens::revoked_at.eq(now))
-            .execute(conn)?;
-            let family = revoke_family(conn, &grant_id, now)?;
-            Ok(family.saturating_add(count(beside)))
+            Ok(revoked)
         })
         .await
     }

@@ -5,12 +5,14 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 
 use super::clients::{find_client, insert_client};
-use super::schema::{audit_log, client_members, client_profiles, form_submissions, users};
+use super::schema::{
+    audit_log, client_members, client_profiles, form_submissions, sessions, tokens, users,
+};
 use super::search::{matching, paged, pattern};
 use super::{AnyConnection, DbStore};
-use crate::core::model::{Client, NewClient};
+use crate::core::model::{Client, NewClient, TokenKind};
 use crate::core::portal::{
-    AuditEntry, ClientProfile, ListQuery, Member, NewAuditEntry, Page, Submission,
+    AuditEntry, ClientProfile, ListQuery, LiveCounts, Member, NewAuditEntry, Page, Submission,
 };
 use crate::core::store::{PortalStore, StoreError};
 
@@ -233,9 +235,59 @@ impl PortalStore for DbStore {
         let q = q.clone();
         self.run(move |conn| {
             let p = pattern(&q.search);
-            let filter = matching!(p, audit_log::actor, audit_log::action, audit_log::target);
+            let filter = matching!(
+                p,
+                audit_log::actor,
+                audit_log::action,
+                audit_log::target,
+                audit_log::detail
+            );
             paged!(conn, q, from: audit_log::table, filter: filter, order: audit_log::id.desc(),
                 select: AuditRow, into: AuditEntry)
+        })
+        .await
+    }
+
+    async fn recent_actions(&self, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
+        self.run(move |conn| {
+            // `audit_log_people`, a partial index, holds exactly these rows.
+            Ok(audit_log::table
+                .filter(audit_log::actor_id.is_not_null())
+                .order(audit_log::id.desc())
+                .limit(limit)
+                .select(AuditRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(AuditEntry::from)
+                .collect())
+        })
+        .await
+    }
+
+    async fn live_counts(&self, now: i64) -> Result<LiveCounts, StoreError> {
+        self.run(move |conn| {
+            let live = tokens::table
+                .filter(tokens::revoked_at.is_null())
+                .filter(tokens::expires_at.gt(now));
+            let access_tokens = live
+                .filter(tokens::kind.eq(TokenKind::Access.as_str()))
+                .count()
+                .get_result(conn)?;
+            let refresh_tokens = live
+                .filter(tokens::kind.eq(TokenKind::Refresh.as_str()))
+                .filter(tokens::used_at.is_null())
+                .count()
+                .get_result(conn)?;
+            let sessions = sessions::table
+                .filter(sessions::user_id.is_not_null())
+                .filter(sessions::expires_at.gt(now))
+                .count()
+                .get_result(conn)?;
+            Ok(LiveCounts {
+                access_tokens,
+                refresh_tokens,
+                sessions,
+            })
         })
         .await
     }

@@ -96,6 +96,11 @@ pub async fn scrape(req: &Request, Data(state): Data<&State>) -> Response {
     }
     let feed = state.caches.feed();
     metrics::feed(feed.is_live(), feed.silent_for().as_secs_f64());
+    // The dashboard's live counts, from the same query; a scrape still answers without them.
+    match state.store.live_counts(crate::core::now()).await {
+        Ok(counts) => metrics::live(counts),
+        Err(e) => tracing::warn!(error = %e, "metrics: live counts unavailable"),
+    }
     Response::builder()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(handle.render())

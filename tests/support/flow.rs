@@ -1,7 +1,7 @@
 //! Protocol steps a test takes without a browser: exchanging a code, issuing a token straight
 //! into the store, introspecting.
 
-use scopegate::core::model::User;
+use scopegate::core::model::{GrantType, User};
 use scopegate::core::scope::ScopeSet;
 use scopegate::core::secret::{generate_token, hash_secret};
 
@@ -65,6 +65,11 @@ pub async fn issue_access_token(
                 expires_at: now + lifetime,
             },
             None,
+            if user.is_some() {
+                GrantType::Password
+            } else {
+                GrantType::ClientCredentials
+            },
         )
         .await
         .unwrap();

@@ -248,7 +248,9 @@ impl Pending {
                     lifetimes,
                     now,
                 );
-                store.issue_tokens(minted.access, None).await?;
+                store
+                    .issue_tokens(minted.access, None, GrantType::Implicit)
+                    .await?;
                 let tokens = minted.response;
                 vec![
                     ("access_token", tokens.access_token),

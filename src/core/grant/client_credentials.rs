@@ -72,7 +72,7 @@ pub async fn grant<S: GrantStore + ?Sized>(
         now,
     );
     store
-        .issue_tokens(minted.access, minted.refresh)
+        .issue_tokens(minted.access, minted.refresh, GrantType::ClientCredentials)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "storage failed during the client_credentials grant");

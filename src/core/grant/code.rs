@@ -2,6 +2,7 @@
 
 use crate::core::error::OAuthError;
 use crate::core::grant::{Grant, Issued, Owner, mint, store_failed};
+use crate::core::lifecycle::Reused;
 use crate::core::model::{Client, GrantType, Lifetimes};
 use crate::core::oidc::{Authentication, ID_TOKEN_LIFETIME, IdTokens, OPENID, subject};
 use crate::core::params::Params;
@@ -37,7 +38,7 @@ pub async fn exchange<S: GrantStore + ?Sized>(
     }
     if code.used_at.is_some() {
         let revoked = store
-            .revoke_grant(&code.grant_id, now)
+            .revoke_grant(&code.grant_id, now, Reused::code(&code))
             .await
             .map_err(store_failed)?;
         tracing::warn!(client = ?client.client_id, revoked, "authorization code replayed; its tokens are revoked");
@@ -120,7 +121,7 @@ pub async fn exchange<S: GrantStore + ?Sized>(
         Redeemed::AlreadyUsed => {
             // Lost a race with another redemption of the same code: that is a replay too.
             store
-                .revoke_grant(&code.grant_id, now)
+                .revoke_grant(&code.grant_id, now, Reused::code(&code))
                 .await
                 .map_err(store_failed)?;
             Err(OAuthError::invalid_grant(

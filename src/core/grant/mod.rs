@@ -342,5 +342,15 @@ mod tests {
         assert_eq!(again.err().map(|e| e.code), Some(ErrorCode::InvalidGrant));
         let revoked = store.tokens().iter().all(|t| t.revoked_at.is_some());
         assert!(revoked, "a replayed code revokes what it issued");
+        let actions: Vec<_> = store.events().into_iter().map(|(a, _)| a).collect();
+        assert_eq!(
+            actions,
+            [
+                "token.issued",
+                "token.reuse_detected",
+                "token.family_revoked"
+            ],
+            "the issuance, the replay and its revocation are each on record"
+        );
     }
 }

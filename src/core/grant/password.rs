@@ -68,7 +68,7 @@ pub async fn grant<S: AccountStore + GrantStore + ?Sized>(
         now,
     );
     store
-        .issue_tokens(minted.access, minted.refresh)
+        .issue_tokens(minted.access, minted.refresh, GrantType::Password)
         .await
         .map_err(store_failed)?;
     Ok(Issued {

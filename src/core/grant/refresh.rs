@@ -4,7 +4,8 @@
 
 use crate::core::error::OAuthError;
 use crate::core::grant::{Grant, Issued, Owner, mint, store_failed};
-use crate::core::model::{Client, GrantType, Lifetimes, TokenKind};
+use crate::core::lifecycle::Reused;
+use crate::core::model::{Client, GrantType, Lifetimes, Token, TokenKind};
 use crate::core::params::Params;
 use crate::core::scope::ScopeSet;
 use crate::core::secret::hash_secret;
@@ -115,17 +116,20 @@ pub async fn refresh<S: GrantStore + ?Sized>(
             tokens: response,
             owner: old.user_id.map_or(Owner::Client, Owner::UserId),
         }),
-        Redeemed::AlreadyUsed => Err(reuse_detected(store, client, &old.grant_id, now).await),
+        Redeemed::AlreadyUsed => Err(reuse_detected(store, client, &old, now).await),
     }
 }
 
 async fn reuse_detected<S: GrantStore + ?Sized>(
     store: &S,
     client: &Client,
-    grant_id: &str,
+    old: &Token,
     now: i64,
 ) -> OAuthError {
-    match store.revoke_grant(grant_id, now).await {
+    match store
+        .revoke_grant(&old.grant_id, now, Reused::refresh(old))
+        .await
+    {
         Ok(revoked) => {
             tracing::warn!(client = ?client.client_id, revoked, "rotated refresh token reused; its family is revoked");
             OAuthError::invalid_grant(

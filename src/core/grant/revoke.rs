@@ -2,6 +2,7 @@
 
 use crate::core::error::{ErrorCode, OAuthError};
 use crate::core::grant::inspect::TokenAsker;
+use crate::core::lifecycle::Revoker;
 use crate::core::model::Client;
 use crate::core::params::Params;
 use crate::core::secret::hash_secret;
@@ -59,7 +60,7 @@ pub async fn revoke(
         return Ok(());
     }
     let revoked = store
-        .revoke_token(token.id, now)
+        .revoke_token(token.id, now, Revoker::Client(client.client_id.clone()))
         .await
         .map_err(store_failed)?;
     tracing::info!(client = ?client.client_id, kind = token.kind.as_str(), revoked, "token revoked");

@@ -5,6 +5,7 @@ use poem::web::{Data, Path};
 use poem::{Response, handler};
 
 use super::{Action, Cell, Row, Table, listing, when};
+use crate::core::lifecycle::Revoker;
 use crate::web::error::PageError;
 use crate::web::extract::{CsrfForm, Paged, Superuser, Visitor};
 use crate::web::forms::{self, parse_id};
@@ -180,7 +181,13 @@ async fn act(
     let now = crate::core::now();
     let n = match action {
         "code.revoke" => state.store.revoke_code(id).await,
-        "token.revoke" => state.store.revoke_token(id, now).await,
+        "token.revoke" => {
+            let by = Revoker::Admin {
+                id: v.user.id,
+                username: v.user.username.clone(),
+            };
+            state.store.revoke_token(id, now, by).await
+        }
         _ => state.store.withdraw_consent(id, now).await,
     }?;
     let what = action.split('.').next().unwrap_or(action);

@@ -6,6 +6,7 @@
 //! [`CsrfForm`]: crate::web::extract::CsrfForm
 
 pub(crate) mod clients;
+mod figures;
 mod grants;
 mod scopes;
 mod users;
@@ -173,7 +174,7 @@ pub(crate) fn when(t: i64) -> String {
     )
 }
 
-/// `GET /admin/`: pending clients and the latest audit lines.
+/// `GET /admin/`: live figures, pending clients and the latest admin and portal actions.
 #[handler]
 pub async fn dashboard(
     Superuser(v): Superuser,
@@ -184,8 +185,9 @@ pub async fn dashboard(
         offset: 0,
         limit: 10,
     };
-    let audit = state.store.list_audit(&recent).await?;
+    let audit = state.store.recent_actions(recent.limit).await?;
     let users = state.store.list_users(&recent).await?;
+    let figures = figures::context(state).await?;
     // Walk every client in pages: the pending ones may be anywhere.
     let mut pending = Vec::new();
     let mut client_count;
@@ -212,7 +214,6 @@ pub async fn dashboard(
         }
     }
     let audit: Vec<serde_json::Value> = audit
-        .items
         .iter()
         .map(|a| {
             serde_json::json!({ "at": when(a.at), "actor": a.actor, "action": a.action,
@@ -225,6 +226,7 @@ pub async fn dashboard(
     ctx.insert("client_count", &client_count);
     ctx.insert("user_count", &users.total);
     ctx.insert("audit", &audit);
+    ctx.insert("figures", &figures);
     Ok(state.render(StatusCode::OK, "admin/index.html", &ctx))
 }
 
