@@ -96,6 +96,9 @@ pub struct Settings {
     pub tls_cert: Option<PathBuf>,
     /// The PEM file of `tls_cert`'s private key (PKCS#8, PKCS#1 or SEC1). Default none.
     pub tls_key: Option<PathBuf>,
+    /// Seconds `cleartokens` keeps token-lifecycle audit lines (`token.issued`, ...); the lines
+    /// of people's actions are kept for good. Default 30 days.
+    pub token_event_retention: i64,
     /// 32 random bytes in base64 that seal the ID-token signing keys in the database
     /// (AES-256-GCM). Default none: OpenID Connect is off, since no key can be kept.
     pub key_encryption_key: Option<String>,
@@ -140,6 +143,7 @@ impl Default for Settings {
             tls_cert: None,
             tls_key: None,
             key_encryption_key: None,
+            token_event_retention: 30 * 24 * 3600,
         }
     }
 }
@@ -308,6 +312,9 @@ impl Settings {
             .is_some_and(|t| t.trim().len() < 16)
         {
             return Err("metrics_token must be at least 16 characters".into());
+        }
+        if !(3600..=3_650 * 24 * 3600).contains(&self.token_event_retention) {
+            return Err("token_event_retention must be 3600 to 315360000 seconds".into());
         }
         if let Some(kek) = &self.key_encryption_key {
             crate::core::oidc::keys::EncryptionKey::from_base64(kek).map_err(|e| e.to_string())?;

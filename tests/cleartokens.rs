@@ -40,7 +40,52 @@ fn token(client: i64, expires_at: i64) -> (String, NewToken) {
     )
 }
 
+/// The audit log's actions, sorted.
+async fn actions(server: &TestServer) -> Vec<String> {
+    let q = scopegate::core::portal::ListQuery {
+        limit: 100,
+        ..Default::default()
+    };
+    let mut actions: Vec<String> = server
+        .store()
+        .list_audit(&q)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|l| l.action)
+        .collect();
+    actions.sort();
+    actions
+}
+
 both_backends! {
+    async fn token_events_past_their_retention_are_cleared_and_peoples_actions_stay(db: Backend) {
+        let server = TestServer::start(db).await;
+        let app = server.client(ClientSpec { grants: vec![GrantType::ClientCredentials], ..ClientSpec::default() }).await;
+        let store = server.store();
+        for _ in 0..3 {
+            store.issue_tokens(token(app.client.id, now() + 3600).1, None, GrantType::ClientCredentials).await.unwrap();
+        }
+        let person = scopegate::core::portal::NewAuditEntry {
+            actor_id: None,
+            actor: "root".into(),
+            action: "client.approve".into(),
+            target: app.client_id.clone(),
+            detail: String::new(),
+        };
+        store.audit(person, 0).await.unwrap();
+        // Every line so far is 31 days old; one more token event is fresh.
+        server.db.exec_sql(&format!("UPDATE audit_log SET created_at = {}", now() - 31 * 24 * 3600));
+        store.issue_tokens(token(app.client.id, now() + 3600).1, None, GrantType::ClientCredentials).await.unwrap();
+        assert_eq!(actions(&server).await, ["client.approve", "token.issued", "token.issued", "token.issued", "token.issued"]);
+        let (ok, out) = cli(&server.db.url, &["cleartokens", "--batch-size", "2"]);
+        assert!(ok, "{out}");
+        assert!(out.contains("and 3 token-lifecycle audit lines"), "{out}");
+        assert_eq!(actions(&server).await, ["client.approve", "token.issued"], "the admin's line and the fresh event stay");
+        server.stop().await;
+    }
+
     async fn expired_tokens_are_cleared_in_batches(db: Backend) {
         let server = TestServer::start(db).await;
         let app = server.client(ClientSpec { grants: vec![GrantType::ClientCredentials], ..ClientSpec::default() }).await;

@@ -116,26 +116,16 @@ fn header_of(jws: &str) -> Value {
     serde_json::from_slice(&bytes).unwrap()
 }
 
-async fn jwks_of(base: &str) -> CoreJsonWebKeySet {
-    http()
-        .get(format!("{base}/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+async fn get_json(url: String) -> Value {
+    http().get(url).send().await.unwrap().json().await.unwrap()
 }
 
 async fn raw_jwks(base: &str) -> Value {
-    http()
-        .get(format!("{base}/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    get_json(format!("{base}/.well-known/jwks.json")).await
+}
+
+async fn jwks_of(base: &str) -> CoreJsonWebKeySet {
+    serde_json::from_value(raw_jwks(base).await).unwrap()
 }
 
 both_backends! {
@@ -163,8 +153,8 @@ both_backends! {
 
     async fn discovery_agrees_with_rfc_8414_metadata(db: Backend) {
         let server = oidc_server(db).await;
-        let oidc: Value = http().get(server.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
-        let oauth: Value = http().get(server.url("/.well-known/oauth-authorization-server")).send().await.unwrap().json().await.unwrap();
+        let oidc = get_json(server.url("/.well-known/openid-configuration")).await;
+        let oauth = get_json(server.url("/.well-known/oauth-authorization-server")).await;
         for field in ["issuer", "authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri", "scopes_supported"] {
             assert_eq!(oidc[field], oauth[field], "{field}");
         }

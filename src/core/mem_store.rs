@@ -372,7 +372,7 @@ impl GrantStore for MemStore {
     async fn list_tokens(&self, _: &ListQuery) -> Result<Page<TokenSummary>, StoreError> {
         unimplemented!("MemStore::list_tokens")
     }
-    async fn clear_expired(&self, _: i64, _: i64, _: i64) -> Result<Cleared, StoreError> {
+    async fn clear_expired(&self, _: i64, _: i64, _: i64, _: i64) -> Result<Cleared, StoreError> {
         unimplemented!("MemStore::clear_expired")
     }
 }

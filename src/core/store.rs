@@ -239,12 +239,14 @@ pub trait GrantStore: Send + Sync {
         q: &super::portal::ListQuery,
     ) -> Result<super::portal::Page<super::portal::TokenSummary>, StoreError>;
     /// Deletes at most `batch` expired codes, `batch` expired tokens, `batch` login attempts
-    /// older than `attempts_before`, and `batch` expired consent requests and browser sessions.
-    /// Safe to run from many instances at once.
+    /// older than `attempts_before`, `batch` expired consent requests and browser sessions, and
+    /// `batch` token-lifecycle audit lines (`token.*`) older than `events_before`; the lines of
+    /// people's actions stay. Safe to run from many instances at once.
     async fn clear_expired(
         &self,
         now: i64,
         attempts_before: i64,
+        events_before: i64,
         batch: i64,
     ) -> Result<Cleared, StoreError>;
 }
@@ -438,4 +440,6 @@ pub struct Cleared {
     pub attempts: u64,
     /// Expired browser sessions and unanswered consent requests.
     pub sessions: u64,
+    /// Token-lifecycle audit lines past their retention.
+    pub events: u64,
 }

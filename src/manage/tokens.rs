@@ -27,32 +27,36 @@ pub(super) fn clear(settings: &Settings, args: ClearArgs) -> Result<(), CommandE
     let store = open_store(settings)?;
     let now = crate::core::now();
     let attempts_before = now - settings.password_attempt_window;
+    let events_before = now.saturating_sub(settings.token_event_retention);
     let batch = u64::try_from(args.batch_size).unwrap_or(u64::MAX);
     let total = block_on(async {
         let mut total = Cleared::default();
         loop {
             let done = store
-                .clear_expired(now, attempts_before, args.batch_size)
+                .clear_expired(now, attempts_before, events_before, args.batch_size)
                 .await
                 .map_err(|e| CommandError::Failed(e.to_string()))?;
             total.codes += done.codes;
             total.tokens += done.tokens;
             total.attempts += done.attempts;
             total.sessions += done.sessions;
+            total.events += done.events;
             // A kind that filled its batch may have more; the sessions count two kinds.
             if done.codes < batch
                 && done.tokens < batch
                 && done.attempts < batch
                 && done.sessions < batch
+                && done.events < batch
             {
                 return Ok::<_, CommandError>(total);
             }
         }
     })??;
     println!(
-        "Deleted {} expired authorization codes, {} expired tokens, {} stale login attempts and \
-         {} expired browser sessions and consent requests.",
-        total.codes, total.tokens, total.attempts, total.sessions
+        "Deleted {} expired authorization codes, {} expired tokens, {} stale login attempts, \
+         {} expired browser sessions and consent requests, and {} token-lifecycle audit lines \
+         past their retention.",
+        total.codes, total.tokens, total.attempts, total.sessions, total.events
     );
     Ok(())
 }

@@ -512,6 +512,7 @@ impl GrantStore for DbStore {
         &self,
         now: i64,
         attempts_before: i64,
+        events_before: i64,
         batch: i64,
     ) -> Result<Cleared, StoreError> {
         self.run(move |conn| {
@@ -557,11 +558,20 @@ impl GrantStore for DbStore {
             let expired_sessions =
                 diesel::delete(sessions::table.filter(sessions::id.eq_any(&session_ids)))
                     .execute(conn)?;
+            let event_ids: Vec<i64> = audit_log::table
+                .filter(audit_log::action.like("token.%"))
+                .filter(audit_log::created_at.lt(events_before))
+                .select(audit_log::id)
+                .limit(batch)
+                .load(conn)?;
+            let events = diesel::delete(audit_log::table.filter(audit_log::id.eq_any(&event_ids)))
+                .execute(conn)?;
             Ok(Cleared {
                 codes: count(codes),
                 tokens: count(toks),
                 attempts: count(attempts),
                 sessions: count(pending).saturating_add(count(expired_sessions)),
+                events: count(events),
             })
         })
         .await
