@@ -77,6 +77,7 @@ async fn sign_in(base: &str, c: &TestClient, user: &str, password: &str) -> Sign
         .expect("authorize on this server");
     let back = query_of(&browser.authorize(path, "approve").await);
     assert_eq!(back.get("state"), Some(state.secret()));
+    assert_eq!(back.get("iss").map(String::as_str), Some(base), "RFC 9207: iss in the response");
     let tokens = client
         .exchange_code(AuthorizationCode::new(back["code"].clone()))
         .expect("token endpoint known")
@@ -98,6 +99,14 @@ async fn sign_in(base: &str, c: &TestClient, user: &str, password: &str) -> Sign
     .unwrap();
     assert_eq!(claims.access_token_hash(), Some(&expected), "at_hash");
     assert!(claims.audiences().iter().any(|a| **a == c.client_id));
+    // UserInfo (Core §5.3): the crate checks that its `sub` is the ID token's.
+    let info: openidconnect::core::CoreUserInfoClaims = client
+        .user_info(tokens.access_token().clone(), Some(claims.subject().clone()))
+        .expect("userinfo endpoint known")
+        .request_async(&http)
+        .await
+        .expect("userinfo answers for the ID token's subject");
+    assert_eq!(info.preferred_username().map(|u| u.as_str()), Some(user), "profile scope");
     let header = header_of(&id_token.to_string());
     SignIn {
         id_token: id_token.to_string(),

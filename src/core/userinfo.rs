@@ -35,6 +35,26 @@ impl UserInfoProvider for DefaultUserInfo {
     }
 }
 
+/// [`document`] with the claims of OpenID Connect Core §5.3.2: `sub`, always (the same as the
+/// ID token's), and `preferred_username` under `profile`.
+pub async fn openid_document(
+    provider: &dyn UserInfoProvider,
+    user: &User,
+    scope: &ScopeSet,
+) -> Result<Value, String> {
+    let mut doc = document(provider, user, scope).await?;
+    if let Value::Object(map) = &mut doc {
+        map.insert("sub".into(), Value::String(super::oidc::subject(user.id)));
+        if scope.contains("profile") {
+            map.insert(
+                "preferred_username".into(),
+                Value::String(user.username.clone()),
+            );
+        }
+    }
+    Ok(doc)
+}
+
 /// The document for `user` as seen by a token with `scope`: `userId`, `username`, then each
 /// provided field whose declared scope the token holds.
 pub async fn document(

@@ -23,8 +23,9 @@ use crate::core::grant::authorize::{
 use crate::core::params::Params;
 
 /// Sends the browser to the client with core's answer.
-fn send(redirect: &Redirect) -> Result<Response, PageError> {
-    let location = redirect.location().ok_or_else(|| {
+fn send(state: &State, req: &Request, redirect: &Redirect) -> Result<Response, PageError> {
+    let issuer = super::metadata::issuer(state, req);
+    let location = redirect.location(&issuer).ok_or_else(|| {
         PageError::new(
             StatusCode::BAD_REQUEST,
             "Invalid redirect URI",
@@ -67,7 +68,7 @@ pub(crate) async fn show_params(
     let pending = match validate(state.store.as_ref(), params, options).await {
         Ok(p) => p,
         Err(AuthorizeError::Page(e)) => return Err(refused(&e).into()),
-        Err(AuthorizeError::Redirect(denied)) => return Ok(send(&denied)?),
+        Err(AuthorizeError::Redirect(denied)) => return Ok(send(state, req, &denied)?),
     };
     // Signing in comes back to the very URL asked for, so a compatibility route keeps its own
     // defaults.
@@ -169,5 +170,5 @@ pub async fn decide(
     } else {
         pending.deny()
     };
-    send(&answer)
+    send(state, req, &answer)
 }

@@ -72,6 +72,7 @@ async fn document(state: &State, req: &Request) -> serde_json::Value {
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256", "plain"],
+        "authorization_response_iss_parameter_supported": true,
     });
     if let (true, Some(map)) = (state.keyring.enabled(), doc.as_object_mut()) {
         map.insert(

@@ -11,7 +11,13 @@ use crate::core::error::ErrorCode;
 
 /// The user document, or the guard's refusal. The token is found and validated exactly as a
 /// guarded handler's is (and shares its cache); the refusal is answered as a guard answers.
-async fn lookup(state: &State, req: &Request, body: Body) -> Result<serde_json::Value, GuardError> {
+/// `openid` adds the OpenID Connect claims; Omniport's route keeps its own shape.
+async fn lookup(
+    state: &State,
+    req: &Request,
+    body: Body,
+    openid: bool,
+) -> Result<serde_json::Value, GuardError> {
     let mut body = RequestBody::new(body);
     let presented = guard::presented_token(req, &mut body).await?;
     let caller = guard::validate(state, &presented).await?;
@@ -19,12 +25,16 @@ async fn lookup(state: &State, req: &Request, body: Body) -> Result<serde_json::
         .user
         .as_ref()
         .ok_or_else(|| GuardError::new(Refusal::NoUser))?;
-    crate::core::userinfo::document(state.user_info.as_ref(), user, caller.scopes())
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "the user-info provider failed");
-            GuardError::new(Refusal::StoreFailed)
-        })
+    let provider = state.user_info.as_ref();
+    let doc = if openid {
+        crate::core::userinfo::openid_document(provider, user, caller.scopes()).await
+    } else {
+        crate::core::userinfo::document(provider, user, caller.scopes()).await
+    };
+    doc.map_err(|e| {
+        tracing::error!(error = %e, "the user-info provider failed");
+        GuardError::new(Refusal::StoreFailed)
+    })
 }
 
 /// `GET|POST /oauth/userinfo`: RFC 6750 errors (`WWW-Authenticate: Bearer`).
@@ -34,7 +44,7 @@ pub async fn userinfo(
     body: Body,
     Data(state): Data<&State>,
 ) -> Result<Response, GuardError> {
-    Ok(no_store_json(&lookup(state, req, body).await?))
+    Ok(no_store_json(&lookup(state, req, body, true).await?))
 }
 
 /// Omniport's `GET /open_auth/get_user_data/`: a bad token gets Django REST framework's 401.
@@ -44,7 +54,7 @@ pub async fn omniport_user_data(
     body: Body,
     Data(state): Data<&State>,
 ) -> poem::Result<Response> {
-    match lookup(state, req, body).await {
+    match lookup(state, req, body, false).await {
         Ok(doc) => Ok(no_store_json(&doc)),
         Err(e) if e.error.code == ErrorCode::ServerError => Err(e.into()),
         Err(_) => Err(OmniportUnauthorized.into()),

@@ -77,17 +77,22 @@ impl Redirect {
         found.map(|(_, v)| v.as_str())
     }
 
-    /// The URL to send the browser to; `None` when the registered URI is not a URL.
-    pub fn location(&self) -> Option<String> {
+    /// The URL to send the browser to; `None` when the registered URI is not a URL. Every
+    /// answer, success or error, names `issuer` in `iss` (RFC 9207 §2), so a client talking
+    /// to several servers can tell which one answered (mix-up attacks).
+    pub fn location(&self, issuer: &str) -> Option<String> {
         let mut url = url::Url::parse(&self.uri).ok()?;
+        let iss = ("iss", issuer.to_owned());
+        let params = self.params.iter().chain(std::iter::once(&iss));
         match self.mode {
             ResponseMode::Fragment => {
-                let encoded = serde_urlencoded::to_string(&self.params).ok()?;
+                let all: Vec<_> = params.collect();
+                let encoded = serde_urlencoded::to_string(all).ok()?;
                 url.set_fragment(Some(&encoded));
             }
             ResponseMode::Query => {
                 let mut query = url.query_pairs_mut();
-                for (name, value) in &self.params {
+                for (name, value) in params {
                     query.append_pair(name, value);
                 }
             }
@@ -565,7 +570,7 @@ mod tests {
             store.consents(),
             vec![(7, 1, ScopeSet::from_iter(["a", "b"]))]
         );
-        let location = answer.location().unwrap_or_default();
+        let location = answer.location("https://issuer.test").unwrap_or_default();
         let code = answer.param("code").unwrap_or_default();
         assert_eq!(
             location,
@@ -636,7 +641,7 @@ mod tests {
         let pending = pending(&store, &asked).await;
         let answer = approved(&store, pending, true).await;
         assert_eq!(answer.mode, ResponseMode::Fragment);
-        let location = answer.location().unwrap_or_default();
+        let location = answer.location("https://issuer.test").unwrap_or_default();
         assert!(
             location.starts_with("https://app.example/cb?keep=1#"),
             "{location}"
