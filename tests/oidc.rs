@@ -77,7 +77,11 @@ async fn sign_in(base: &str, c: &TestClient, user: &str, password: &str) -> Sign
         .expect("authorize on this server");
     let back = query_of(&browser.authorize(path, "approve").await);
     assert_eq!(back.get("state"), Some(state.secret()));
-    assert_eq!(back.get("iss").map(String::as_str), Some(base), "RFC 9207: iss in the response");
+    assert_eq!(
+        back.get("iss").map(String::as_str),
+        Some(base),
+        "RFC 9207: iss in the response"
+    );
     let tokens = client
         .exchange_code(AuthorizationCode::new(back["code"].clone()))
         .expect("token endpoint known")
@@ -101,12 +105,19 @@ async fn sign_in(base: &str, c: &TestClient, user: &str, password: &str) -> Sign
     assert!(claims.audiences().iter().any(|a| **a == c.client_id));
     // UserInfo (Core §5.3): the crate checks that its `sub` is the ID token's.
     let info: openidconnect::core::CoreUserInfoClaims = client
-        .user_info(tokens.access_token().clone(), Some(claims.subject().clone()))
+        .user_info(
+            tokens.access_token().clone(),
+            Some(claims.subject().clone()),
+        )
         .expect("userinfo endpoint known")
         .request_async(&http)
         .await
         .expect("userinfo answers for the ID token's subject");
-    assert_eq!(info.preferred_username().map(|u| u.as_str()), Some(user), "profile scope");
+    assert_eq!(
+        info.preferred_username().map(|u| u.as_str()),
+        Some(user),
+        "profile scope"
+    );
     let header = header_of(&id_token.to_string());
     SignIn {
         id_token: id_token.to_string(),
@@ -278,4 +289,62 @@ async fn a_nonce_past_its_bound_is_refused() {
     let back = query_of(resp.headers()["location"].to_str().unwrap());
     assert_eq!(back["error"], "invalid_request");
     server.stop().await;
+}
+
+/// Where `browser` is sent by `/oauth/authorize` for an `openid` request with `extra`.
+async fn authorize_answer(browser: &Browser, c: &TestClient, extra: &str) -> (u16, String) {
+    let url = format!(
+        "/oauth/authorize?response_type=code&client_id={}&scope=openid&state=s1&nonce=n1{extra}",
+        c.client_id
+    );
+    let resp = browser.get(&url).await;
+    let location = resp.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+    (resp.status().as_u16(), location.unwrap_or_default())
+}
+
+both_backends! {
+    async fn prompt_and_max_age_decide_when_the_user_signs_in(db: Backend) {
+        let server = oidc_server(db).await;
+        server.user("alice", "pw-alice-123").await;
+        let c = server.client(rp_spec()).await;
+        let browser = Browser::new(&server);
+
+        // prompt=none without a session: login_required, to the client, with state and iss.
+        let (status, location) = authorize_answer(&browser, &c, "&prompt=none").await;
+        assert_eq!(status, 302);
+        assert!(location.starts_with(&c.redirect_uri), "{location}");
+        let back = query_of(&location);
+        assert_eq!((back["error"].as_str(), back["state"].as_str()), ("login_required", "s1"));
+        assert_eq!(back["iss"], server.base);
+
+        // Signed in, prompt=none still cannot show the consent page: consent_required.
+        browser.login("alice", "pw-alice-123").await;
+        let (_, location) = authorize_answer(&browser, &c, "&prompt=none").await;
+        assert_eq!(query_of(&location)["error"], "consent_required");
+
+        // prompt=login: back to the sign-in page even though signed in; the address it comes
+        // back to no longer asks for a fresh sign-in, so signing in leads to the consent page.
+        let (status, location) = authorize_answer(&browser, &c, "&prompt=login").await;
+        assert_eq!(status, 302);
+        assert!(location.starts_with("/login?next="), "{location}");
+        let next = query_of(&format!("http://x{location}"))["next"].clone();
+        assert!(!next.contains("prompt") && next.contains("nonce=n1"), "{next}");
+        browser.login("alice", "pw-alice-123").await;
+        assert_eq!(browser.get(&next).await.status(), 200, "consent page after the fresh sign-in");
+
+        // max_age: a sign-in older than it must be done again; a young enough one stands.
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        let (_, location) = authorize_answer(&browser, &c, "&max_age=1").await;
+        assert!(location.starts_with("/login?next="), "{location}");
+        assert!(!query_of(&format!("http://x{location}"))["next"].contains("max_age"));
+        let (status, _) = authorize_answer(&browser, &c, "&max_age=3600").await;
+        assert_eq!(status, 200);
+
+        // Refused clearly, to the client: select_account, none with another value, bad max_age.
+        for extra in ["&prompt=select_account", "&prompt=none%20login", "&max_age=-1", "&prompt=bogus"] {
+            let (_, location) = authorize_answer(&browser, &c, extra).await;
+            assert_eq!(query_of(&location)["error"], "invalid_request", "{extra}");
+        }
+        server.stop().await;
+    }
 }

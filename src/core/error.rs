@@ -38,6 +38,10 @@ pub enum ErrorCode {
     SlowDown,
     /// The revocation endpoint does not know the `token_type_hint` given (RFC 7009 §2.2.1).
     UnsupportedTokenType,
+    /// `prompt=none`, but the user is not signed in (OpenID Connect Core §3.1.2.6).
+    LoginRequired,
+    /// `prompt=none`, but the user would have to consent first (Core §3.1.2.6).
+    ConsentRequired,
 }
 
 impl ErrorCode {
@@ -58,6 +62,8 @@ impl ErrorCode {
             Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::SlowDown => "slow_down",
             Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
         }
     }
 }

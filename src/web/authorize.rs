@@ -10,7 +10,7 @@ use poem::web::Data;
 use poem::{Request, Response, handler};
 use tera::Context;
 
-use super::error::PageError;
+use super::error::{LoginRequired, PageError};
 use super::extract::{PageForm, Visitor};
 use super::reply::found;
 use super::request::query_params;
@@ -18,7 +18,8 @@ use super::session;
 use super::state::State;
 use crate::core::error::{ErrorCode, OAuthError};
 use crate::core::grant::authorize::{
-    self, AuthorizeError, Redirect, ResumeError, ValidateOptions, validate,
+    self, AuthorizeError, Interaction, Redirect, ResumeError, SIGN_IN_PARAMS, ValidateOptions,
+    validate,
 };
 use crate::core::params::Params;
 
@@ -71,9 +72,17 @@ pub(crate) async fn show_params(
         Err(AuthorizeError::Redirect(denied)) => return Ok(send(state, req, &denied)?),
     };
     // Signing in comes back to the very URL asked for, so a compatibility route keeps its own
-    // defaults.
-    let v = Visitor::signed_in(state, req).await?;
-    Ok(consent_page(state, &v, pending).await?)
+    // defaults; only the parameters that asked for this sign-in are left out.
+    let visitor = Visitor::current(state, req).await?;
+    let signed_in_at = visitor.as_ref().map(|v| v.session.session.created_at);
+    let needed = pending.interaction(signed_in_at, crate::core::now());
+    if pending.forbids_interaction() {
+        return Ok(send(state, req, &pending.interaction_refused(needed))?);
+    }
+    match (needed, visitor) {
+        (Interaction::Consent, Some(v)) => Ok(consent_page(state, &v, pending).await?),
+        _ => Err(LoginRequired::back_without(req, &SIGN_IN_PARAMS).into()),
+    }
 }
 
 /// Holds the validated request for the visitor's answer and shows what it asks for.

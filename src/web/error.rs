@@ -266,6 +266,25 @@ impl LoginRequired {
             next: next.to_owned(),
         }
     }
+
+    /// Comes back to `req`'s address without the query parameters `dropped`.
+    pub fn back_without(req: &Request, dropped: &[&str]) -> Self {
+        let pairs = url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes());
+        if !pairs
+            .clone()
+            .any(|(name, _)| dropped.contains(&name.as_ref()))
+        {
+            return Self::back_to(req);
+        }
+        let kept: Vec<(String, String)> = pairs
+            .filter(|(name, _)| !dropped.contains(&name.as_ref()))
+            .map(|(n, v)| (n.into_owned(), v.into_owned()))
+            .collect();
+        let query = serde_urlencoded::to_string(kept).unwrap_or_default();
+        Self {
+            next: format!("{}?{query}", req.uri().path()),
+        }
+    }
 }
 
 impl ResponseError for LoginRequired {

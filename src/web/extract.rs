@@ -151,10 +151,15 @@ impl Visitor {
     /// The signed-in visitor of `req`; an anonymous one is sent to the login page and back to
     /// the very address asked for.
     pub async fn signed_in(state: &State, req: &Request) -> poem::Result<Self> {
-        let loaded = session::load(state, req).await.map_err(PageError::from)?;
-        loaded
-            .and_then(Visitor::of)
+        Self::current(state, req)
+            .await?
             .ok_or_else(|| LoginRequired::back_to(req).into())
+    }
+
+    /// The signed-in visitor of `req`, if any.
+    pub async fn current(state: &State, req: &Request) -> Result<Option<Self>, PageError> {
+        let loaded = session::load(state, req).await?;
+        Ok(loaded.and_then(Visitor::of))
     }
 
     /// A template context with what `base.html` and every form need.

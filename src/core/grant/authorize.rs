@@ -115,7 +115,33 @@ pub struct Pending {
     response_type: ResponseType,
     /// OpenID Connect's `nonce`, for the ID token; kept only on `openid` requests.
     nonce: Option<String>,
+    /// OpenID Connect's `prompt` and `max_age`; only on `openid` requests.
+    sign_in: SignInRule,
 }
+
+/// What an OpenID Connect request asks of the sign-in (Core §3.1.2.1 `prompt`, `max_age`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SignInRule {
+    /// `prompt=none`: answer without showing the user anything, or refuse.
+    pub no_interaction: bool,
+    /// `prompt=login`: the user signs in again even when signed in.
+    pub fresh_login: bool,
+    /// `max_age`: the sign-in may be at most this many seconds old.
+    pub max_age: Option<i64>,
+}
+
+/// What the user must do before a request can be answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interaction {
+    /// Sign in (again): the request asks for a fresh sign-in, or there is none.
+    SignIn,
+    /// Answer the consent page.
+    Consent,
+}
+
+/// The request parameters that are about this sign-in only: a request sent back after the
+/// sign-in they asked for leaves them out, or it would ask again for ever.
+pub const SIGN_IN_PARAMS: [&str; 2] = ["prompt", "max_age"];
 
 /// A request held for the consent page: what the page shows, and the nonce its form returns.
 #[derive(Debug)]
@@ -149,6 +175,44 @@ impl Pending {
     /// What the request asks for.
     pub fn response_type(&self) -> ResponseType {
         self.response_type
+    }
+
+    /// What the user must do next, for a visitor signed in at `signed_in_at` (`None`: not
+    /// signed in): sign in when there is no sign-in, or when `prompt=login` or `max_age` asks
+    /// for a fresher one than that; else consent, which is asked every time.
+    pub fn interaction(&self, signed_in_at: Option<i64>, now: i64) -> Interaction {
+        let stale = |at: i64| {
+            self.sign_in.fresh_login
+                || self
+                    .sign_in
+                    .max_age
+                    .is_some_and(|age| now.saturating_sub(at) > age)
+        };
+        match signed_in_at {
+            Some(at) if !stale(at) => Interaction::Consent,
+            _ => Interaction::SignIn,
+        }
+    }
+
+    /// True for `prompt=none`: the request must be answered without any page.
+    pub fn forbids_interaction(&self) -> bool {
+        self.sign_in.no_interaction
+    }
+
+    /// `prompt=none` met an interaction: `login_required` or `consent_required` (Core
+    /// §3.1.2.6), sent to the client.
+    pub fn interaction_refused(self, needed: Interaction) -> Redirect {
+        let err = match needed {
+            Interaction::SignIn => OAuthError::new(
+                ErrorCode::LoginRequired,
+                "prompt=none, but the user is not signed in (recently enough)",
+            ),
+            Interaction::Consent => OAuthError::new(
+                ErrorCode::ConsentRequired,
+                "prompt=none, but the user has to consent to this application first",
+            ),
+        };
+        self.refusal(&err)
     }
 
     fn refusal(self, err: &OAuthError) -> Redirect {
@@ -304,6 +368,8 @@ pub async fn resume<S: SessionStore + ClientStore + ?Sized>(
         pkce: held.pkce,
         response_type: held.response_type,
         nonce: held.nonce,
+        // The consent page is shown only once the sign-in satisfied the request.
+        sign_in: SignInRule::default(),
     })
 }
 
@@ -492,6 +558,12 @@ pub async fn validate<S: ClientStore + ?Sized>(
         _ => None,
     };
 
+    let sign_in = if scope.contains(OPENID) {
+        sign_in_rule(params).map_err(redirect)?
+    } else {
+        SignInRule::default()
+    };
+
     Ok(Pending {
         client,
         redirect_uri,
@@ -501,7 +573,44 @@ pub async fn validate<S: ClientStore + ?Sized>(
         pkce,
         response_type,
         nonce,
+        sign_in,
     })
+}
+
+/// Reads `prompt` and `max_age` (Core §3.1.2.1). `none` with any other value, an unknown value,
+/// and `select_account` (one account per browser session here) are refused.
+fn sign_in_rule(params: &Params) -> Result<SignInRule, OAuthError> {
+    let mut rule = SignInRule::default();
+    let prompts: Vec<&str> = params.get("prompt").unwrap_or("").split(' ').collect();
+    for prompt in prompts.iter().filter(|p| !p.is_empty()) {
+        match *prompt {
+            "none" => rule.no_interaction = true,
+            "login" => rule.fresh_login = true,
+            "consent" => {} // consent is asked every time
+            "select_account" => {
+                return Err(OAuthError::invalid_request(
+                    "prompt=select_account is not supported: a browser session holds one account",
+                ));
+            }
+            other => {
+                return Err(OAuthError::invalid_request(format!(
+                    "unknown prompt value `{other}`"
+                )));
+            }
+        }
+    }
+    if rule.no_interaction && prompts.iter().filter(|p| !p.is_empty()).count() > 1 {
+        return Err(OAuthError::invalid_request(
+            "prompt=none cannot be combined with another value",
+        ));
+    }
+    if let Some(raw) = params.get("max_age") {
+        let age = raw.parse::<i64>().ok().filter(|a| *a >= 0).ok_or_else(|| {
+            OAuthError::invalid_request("max_age must be a whole number of seconds, 0 or more")
+        })?;
+        rule.max_age = Some(age);
+    }
+    Ok(rule)
 }
 
 #[cfg(test)]
