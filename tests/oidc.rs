@@ -298,7 +298,10 @@ async fn authorize_answer(browser: &Browser, c: &TestClient, extra: &str) -> (u1
         c.client_id
     );
     let resp = browser.get(&url).await;
-    let location = resp.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+    let location = resp
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned());
     (resp.status().as_u16(), location.unwrap_or_default())
 }
 
