@@ -683,8 +683,10 @@ mod tests {
         let code = answer.param("code").unwrap_or_default();
         assert_eq!(
             location,
-            format!("https://app.example/cb?keep=1&code={code}&state=s1"),
-            "the registered query is kept"
+            format!(
+                "https://app.example/cb?keep=1&code={code}&state=s1&iss=https%3A%2F%2Fissuer.test"
+            ),
+            "the registered query is kept; RFC 9207's iss comes last"
         );
     }
 
@@ -759,7 +761,14 @@ mod tests {
         let names: Vec<&str> = sent.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
             names,
-            ["access_token", "token_type", "expires_in", "scope", "state"]
+            [
+                "access_token",
+                "token_type",
+                "expires_in",
+                "scope",
+                "state",
+                "iss"
+            ]
         );
         assert_eq!(answer.param("expires_in"), Some("36000"));
         let tokens = store.tokens();
