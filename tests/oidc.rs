@@ -351,3 +351,49 @@ both_backends! {
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_login_hint_fills_in_the_sign_in_form_and_a_bad_one_is_ignored() {
+    let server = oidc_server(crate::support::Backend::Sqlite).await;
+    let c = server.client(rp_spec()).await;
+    let browser = Browser::new(&server);
+    // The sign-in page the authorization endpoint sends the browser to, for `hint`.
+    let form_for = |hint: String| {
+        let browser = &browser;
+        let c = &c;
+        async move {
+            let (status, location) = authorize_answer(browser, c, &hint).await;
+            assert_eq!(status, 302);
+            assert!(location.starts_with("/login?next="), "{location}");
+            browser.get(&location).await.text().await.unwrap()
+        }
+    };
+    let page = form_for("&login_hint=alice%40example.com".into()).await;
+    assert!(
+        page.contains(r#"name="username" value="alice@example.com""#),
+        "{page}"
+    );
+    // Escaped like any other value on the page.
+    let page = form_for("&login_hint=%22%3E%3Cscript%3E".into()).await;
+    assert!(!page.contains("\"><script>"), "{page}");
+    assert!(page.contains("&quot;&gt;&lt;script&gt;"), "{page}");
+    // Too long, or with a control character: not shown, and the request still goes on.
+    for hint in [
+        format!("&login_hint={}", "a".repeat(255)),
+        "&login_hint=a%0Ab".into(),
+    ] {
+        let page = form_for(hint).await;
+        assert!(page.contains(r#"name="username" value="""#), "{page}");
+    }
+    // Not an OpenID Connect request: no hint is passed on.
+    let url = format!(
+        "/oauth/authorize?response_type=code&client_id={}&scope=polls:vote&state=s&login_hint=alice",
+        c.client_id
+    );
+    let resp = browser.get(&url).await;
+    let location = resp.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/login?next="), "{location}");
+    let login = query_of(&format!("http://x{location}"));
+    assert!(!login.contains_key("login_hint"), "{location}");
+    server.stop().await;
+}

@@ -81,7 +81,9 @@ pub(crate) async fn show_params(
     }
     match (needed, visitor) {
         (Interaction::Consent, Some(v)) => Ok(consent_page(state, &v, pending).await?),
-        _ => Err(LoginRequired::back_without(req, &SIGN_IN_PARAMS).into()),
+        _ => Err(LoginRequired::back_without(req, &SIGN_IN_PARAMS)
+            .with_hint(pending.login_hint())
+            .into()),
     }
 }
 

@@ -256,6 +256,8 @@ impl ResponseError for PageError {
 pub struct LoginRequired {
     /// The path and query to come back to.
     pub next: String,
+    /// The username to pre-fill the sign-in form with (OpenID Connect's `login_hint`).
+    pub login_hint: Option<String>,
 }
 
 impl LoginRequired {
@@ -264,6 +266,7 @@ impl LoginRequired {
         let next = req.uri().path_and_query().map_or("/", |p| p.as_str());
         Self {
             next: next.to_owned(),
+            login_hint: None,
         }
     }
 
@@ -283,6 +286,15 @@ impl LoginRequired {
         let query = serde_urlencoded::to_string(kept).unwrap_or_default();
         Self {
             next: format!("{}?{query}", req.uri().path()),
+            login_hint: None,
+        }
+    }
+
+    /// Pre-fills the sign-in form with `hint`.
+    pub fn with_hint(self, hint: Option<&str>) -> Self {
+        Self {
+            login_hint: hint.map(str::to_owned),
+            ..self
         }
     }
 }
@@ -293,7 +305,9 @@ impl ResponseError for LoginRequired {
     }
 
     fn as_response(&self) -> Response {
-        let query = serde_urlencoded::to_string([("next", self.next.as_str())]).unwrap_or_default();
+        let mut pairs = vec![("next", self.next.as_str())];
+        pairs.extend(self.login_hint.as_deref().map(|h| ("login_hint", h)));
+        let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
         found(&format!("/login?{query}"))
     }
 }

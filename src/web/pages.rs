@@ -12,6 +12,7 @@ use super::request::query_params;
 use super::session::{self, BrowserSession};
 use super::state::State;
 use crate::core::account::{PasswordRefused, check_password};
+use crate::core::oidc;
 
 /// The post-login destination: a same-origin path, or `/`. Anything else would be an open
 /// redirect. The value is read the way a browser reads a `Location` (the WHATWG URL parser,
@@ -65,9 +66,12 @@ fn login_page(
 /// `GET /login`: the sign-in form (an anonymous session is made to carry its CSRF token).
 #[handler]
 pub async fn login_form(req: &Request, Data(state): Data<&State>) -> Result<Response, PageError> {
-    let next = safe_next(query_params(req).ok().as_ref().and_then(|p| p.get("next")));
+    let params = query_params(req).ok();
+    let next = safe_next(params.as_ref().and_then(|p| p.get("next")));
+    // OpenID Connect's `login_hint`, passed on by the authorization endpoint.
+    let hint = oidc::login_hint(params.as_ref().and_then(|p| p.get("login_hint")));
     let (s, cookie) = session::load_or_create(state, req).await?;
-    let page = login_page(state, &s, &next, "", None, StatusCode::OK);
+    let page = login_page(state, &s, &next, hint.unwrap_or(""), None, StatusCode::OK);
     Ok(with_cookie(page, cookie))
 }
 

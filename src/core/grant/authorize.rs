@@ -17,7 +17,7 @@ use crate::core::grant::{Grant, mint, new_grant_id};
 use crate::core::model::{
     Approval, Client, ClientType, GrantType, Lifetimes, NewCode, PendingAuthorization, ResponseType,
 };
-use crate::core::oidc::{MAX_NONCE, OPENID};
+use crate::core::oidc::{self, MAX_NONCE, OPENID};
 use crate::core::params::Params;
 use crate::core::pkce;
 use crate::core::scope::ScopeSet;
@@ -117,6 +117,8 @@ pub struct Pending {
     nonce: Option<String>,
     /// OpenID Connect's `prompt` and `max_age`; only on `openid` requests.
     sign_in: SignInRule,
+    /// OpenID Connect's `login_hint`, for the sign-in form; only on `openid` requests.
+    login_hint: Option<String>,
 }
 
 /// What an OpenID Connect request asks of the sign-in (Core §3.1.2.1 `prompt`, `max_age`).
@@ -192,6 +194,11 @@ impl Pending {
             Some(at) if !stale(at) => Interaction::Consent,
             _ => Interaction::SignIn,
         }
+    }
+
+    /// The `login_hint` to pre-fill the sign-in form with, when the request sent a usable one.
+    pub fn login_hint(&self) -> Option<&str> {
+        self.login_hint.as_deref()
     }
 
     /// True for `prompt=none`: the request must be answered without any page.
@@ -370,6 +377,7 @@ pub async fn resume<S: SessionStore + ClientStore + ?Sized>(
         nonce: held.nonce,
         // The consent page is shown only once the sign-in satisfied the request.
         sign_in: SignInRule::default(),
+        login_hint: None,
     })
 }
 
@@ -558,10 +566,11 @@ pub async fn validate<S: ClientStore + ?Sized>(
         _ => None,
     };
 
-    let sign_in = if scope.contains(OPENID) {
-        sign_in_rule(params).map_err(redirect)?
+    let (sign_in, login_hint) = if scope.contains(OPENID) {
+        let hint = oidc::login_hint(params.get("login_hint")).map(str::to_owned);
+        (sign_in_rule(params).map_err(redirect)?, hint)
     } else {
-        SignInRule::default()
+        (SignInRule::default(), None)
     };
 
     Ok(Pending {
@@ -574,6 +583,7 @@ pub async fn validate<S: ClientStore + ?Sized>(
         response_type,
         nonce,
         sign_in,
+        login_hint,
     })
 }
 

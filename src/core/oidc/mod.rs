@@ -59,6 +59,17 @@ pub enum IdTokenError {
     Key(#[from] KeyError),
 }
 
+/// The longest `login_hint` kept, in characters: an email address's limit (RFC 5321 §4.5.3.1).
+pub const MAX_LOGIN_HINT: usize = 254;
+
+/// The `login_hint` (Core §3.1.2.1) worth showing: a hint only pre-fills the sign-in form, so one
+/// that is empty, too long or holds a control character is ignored rather than refused.
+pub fn login_hint(raw: Option<&str>) -> Option<&str> {
+    raw.map(str::trim).filter(|h| {
+        !h.is_empty() && h.chars().count() <= MAX_LOGIN_HINT && !h.chars().any(char::is_control)
+    })
+}
+
 /// The subject identifier of a user (Core §2 `sub`): the user's storage key, which neither
 /// backend ever reuses (SQLite `AUTOINCREMENT`, PostgreSQL `BIGSERIAL`), so it is stable.
 pub fn subject(user_id: i64) -> String {
