@@ -12,10 +12,14 @@ use openidconnect::{
     OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 use poem::Route;
+use scopegate::core::model::ClientType;
+use scopegate::core::portal::ListQuery;
 use serde_json::Value;
 
 use crate::both_backends;
-use crate::support::{Browser, ClientSpec, Instance, TestClient, TestServer, http, query_of};
+use crate::support::{
+    Browser, ClientSpec, Instance, TestClient, TestServer, exchange_code, http, query_of,
+};
 
 /// A `key_encryption_key` for the tests (32 bytes, base64).
 const KEK: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
@@ -75,7 +79,7 @@ async fn sign_in(base: &str, c: &TestClient, user: &str, password: &str) -> Sign
         .as_str()
         .strip_prefix(base)
         .expect("authorize on this server");
-    let back = query_of(&browser.authorize(path, "approve").await);
+    let back = query_of(&browser.approve(path).await);
     assert_eq!(back.get("state"), Some(state.secret()));
     assert_eq!(
         back.get("iss").map(String::as_str),
@@ -396,4 +400,121 @@ async fn a_login_hint_fills_in_the_sign_in_form_and_a_bad_one_is_ignored() {
     let login = query_of(&format!("http://x{location}"));
     assert!(!login.contains_key("login_hint"), "{location}");
     server.stop().await;
+}
+
+/// The markup of `page` from the element with `id` to the next `end`.
+fn section<'a>(page: &'a str, id: &str, end: &str) -> &'a str {
+    let from = &page[page.find(&format!("id=\"{id}\"")).expect(id)..];
+    &from[..from.find(end).expect(end)]
+}
+
+/// A PKCE challenge for the public client (RFC 7636 appendix B).
+const CHALLENGE: &str =
+    "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256";
+
+both_backends! {
+    async fn consent_is_remembered_and_asked_again_only_for_new_scopes(db: Backend) {
+        let server = oidc_server(db).await;
+        server.user("alice", "pw-alice-123").await;
+        let c = server.client(rp_spec()).await;
+        let browser = Browser::new(&server);
+        browser.login("alice", "pw-alice-123").await;
+        let url = |scope: &str, extra: &str| {
+            format!(
+                "/oauth/authorize?response_type=code&client_id={}&scope={scope}&state=s1&nonce=n1{extra}",
+                c.client_id
+            )
+        };
+
+        // The first request for `openid profile` shows the page; approving it is remembered.
+        let back = query_of(&browser.authorize(&url("openid%20profile", ""), "approve").await);
+        assert!(back.contains_key("code"));
+
+        // prompt=none (Core §3.1.2.6) now succeeds with a code that works, and so does a request
+        // for a subset without prompt: no page is shown either time.
+        for scope in ["openid%20profile", "openid"] {
+            for extra in ["&prompt=none", ""] {
+                let resp = browser.get(&url(scope, extra)).await;
+                assert_eq!(resp.status(), 302, "{scope}{extra}: answered without a page");
+                let location = resp.headers()["location"].to_str().unwrap();
+                assert!(location.starts_with(&c.redirect_uri), "{location}");
+                let back = query_of(location);
+                assert_eq!((back["state"].as_str(), back["iss"].as_str()), ("s1", server.base.as_str()));
+                let secret = c.secret.as_deref().unwrap();
+                let tokens =
+                    exchange_code(&server, &c.client_id, secret, &c.redirect_uri, &back["code"]).await;
+                assert!(tokens["id_token"].is_string(), "{tokens}");
+            }
+        }
+
+        // Asking for more shows only what is new, and names what was granted before.
+        let (status, page) = browser.page(&url("openid%20profile%20email", "")).await;
+        assert_eq!(status, 200);
+        let asked = section(&page, "asked-scopes", "</ul>");
+        assert!(asked.contains("<code>email</code>") && !asked.contains("<code>profile</code>"), "{asked}");
+        let kept = section(&page, "kept-scopes", "</p>");
+        assert!(kept.contains("<code>openid</code>") && kept.contains("<code>profile</code>"), "{kept}");
+        assert!(!kept.contains("<code>email</code>"), "{kept}");
+        // ... and prompt=none cannot ask: consent_required.
+        let resp = browser.get(&url("openid%20email", "&prompt=none")).await;
+        let back = query_of(resp.headers()["location"].to_str().unwrap());
+        assert_eq!(back["error"], "consent_required");
+
+        // Granting the new scope keeps the old ones: all three are now remembered.
+        browser.authorize(&url("openid%20email", ""), "approve").await;
+        let resp = browser.get(&url("openid%20profile%20email", "&prompt=none")).await;
+        assert!(query_of(resp.headers()["location"].to_str().unwrap()).contains_key("code"));
+
+        // prompt=consent asks again, even right after a sign-in it also asked for.
+        let (status, _) = browser.page(&url("openid", "&prompt=consent")).await;
+        assert_eq!(status, 200, "prompt=consent shows the page");
+        let resp = browser.get(&url("openid", "&prompt=login%20consent")).await;
+        let location = resp.headers()["location"].to_str().unwrap().to_owned();
+        let next = query_of(&format!("http://x{location}"))["next"].clone();
+        assert!(next.contains("prompt=consent") && !next.contains("login"), "{next}");
+        browser.login("alice", "pw-alice-123").await;
+        assert_eq!(browser.get(&next).await.status(), 200, "the page after the fresh sign-in");
+
+        // Another user's consent is theirs: bob is asked.
+        server.user("bob", "pw-bob-12345").await;
+        let bob = Browser::new(&server);
+        bob.login("bob", "pw-bob-12345").await;
+        let resp = bob.get(&url("openid", "&prompt=none")).await;
+        assert_eq!(query_of(resp.headers()["location"].to_str().unwrap())["error"], "consent_required");
+
+        // A withdrawn consent is forgotten: alice is asked again.
+        let store = server.store();
+        let q = ListQuery { search: "alice".into(), limit: 10, ..Default::default() };
+        let consents = store.list_consents(&q).await.unwrap();
+        store.withdraw_consent(consents.items[0].id, scopegate::core::now()).await.unwrap();
+        let resp = browser.get(&url("openid", "&prompt=none")).await;
+        assert_eq!(query_of(resp.headers()["location"].to_str().unwrap())["error"], "consent_required");
+        server.stop().await;
+    }
+}
+
+both_backends! {
+    async fn a_public_client_is_asked_every_time(db: Backend) {
+        let server = oidc_server(db).await;
+        server.user("alice", "pw-alice-123").await;
+        let public = server
+            .client(ClientSpec { client_type: ClientType::Public, ..rp_spec() })
+            .await;
+        let browser = Browser::new(&server);
+        browser.login("alice", "pw-alice-123").await;
+        // RFC 6749 §10.2: anyone can send a public client's request, so a remembered consent
+        // must not answer it without the user.
+        let url = format!(
+            "/oauth/authorize?response_type=code&client_id={}&scope=openid&state=s1&nonce=n1{CHALLENGE}",
+            public.client_id
+        );
+        let back = query_of(&browser.authorize(&url, "approve").await);
+        assert!(back.contains_key("code"));
+        let (status, _) = browser.page(&url).await;
+        assert_eq!(status, 200, "the consent page again");
+        let resp = browser.get(&format!("{url}&prompt=none")).await;
+        let back = query_of(resp.headers()["location"].to_str().unwrap());
+        assert_eq!(back["error"], "consent_required");
+        server.stop().await;
+    }
 }

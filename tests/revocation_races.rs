@@ -16,7 +16,8 @@ use crate::support::{Browser, ClientSpec, TestClient, TestServer, exchange_code,
 const CHAINS: usize = 3;
 const TRIALS: usize = 6;
 
-/// One code flow as `user` (which records a consent); returns the token response.
+/// One code flow as `user` (which records a consent, remembered from then on); returns the
+/// token response.
 async fn code_tokens(server: &TestServer, c: &TestClient, user: &str) -> Value {
     let b = Browser::new(server);
     b.login(user, "pw-user-123").await;
@@ -24,7 +25,7 @@ async fn code_tokens(server: &TestServer, c: &TestClient, user: &str) -> Value {
         "/oauth/authorize?response_type=code&client_id={}&scope=polls:vote",
         c.client_id
     );
-    let location = b.authorize(&url, "approve").await;
+    let location = b.approve(&url).await;
     let code = query_of(&location)["code"].clone();
     exchange_code(
         server,

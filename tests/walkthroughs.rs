@@ -189,8 +189,11 @@ both_backends! {
         assert_eq!(resp.status(), 400);
         let err: Value = resp.json().await.unwrap();
         assert!(err["error"].is_string());
-        // The replayed code revoked what it issued: authorise again.
-        let location = browser.authorize(&url, "approve").await;
+        // The replayed code revoked what it issued: authorise again. The consent is
+        // remembered, so the browser goes straight back with a code.
+        let resp = browser.get(&url).await;
+        assert_eq!(resp.status(), 302, "no consent page the second time");
+        let location = resp.headers()["location"].to_str().unwrap().to_owned();
         let code = query_of(&location)["code"].clone();
         let form = [
             ("client_id", app.client_id.as_str()),

@@ -431,10 +431,31 @@ impl ConsentStore for MemStore {
         scope: &ScopeSet,
         _: i64,
     ) -> Result<(), StoreError> {
-        self.rows()
+        let mut rows = self.rows();
+        match rows
             .consents
-            .push((user_id, client_id, scope.clone()));
+            .iter_mut()
+            .find(|(u, c, _)| (*u, *c) == (user_id, client_id))
+        {
+            Some((_, _, granted)) => *granted = granted.union(scope),
+            None => rows.consents.push((user_id, client_id, scope.clone())),
+        }
         Ok(())
+    }
+    async fn granted_scope(
+        &self,
+        user_id: i64,
+        client_id: i64,
+    ) -> Result<Option<ScopeSet>, StoreError> {
+        let rows = self.rows();
+        let found = rows
+            .consents
+            .iter()
+            .find(|(u, c, _)| (*u, *c) == (user_id, client_id));
+        Ok(found.map(|(_, _, granted)| granted.clone()))
+    }
+    async fn consents_of_user(&self, _: i64) -> Result<Vec<ConsentSummary>, StoreError> {
+        unimplemented!("MemStore::consents_of_user")
     }
     async fn list_consents(&self, _: &ListQuery) -> Result<Page<ConsentSummary>, StoreError> {
         unimplemented!("MemStore::list_consents")

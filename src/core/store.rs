@@ -289,7 +289,9 @@ pub trait SessionStore: Send + Sync {
 /// What users granted which clients.
 #[async_trait]
 pub trait ConsentStore: Send + Sync {
-    /// Records that a user granted a client a scope (kept for the admin and for withdrawal).
+    /// Records that a user granted a client a scope. The consent on record becomes the union of
+    /// what was granted before and `scope`, so asking only about new scopes never forgets old
+    /// ones, and two concurrent approvals both count.
     async fn record_consent(
         &self,
         user_id: i64,
@@ -302,6 +304,17 @@ pub trait ConsentStore: Send + Sync {
         &self,
         q: &super::portal::ListQuery,
     ) -> Result<super::portal::Page<super::portal::ConsentSummary>, StoreError>;
+    /// The scope a user has granted a client, if any consent is on record.
+    async fn granted_scope(
+        &self,
+        user_id: i64,
+        client_id: i64,
+    ) -> Result<Option<ScopeSet>, StoreError>;
+    /// Every consent a user gave, newest first (`/account/apps`).
+    async fn consents_of_user(
+        &self,
+        user_id: i64,
+    ) -> Result<Vec<super::portal::ConsentSummary>, StoreError>;
     /// Withdraws a consent and revokes the tokens it backed (same user and client).
     async fn withdraw_consent(&self, consent_id: i64, now: i64) -> Result<u64, StoreError>;
 }

@@ -3,13 +3,18 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
 
+use super::DbStore;
+use super::models::parse_scope;
 use super::revocation::{Owner, revoke_all};
 use super::schema::{clients, consents, users};
 use super::search::{paged, pattern, user_or_client};
-use super::{AnyConnection, DbStore};
 use crate::core::portal::{ConsentSummary, ListQuery, Page};
 use crate::core::scope::ScopeSet;
 use crate::core::store::{ConsentStore, StoreError};
+
+/// How often [`ConsentStore::record_consent`] retries when concurrent approvals keep changing
+/// the row under it.
+const RECORD_ATTEMPTS: usize = 8;
 
 #[derive(Insertable)]
 #[diesel(table_name = consents)]
@@ -59,35 +64,75 @@ impl ConsentStore for DbStore {
         scope: &ScopeSet,
         now: i64,
     ) -> Result<(), StoreError> {
-        let scope = scope.to_string();
+        let scope = scope.clone();
         self.run(move |conn| {
-            let update = |conn: &mut AnyConnection| {
-                diesel::update(
-                    consents::table
-                        .filter(consents::user_id.eq(user_id))
-                        .filter(consents::client_id.eq(client_id)),
-                )
-                .set((consents::scope.eq(&scope), consents::updated_at.eq(now)))
-                .execute(conn)
-            };
-            if update(conn)? > 0 {
-                return Ok(());
+            // Compare-and-set on the stored scope, no transaction: a concurrent approval makes
+            // the update (or the insert) miss, and the next pass merges with what it wrote.
+            for _ in 0..RECORD_ATTEMPTS {
+                let mine = consents::table
+                    .filter(consents::user_id.eq(user_id))
+                    .filter(consents::client_id.eq(client_id));
+                let stored: Option<String> = mine.select(consents::scope).first(conn).optional()?;
+                if let Some(stored) = stored {
+                    let merged = parse_scope(&stored)?.union(&scope).to_string();
+                    let updated = diesel::update(mine.filter(consents::scope.eq(&stored)))
+                        .set((consents::scope.eq(&merged), consents::updated_at.eq(now)))
+                        .execute(conn)?;
+                    if updated > 0 {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                let inserted = diesel::insert_into(consents::table)
+                    .values(NewConsentRow {
+                        user_id,
+                        client_id,
+                        scope: &scope.to_string(),
+                        created_at: now,
+                        updated_at: now,
+                    })
+                    .execute(conn);
+                match inserted.map_err(StoreError::from) {
+                    Ok(_) => return Ok(()),
+                    // Another request inserted it in between: merge with that row.
+                    Err(StoreError::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
             }
-            let inserted = diesel::insert_into(consents::table)
-                .values(NewConsentRow {
-                    user_id,
-                    client_id,
-                    scope: &scope,
-                    created_at: now,
-                    updated_at: now,
-                })
-                .execute(conn);
-            match inserted.map_err(StoreError::from) {
-                Ok(_) => Ok(()),
-                // Another request inserted it in between: update that row instead.
-                Err(StoreError::Conflict(_)) => update(conn).map(|_| ()).map_err(Into::into),
-                Err(e) => Err(e),
-            }
+            Err(StoreError::Database(
+                "the consent kept changing while it was recorded".to_owned(),
+            ))
+        })
+        .await
+    }
+
+    async fn granted_scope(
+        &self,
+        user_id: i64,
+        client_id: i64,
+    ) -> Result<Option<ScopeSet>, StoreError> {
+        self.run(move |conn| {
+            let stored: Option<String> = consents::table
+                .filter(consents::user_id.eq(user_id))
+                .filter(consents::client_id.eq(client_id))
+                .select(consents::scope)
+                .first(conn)
+                .optional()?;
+            stored.as_deref().map(parse_scope).transpose()
+        })
+        .await
+    }
+
+    async fn consents_of_user(&self, user_id: i64) -> Result<Vec<ConsentSummary>, StoreError> {
+        self.run(move |conn| {
+            let rows: Vec<ConsentSummaryRow> = consents::table
+                .inner_join(clients::table)
+                .inner_join(users::table)
+                .filter(consents::user_id.eq(user_id))
+                .order((consents::updated_at.desc(), consents::id.desc()))
+                .select(ConsentSummaryRow::as_select())
+                .load(conn)?;
+            Ok(rows.into_iter().map(Into::into).collect())
         })
         .await
     }

@@ -16,7 +16,7 @@ fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} {value:?}"))
 }
 
-fn parse_scope(raw: &str) -> Result<ScopeSet, StoreError> {
+pub(super) fn parse_scope(raw: &str) -> Result<ScopeSet, StoreError> {
     raw.parse().map_err(|_| corrupt("scope", raw))
 }
 

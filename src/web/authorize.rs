@@ -18,8 +18,7 @@ use super::session;
 use super::state::State;
 use crate::core::error::{ErrorCode, OAuthError};
 use crate::core::grant::authorize::{
-    self, AuthorizeError, Interaction, Redirect, ResumeError, SIGN_IN_PARAMS, ValidateOptions,
-    validate,
+    self, AuthorizeError, Redirect, ResumeError, SIGN_IN_PARAMS, Step, ValidateOptions, validate,
 };
 use crate::core::params::Params;
 
@@ -71,18 +70,47 @@ pub(crate) async fn show_params(
         Err(AuthorizeError::Page(e)) => return Err(refused(&e).into()),
         Err(AuthorizeError::Redirect(denied)) => return Ok(send(state, req, &denied)?),
     };
-    // Signing in comes back to the very URL asked for, so a compatibility route keeps its own
-    // defaults; only the parameters that asked for this sign-in are left out.
     let visitor = Visitor::current(state, req).await?;
+    let store = state.store.as_ref();
+    let granted = match &visitor {
+        Some(v) => store
+            .granted_scope(v.user.id, pending.client_id())
+            .await
+            .map_err(PageError::from)?,
+        None => None,
+    };
+    let now = crate::core::now();
     let signed_in_at = visitor.as_ref().map(|v| v.session.session.created_at);
-    let needed = pending.interaction(signed_in_at, crate::core::now());
-    if pending.forbids_interaction() {
-        return Ok(send(state, req, &pending.interaction_refused(needed))?);
-    }
-    match (needed, visitor) {
-        (Interaction::Consent, Some(v)) => Ok(consent_page(state, &v, pending).await?),
-        _ => Err(LoginRequired::back_without(req, &SIGN_IN_PARAMS)
-            .with_hint(pending.login_hint())
+    // Only a visitor who is signed in can be asked to consent, or approved for.
+    let signed_in = |v: Option<Visitor>| v.ok_or_else(|| LoginRequired::back_to(req));
+    match pending.next_step(signed_in_at, granted.as_ref(), now) {
+        Step::Approve(pending) => {
+            let v = signed_in(visitor)?;
+            let lifetimes = state.settings.lifetimes();
+            let implicit_enabled = state.settings.implicit_grant;
+            let auth_time = v.session.session.created_at;
+            let answer = pending
+                .approve(
+                    store,
+                    v.user.id,
+                    auth_time,
+                    lifetimes,
+                    implicit_enabled,
+                    now,
+                )
+                .await
+                .map_err(PageError::from)?;
+            Ok(send(state, req, &answer)?)
+        }
+        Step::Consent(pending) => Ok(consent_page(state, &signed_in(visitor)?, pending).await?),
+        Step::Refuse(answer) => Ok(send(state, req, &answer)?),
+        // Signing in comes back to the very URL asked for, so a compatibility route keeps its
+        // own defaults; only the parameters that asked for this sign-in are left out.
+        Step::SignIn {
+            login_hint,
+            back_with,
+        } => Err(LoginRequired::back_without(req, &SIGN_IN_PARAMS, back_with)
+            .with_hint(login_hint.as_deref())
             .into()),
     }
 }
@@ -98,18 +126,21 @@ async fn consent_page(
         .hold(store, v.session.session.id, v.user.id, crate::core::now())
         .await?;
     let known = store.list_scopes().await?;
-    let scopes: Vec<serde_json::Value> = held
-        .scope
-        .iter()
-        .map(|name| {
-            let description = known
-                .iter()
-                .find(|k| k.name == name)
-                .map(|k| k.description.as_str())
-                .unwrap_or("");
-            serde_json::json!({ "name": name, "description": description })
-        })
-        .collect();
+    let described = |names: &[String]| -> Vec<serde_json::Value> {
+        names
+            .iter()
+            .map(|name| {
+                let description = known
+                    .iter()
+                    .find(|k| &k.name == name)
+                    .map(|k| k.description.as_str())
+                    .unwrap_or("");
+                serde_json::json!({ "name": name, "description": description })
+            })
+            .collect()
+    };
+    let scopes = described(&held.asked);
+    let kept = described(&held.kept);
     let redirect_host = url::Url::parse(&held.redirect_uri)
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
@@ -126,6 +157,7 @@ async fn consent_page(
     );
     ctx.insert("client_name", &held.client.name);
     ctx.insert("scopes", &scopes);
+    ctx.insert("kept", &kept);
     ctx.insert("redirect_host", &redirect_host);
     ctx.insert("csrf_token", &v.session.session.csrf_token);
     ctx.insert("nonce", &held.nonce);

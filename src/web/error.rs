@@ -270,18 +270,21 @@ impl LoginRequired {
         }
     }
 
-    /// Comes back to `req`'s address without the query parameters `dropped`.
-    pub fn back_without(req: &Request, dropped: &[&str]) -> Self {
+    /// Comes back to `req`'s address without the query parameters `dropped`, and with `added`.
+    pub fn back_without(req: &Request, dropped: &[&str], added: Option<(&str, &str)>) -> Self {
         let pairs = url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes());
-        if !pairs
-            .clone()
-            .any(|(name, _)| dropped.contains(&name.as_ref()))
+        if added.is_none()
+            && !pairs
+                .clone()
+                .any(|(name, _)| dropped.contains(&name.as_ref()))
         {
             return Self::back_to(req);
         }
+        let added = added.map(|(n, v)| (n.to_owned(), v.to_owned()));
         let kept: Vec<(String, String)> = pairs
             .filter(|(name, _)| !dropped.contains(&name.as_ref()))
             .map(|(n, v)| (n.into_owned(), v.into_owned()))
+            .chain(added)
             .collect();
         let query = serde_urlencoded::to_string(kept).unwrap_or_default();
         Self {

@@ -102,6 +102,16 @@ impl Browser {
         resp.headers()["location"].to_str().unwrap().to_owned()
     }
 
+    /// Opens an authorization URL as a signed-in user and approves it: on the consent page, or
+    /// at once when the user's remembered consent covers it. Returns where the browser was sent.
+    pub async fn approve(&self, url: &str) -> String {
+        let resp = self.get(url).await;
+        if resp.status() == 302 {
+            return resp.headers()["location"].to_str().unwrap().to_owned();
+        }
+        self.authorize(url, "approve").await
+    }
+
     /// GETs a page and returns its status and body.
     pub async fn page(&self, url: &str) -> (u16, String) {
         let resp = self.get(url).await;

@@ -119,6 +119,9 @@ pub struct Pending {
     sign_in: SignInRule,
     /// OpenID Connect's `login_hint`, for the sign-in form; only on `openid` requests.
     login_hint: Option<String>,
+    /// What the user granted this client before, once [`Pending::next_step`] looked: the
+    /// consent page asks only about the rest.
+    granted: Option<ScopeSet>,
 }
 
 /// What an OpenID Connect request asks of the sign-in (Core §3.1.2.1 `prompt`, `max_age`).
@@ -130,15 +133,30 @@ pub struct SignInRule {
     pub fresh_login: bool,
     /// `max_age`: the sign-in may be at most this many seconds old.
     pub max_age: Option<i64>,
+    /// `prompt=consent`: ask even when the user granted all of it before.
+    pub ask_consent: bool,
 }
 
-/// What the user must do before a request can be answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Interaction {
-    /// Sign in (again): the request asks for a fresh sign-in, or there is none.
-    SignIn,
-    /// Answer the consent page.
-    Consent,
+/// What happens next to a validated request ([`Pending::next_step`]).
+#[derive(Debug)]
+pub enum Step {
+    /// Nothing to ask: approve it now, with [`Pending::approve`].
+    Approve(Pending),
+    /// Show the consent page ([`Pending::hold`]).
+    Consent(Pending),
+    /// Sign in (again) first, with the request's `login_hint` for the form; the request is
+    /// sent again afterwards.
+    SignIn {
+        /// The hint to pre-fill the sign-in form with.
+        login_hint: Option<String>,
+        /// What the request sent back after the sign-in carries in place of
+        /// [`SIGN_IN_PARAMS`]: `prompt=consent` when it asked for consent, which signing in
+        /// does not answer.
+        back_with: Option<(&'static str, &'static str)>,
+    },
+    /// `prompt=none` met a page it forbids: `login_required` or `consent_required` (Core
+    /// §3.1.2.6), to send to the client.
+    Refuse(Redirect),
 }
 
 /// The request parameters that are about this sign-in only: a request sent back after the
@@ -152,8 +170,10 @@ pub struct Held {
     pub nonce: String,
     /// The client asking.
     pub client: Client,
-    /// The scope the user is asked to grant.
-    pub scope: ScopeSet,
+    /// The scopes the user is asked to grant: those requested and not granted before.
+    pub asked: Vec<String>,
+    /// The scopes requested that the user granted this client before, shown as kept.
+    pub kept: Vec<String>,
     /// Where the answer will go.
     pub redirect_uri: String,
 }
@@ -179,47 +199,63 @@ impl Pending {
         self.response_type
     }
 
-    /// What the user must do next, for a visitor signed in at `signed_in_at` (`None`: not
-    /// signed in): sign in when there is no sign-in, or when `prompt=login` or `max_age` asks
-    /// for a fresher one than that; else consent, which is asked every time.
-    pub fn interaction(&self, signed_in_at: Option<i64>, now: i64) -> Interaction {
-        let stale = |at: i64| {
-            self.sign_in.fresh_login
-                || self
+    /// The storage key of the client asking.
+    pub fn client_id(&self) -> i64 {
+        self.client.id
+    }
+
+    /// What happens next, for a visitor signed in at `signed_in_at` (`None`: not signed in)
+    /// who granted this client `granted` before:
+    /// - sign in when there is no sign-in, or when `prompt=login` or `max_age` asks for a
+    ///   fresher one;
+    /// - else approve at once when the consent on record covers the request, unless
+    ///   `prompt=consent` asks again;
+    /// - else the consent page.
+    ///
+    /// Under `prompt=none` a page is refused instead. Remembered consent answers only a
+    /// confidential client, whose code is useless without its secret, so an impersonator
+    /// repeating the request gains nothing (RFC 6749 §10.2, RFC 8252 §8.6). A public client
+    /// (and so the implicit grant, which only public clients use) is asked every time.
+    pub fn next_step(
+        mut self,
+        signed_in_at: Option<i64>,
+        granted: Option<&ScopeSet>,
+        now: i64,
+    ) -> Step {
+        let fresh = signed_in_at.is_some_and(|at| {
+            !self.sign_in.fresh_login
+                && self
                     .sign_in
                     .max_age
-                    .is_some_and(|age| now.saturating_sub(at) > age)
-        };
-        match signed_in_at {
-            Some(at) if !stale(at) => Interaction::Consent,
-            _ => Interaction::SignIn,
+                    .is_none_or(|age| now.saturating_sub(at) <= age)
+        });
+        if !fresh {
+            if self.sign_in.no_interaction {
+                let err = OAuthError::new(
+                    ErrorCode::LoginRequired,
+                    "prompt=none, but the user is not signed in (recently enough)",
+                );
+                return Step::Refuse(self.refusal(&err));
+            }
+            return Step::SignIn {
+                login_hint: self.login_hint,
+                back_with: self.sign_in.ask_consent.then_some(("prompt", "consent")),
+            };
         }
-    }
-
-    /// The `login_hint` to pre-fill the sign-in form with, when the request sent a usable one.
-    pub fn login_hint(&self) -> Option<&str> {
-        self.login_hint.as_deref()
-    }
-
-    /// True for `prompt=none`: the request must be answered without any page.
-    pub fn forbids_interaction(&self) -> bool {
-        self.sign_in.no_interaction
-    }
-
-    /// `prompt=none` met an interaction: `login_required` or `consent_required` (Core
-    /// §3.1.2.6), sent to the client.
-    pub fn interaction_refused(self, needed: Interaction) -> Redirect {
-        let err = match needed {
-            Interaction::SignIn => OAuthError::new(
-                ErrorCode::LoginRequired,
-                "prompt=none, but the user is not signed in (recently enough)",
-            ),
-            Interaction::Consent => OAuthError::new(
+        let remembered = self.client.client_type == ClientType::Confidential
+            && granted.is_some_and(|g| self.scope.missing_from(g).next().is_none());
+        if remembered && !self.sign_in.ask_consent {
+            return Step::Approve(self);
+        }
+        if self.sign_in.no_interaction {
+            let err = OAuthError::new(
                 ErrorCode::ConsentRequired,
                 "prompt=none, but the user has to consent to this application first",
-            ),
-        };
-        self.refusal(&err)
+            );
+            return Step::Refuse(self.refusal(&err));
+        }
+        self.granted = granted.cloned();
+        Step::Consent(self)
     }
 
     fn refusal(self, err: &OAuthError) -> Redirect {
@@ -252,10 +288,17 @@ impl Pending {
         store
             .create_pending(&hash_secret(&nonce), session_id, stored)
             .await?;
+        let granted = self.granted.unwrap_or_default();
+        let (kept, asked) = self
+            .scope
+            .iter()
+            .map(str::to_owned)
+            .partition(|s| granted.contains(s));
         Ok(Held {
             nonce,
             client: self.client,
-            scope: self.scope,
+            asked,
+            kept,
             redirect_uri: self.redirect_uri,
         })
     }
@@ -378,6 +421,7 @@ pub async fn resume<S: SessionStore + ClientStore + ?Sized>(
         // The consent page is shown only once the sign-in satisfied the request.
         sign_in: SignInRule::default(),
         login_hint: None,
+        granted: None,
     })
 }
 
@@ -584,6 +628,7 @@ pub async fn validate<S: ClientStore + ?Sized>(
         nonce,
         sign_in,
         login_hint,
+        granted: None,
     })
 }
 
@@ -596,7 +641,7 @@ fn sign_in_rule(params: &Params) -> Result<SignInRule, OAuthError> {
         match *prompt {
             "none" => rule.no_interaction = true,
             "login" => rule.fresh_login = true,
-            "consent" => {} // consent is asked every time
+            "consent" => rule.ask_consent = true,
             "select_account" => {
                 return Err(OAuthError::invalid_request(
                     "prompt=select_account is not supported: a browser session holds one account",
@@ -698,6 +743,69 @@ mod tests {
             ),
             "the registered query is kept; RFC 9207's iss comes last"
         );
+    }
+
+    /// Where a request goes next, with `granted` on record for a sign-in at `NOW - 10`.
+    async fn step_of(store: &MemStore, asked: &[(&str, &str)], granted: &[&str]) -> Step {
+        let granted = ScopeSet::from_iter(granted.iter().copied());
+        let pending = pending(store, asked).await;
+        pending.next_step(Some(NOW - 10), Some(&granted), NOW)
+    }
+
+    #[tokio::test]
+    async fn remembered_consent_answers_only_a_covered_code_request_of_a_confidential_client() {
+        let store = MemStore::default()
+            .with_client(client(1))
+            .with_client(public(2))
+            .with_client(Client {
+                scopes: ScopeSet::from_iter(["openid", "a", "b"]),
+                ..client(3)
+            });
+        let code = |id: &'static str, scope: &'static str| {
+            [
+                ("client_id", id),
+                ("response_type", "code"),
+                ("scope", scope),
+                (
+                    "code_challenge",
+                    "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+                ),
+            ]
+        };
+        let step = step_of(&store, &code("client-1", "a"), &["a", "b"]).await;
+        assert!(matches!(step, Step::Approve(_)), "covered: {step:?}");
+        // More than granted: the page, asking only about the rest.
+        let Step::Consent(pending) = step_of(&store, &code("client-1", "a b"), &["a"]).await else {
+            panic!("not the consent page");
+        };
+        let held = pending
+            .hold(&store, 3, 7, NOW)
+            .await
+            .map_err(|e| e.to_string());
+        let held = held.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (held.asked, held.kept),
+            (vec!["b".to_owned()], vec!["a".to_owned()])
+        );
+        // A public client is asked every time (RFC 6749 §10.2).
+        let step = step_of(&store, &code("client-2", "a"), &["a"]).await;
+        assert!(matches!(step, Step::Consent(_)), "public: {step:?}");
+        // prompt=consent asks again; prompt=none answers from the record, or refuses.
+        let mut asked = code("client-3", "openid a").to_vec();
+        asked.push(("prompt", "consent"));
+        let step = step_of(&store, &asked, &["openid", "a"]).await;
+        assert!(matches!(step, Step::Consent(_)), "prompt=consent: {step:?}");
+        asked.pop();
+        asked.push(("prompt", "none"));
+        let step = step_of(&store, &asked, &["openid", "a"]).await;
+        assert!(
+            matches!(step, Step::Approve(_)),
+            "prompt=none, covered: {step:?}"
+        );
+        let Step::Refuse(answer) = step_of(&store, &asked, &["openid"]).await else {
+            panic!("prompt=none showed a page");
+        };
+        assert_eq!(answer.param("error"), Some("consent_required"));
     }
 
     #[tokio::test]
