@@ -121,6 +121,12 @@ where
     }
 }
 
+/// Where the first Revoke button of `browser`'s `/account/apps` posts.
+async fn first_revoke(browser: &crate::support::Browser) -> String {
+    let (_, page) = browser.page("/account/apps").await;
+    crate::account::revoke_action(&page)
+}
+
 async fn alice_token(pair: &Pair) -> Value {
     password_tokens(&pair.a, &pair.app, "alice", "pw-alice-1").await
 }
@@ -322,6 +328,23 @@ both_backends! {
             store.withdraw_consent(consent, scopegate::core::now()).await.unwrap();
         };
         refused_everywhere(&pair, |base| userinfo_accepts(base, access.clone()), withdraw).await;
+        pair.stop().await;
+    }
+
+    async fn an_app_revoked_on_account_apps_is_refused_everywhere(db: Backend) {
+        let pair = pair(db).await;
+        let scope = "polls:vote".parse().unwrap();
+        let now = scopegate::core::now();
+        pair.a.store().record_consent(pair.alice.id, pair.app.client.id, &scope, now).await.unwrap();
+        let access = field(&alice_token(&pair).await, "access_token");
+        // Alice revokes the app herself, on A, with the form of her account page.
+        let browser = crate::support::Browser::new(&pair.a);
+        browser.login("alice", "pw-alice-1").await;
+        let revoke = async {
+            let (status, _, _) = browser.submit("/account/apps", &first_revoke(&browser).await, &[]).await;
+            assert_eq!(status, 303, "revoked");
+        };
+        refused_everywhere(&pair, |base| userinfo_accepts(base, access.clone()), revoke).await;
         pair.stop().await;
     }
 

@@ -263,7 +263,12 @@ pub struct LoginRequired {
 impl LoginRequired {
     /// Comes back to `req`'s own address.
     pub fn back_to(req: &Request) -> Self {
-        let next = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        // The original URI: a nested route (`/admin`, `/account`) sees its path with the
+        // prefix stripped.
+        let next = req
+            .original_uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str());
         Self {
             next: next.to_owned(),
             login_hint: None,
@@ -272,7 +277,8 @@ impl LoginRequired {
 
     /// Comes back to `req`'s address without the query parameters `dropped`, and with `added`.
     pub fn back_without(req: &Request, dropped: &[&str], added: Option<(&str, &str)>) -> Self {
-        let pairs = url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes());
+        let uri = req.original_uri();
+        let pairs = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes());
         if added.is_none()
             && !pairs
                 .clone()
@@ -288,7 +294,7 @@ impl LoginRequired {
             .collect();
         let query = serde_urlencoded::to_string(kept).unwrap_or_default();
         Self {
-            next: format!("{}?{query}", req.uri().path()),
+            next: format!("{}?{query}", uri.path()),
             login_hint: None,
         }
     }

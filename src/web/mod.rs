@@ -1,5 +1,6 @@
 //! The HTTP surface, on poem: OAuth endpoints, login and consent pages, metadata.
 
+pub mod account;
 pub mod admin;
 pub mod authorize;
 pub mod compat;
@@ -64,6 +65,8 @@ pub fn routes(route: Route) -> Route {
         // Admin pages (superusers) and the developer portal (any signed-in user).
         .nest("/admin", admin::routes())
         .nest("/developer", developer::routes())
+        // The applications a user granted, each revocable (any signed-in user).
+        .nest("/account", account::routes())
         // Token lifecycle (RFC 7009 revocation, user info).
         .at("/oauth/revoke", post(revoke::revoke))
         .at(

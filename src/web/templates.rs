@@ -15,6 +15,10 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("logout.html", include_str!("../../templates/logout.html")),
     ("consent.html", include_str!("../../templates/consent.html")),
     ("error.html", include_str!("../../templates/error.html")),
+    (
+        "account/apps.html",
+        include_str!("../../templates/account/apps.html"),
+    ),
     // Admin pages and the developer portal.
     (
         "admin/style.html",
