@@ -446,7 +446,7 @@ both_backends! {
         assert_eq!(status, 201);
         let client_id = crate::support::element_text(&page, "client-id").unwrap();
         let c = server.store().client_by_client_id(&client_id).await.unwrap().unwrap();
-        assert_eq!(c.permissions, ClientPermissions { resource_server: false, allow_public_without_pkce: true });
+        assert_eq!(c.permissions, ClientPermissions { allow_public_without_pkce: true, ..ClientPermissions::default() });
         assert_eq!(c.code_lifetime, Some(3600));
         let detail = format!("/admin/clients/{}", c.id);
         let (_, page) = b.page(&detail).await;
@@ -455,7 +455,7 @@ both_backends! {
         assert!(!page.contains("id=\"resource_server\" name=\"resource_server\" checked"));
 
         // Edited: made confidential (its new secret is shown), the opt-out off, resource server
-        // on; an out-of-bounds edit changes nothing.
+        // and first-party on; an out-of-bounds edit changes nothing.
         let (status, _, page) = b.submit(&detail, &detail, &[
             ("name", "Legacy"), ("client_type", "confidential"), ("grant_types", "authorization_code"),
             ("redirect_uris", "http://127.0.0.1:9/cb"), ("scopes", "polls:vote"),
@@ -468,17 +468,20 @@ both_backends! {
         let (status, _, page) = b.submit(&detail, &detail, &[
             ("name", "Legacy"), ("client_type", "confidential"), ("grant_types", "authorization_code"),
             ("redirect_uris", "http://127.0.0.1:9/cb"), ("scopes", "polls:vote"),
-            ("resource_server", "on"),
+            ("resource_server", "on"), ("skip_consent", "on"),
         ]).await;
         assert_eq!(status, 200);
         assert!(crate::support::element_text(&page, "client-secret").is_some());
         let after = server.store().client_by_id(c.id).await.unwrap().unwrap();
-        assert_eq!(after.permissions, ClientPermissions { resource_server: true, allow_public_without_pkce: false });
+        let expected = ClientPermissions { resource_server: true, allow_public_without_pkce: false, skip_consent: true };
+        assert_eq!(after.permissions, expected);
         let (_, page) = b.page(&detail).await;
         assert!(!page.contains("id=\"pkce-warning\""));
-        assert!(page.contains("resource server (introspects and revokes any client's tokens)"));
+        assert!(page.contains("<span>resource server (introspects and revokes any client's tokens)</span>"), "{page}");
+        assert!(page.contains("<span id=\"first-party\">first-party (its users are not asked to consent)</span>"), "{page}");
+        assert!(page.contains("id=\"skip_consent\" name=\"skip_consent\" checked"));
         let (_, audit) = b.page("/admin/audit").await;
-        assert!(audit.contains("resource_server=true allow_public_without_pkce=false"), "permission changes are audited");
+        assert!(audit.contains("resource_server=true allow_public_without_pkce=false skip_consent=true"), "permission changes are audited");
         server.stop().await;
     }
 }

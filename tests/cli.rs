@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use scopegate::core::model::ClientPermissions;
 use serde_json::Value;
 
 use crate::both_backends;
@@ -421,11 +422,17 @@ both_backends! {
             async move { store.client_by_client_id(&id).await.unwrap().unwrap().permissions }
         };
         let p = get(plain["client_id"].as_str().unwrap().to_owned()).await;
-        assert!(!p.resource_server && !p.allow_public_without_pkce, "off by default");
+        assert_eq!(p, ClientPermissions::default(), "off by default");
         let p = get(rs["client_id"].as_str().unwrap().to_owned()).await;
         assert!(p.resource_server && !p.allow_public_without_pkce);
         let p = get(legacy_id).await;
-        assert!(!p.resource_server && p.allow_public_without_pkce);
+        assert!(!p.resource_server && p.allow_public_without_pkce && !p.skip_consent);
+        let r = run(&url, &register_args(&["--skip-consent"]), None);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stdout.contains("First-party: its users are not asked to consent."), "{}", r.stdout);
+        let first_party = r.stdout.lines().find_map(|l| l.strip_prefix("client_id:")).unwrap().trim().to_owned();
+        let p = get(first_party).await;
+        assert!(p.skip_consent && !p.resource_server && !p.allow_public_without_pkce);
         // Only a public client can skip PKCE.
         let r = run(&url, &register_args(&["--allow-public-without-pkce"]), None);
         assert_one_line_usage_error(&r, "only a public client can be allowed to skip PKCE");

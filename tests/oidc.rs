@@ -12,7 +12,7 @@ use openidconnect::{
     OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 use poem::Route;
-use scopegate::core::model::ClientType;
+use scopegate::core::model::{ClientPermissions, ClientType};
 use scopegate::core::portal::ListQuery;
 use serde_json::Value;
 
@@ -515,6 +515,38 @@ both_backends! {
         let resp = browser.get(&format!("{url}&prompt=none")).await;
         let back = query_of(resp.headers()["location"].to_str().unwrap());
         assert_eq!(back["error"], "consent_required");
+        server.stop().await;
+    }
+}
+
+both_backends! {
+    async fn a_first_party_app_skips_the_consent_page_unless_it_asks_for_it(db: Backend) {
+        let server = oidc_server(db).await;
+        server.user("alice", "pw-alice-123").await;
+        let first_party = ClientPermissions { skip_consent: true, ..ClientPermissions::default() };
+        let confidential = server.client(ClientSpec { permissions: first_party, ..rp_spec() }).await;
+        let public = server
+            .client(ClientSpec { client_type: ClientType::Public, permissions: first_party, ..rp_spec() })
+            .await;
+        let browser = Browser::new(&server);
+        browser.login("alice", "pw-alice-123").await;
+        for (c, extra) in [(&confidential, ""), (&public, CHALLENGE)] {
+            // Never asked before, and still answered at once: with and without prompt=none.
+            for prompt in ["", "&prompt=none"] {
+                let (status, location) = authorize_answer(&browser, c, &format!("{extra}{prompt}")).await;
+                assert_eq!(status, 302);
+                assert!(query_of(&location).contains_key("code"), "{location}");
+            }
+            // prompt=consent still shows the page.
+            let (status, _) = authorize_answer(&browser, c, &format!("{extra}&prompt=consent")).await;
+            assert_eq!(status, 200);
+        }
+        // Not signed in, it is still a sign-in first.
+        let (_, location) = authorize_answer(&Browser::new(&server), &confidential, "&prompt=none").await;
+        assert_eq!(query_of(&location)["error"], "login_required");
+        // The approvals are on record, for the user's connected apps.
+        let (_, page) = browser.page("/account/apps").await;
+        assert_eq!(page.matches("action=\"/account/apps/").count(), 2, "{page}");
         server.stop().await;
     }
 }

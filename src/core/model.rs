@@ -256,6 +256,9 @@ pub struct ClientPermissions {
     /// A legacy public client that may leave PKCE out on oauthost's `/auth/` route (oauthost
     /// predates PKCE). Every other route, and every other public client, requires PKCE.
     pub allow_public_without_pkce: bool,
+    /// A first-party app: its users are never asked to consent (unless it sends
+    /// `prompt=consent`). Only an administrator sets it.
+    pub skip_consent: bool,
 }
 
 /// A registered client application.

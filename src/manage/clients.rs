@@ -55,6 +55,10 @@ pub struct ClientArgs {
     /// cannot send a code_challenge). Weakens the client's protection against code theft.
     #[arg(long)]
     allow_public_without_pkce: bool,
+    /// A first-party app: never show its users the consent page (unless it sends
+    /// prompt=consent).
+    #[arg(long)]
+    skip_consent: bool,
 }
 
 fn usage(msg: impl Into<String>) -> CommandError {
@@ -102,6 +106,7 @@ pub(super) fn register(settings: &Settings, args: ClientArgs) -> Result<(), Comm
         permissions: ClientPermissions {
             resource_server: args.resource_server,
             allow_public_without_pkce: args.allow_public_without_pkce,
+            skip_consent: args.skip_consent,
         },
     };
     // Scopes may be registered later by `syncscopes`, so any well-formed one is accepted.
@@ -152,6 +157,9 @@ pub(super) fn register(settings: &Settings, args: ClientArgs) -> Result<(), Comm
         }
         if client.permissions.allow_public_without_pkce {
             println!("Warning: it may leave out PKCE on /auth/ (legacy oauthost clients only).");
+        }
+        if client.permissions.skip_consent {
+            println!("First-party: its users are not asked to consent.");
         }
     }
     Ok(())

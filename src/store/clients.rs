@@ -31,6 +31,7 @@ struct NewClientRow<'a> {
     created_at: i64,
     resource_server: bool,
     allow_public_without_pkce: bool,
+    skip_consent: bool,
 }
 
 /// Inserts a client (registered now); returns its storage key.
@@ -54,6 +55,7 @@ pub(super) fn insert_client(conn: &mut AnyConnection, c: &NewClient) -> Result<i
             created_at: crate::core::now(),
             resource_server: c.permissions.resource_server,
             allow_public_without_pkce: c.permissions.allow_public_without_pkce,
+            skip_consent: c.permissions.skip_consent,
         })
         .returning(clients::id)
         .get_result(conn)?)
@@ -178,6 +180,7 @@ impl ClientStore for DbStore {
                     clients::resource_server.eq(c.permissions().resource_server),
                     clients::allow_public_without_pkce
                         .eq(c.permissions().allow_public_without_pkce),
+                    clients::skip_consent.eq(c.permissions().skip_consent),
                 ))
                 .execute(conn)?;
             Ok(())

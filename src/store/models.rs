@@ -86,6 +86,7 @@ pub(super) struct ClientRow {
     refresh_token_lifetime: Option<i64>,
     resource_server: bool,
     allow_public_without_pkce: bool,
+    skip_consent: bool,
 }
 
 /// Stored names of the approval states.
@@ -142,6 +143,7 @@ impl TryFrom<ClientRow> for Client {
             permissions: ClientPermissions {
                 resource_server: r.resource_server,
                 allow_public_without_pkce: r.allow_public_without_pkce,
+                skip_consent: r.skip_consent,
             },
         })
     }

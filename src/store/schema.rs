@@ -32,6 +32,7 @@ diesel::table! {
         created_at -> BigInt,
         resource_server -> Bool,
         allow_public_without_pkce -> Bool,
+        skip_consent -> Bool,
     }
 }
 

@@ -208,8 +208,9 @@ impl Pending {
     /// who granted this client `granted` before:
     /// - sign in when there is no sign-in, or when `prompt=login` or `max_age` asks for a
     ///   fresher one;
-    /// - else approve at once when the consent on record covers the request, unless
-    ///   `prompt=consent` asks again;
+    /// - else approve at once when the consent on record covers the request, or the client is
+    ///   a first-party app an administrator marked `skip_consent`, unless `prompt=consent` asks
+    ///   again;
     /// - else the consent page.
     ///
     /// Under `prompt=none` a page is refused instead. Remembered consent answers only a
@@ -244,7 +245,8 @@ impl Pending {
         }
         let remembered = self.client.client_type == ClientType::Confidential
             && granted.is_some_and(|g| self.scope.missing_from(g).next().is_none());
-        if remembered && !self.sign_in.ask_consent {
+        let trusted = self.client.permissions.skip_consent;
+        if (remembered || trusted) && !self.sign_in.ask_consent {
             return Step::Approve(self);
         }
         if self.sign_in.no_interaction {

@@ -31,6 +31,7 @@ pub(crate) struct ClientForm {
     refresh_token_lifetime: String,
     resource_server: bool,
     allow_public_without_pkce: bool,
+    skip_consent: bool,
     approved: bool,
     nonce: String,
 }
@@ -50,6 +51,7 @@ impl ClientForm {
             refresh_token_lifetime: d.refresh_token_lifetime.unwrap_or_default(),
             resource_server: d.permissions.resource_server,
             allow_public_without_pkce: d.permissions.allow_public_without_pkce,
+            skip_consent: d.permissions.skip_consent,
             approved: c.approval == Approval::Approved,
             nonce: String::new(),
         }
@@ -67,6 +69,7 @@ impl ClientForm {
             refresh_token_lifetime: f.get("refresh_token_lifetime").trim().to_owned(),
             resource_server: f.get("resource_server") == "on",
             allow_public_without_pkce: f.get("allow_public_without_pkce") == "on",
+            skip_consent: f.get("skip_consent") == "on",
             approved: f.get("approved") == "on",
             nonce: f.get("nonce").to_owned(),
         }
@@ -88,6 +91,7 @@ impl ClientForm {
             permissions: ClientPermissions {
                 resource_server: self.resource_server,
                 allow_public_without_pkce: self.allow_public_without_pkce,
+                skip_consent: self.skip_consent,
             },
         }
     }
@@ -160,6 +164,7 @@ async fn form_page(
             "owner": owner_name,
             "resource_server": c.permissions.resource_server,
             "allow_public_without_pkce": c.permissions.allow_public_without_pkce,
+            "skip_consent": c.permissions.skip_consent,
         }),
     );
     ctx.insert(
@@ -191,8 +196,8 @@ pub(crate) async fn owner_name(
 /// The audit log's note of a client's permissions, so granting one is on record.
 fn permissions_detail(p: ClientPermissions) -> String {
     format!(
-        "resource_server={} allow_public_without_pkce={}",
-        p.resource_server, p.allow_public_without_pkce
+        "resource_server={} allow_public_without_pkce={} skip_consent={}",
+        p.resource_server, p.allow_public_without_pkce, p.skip_consent
     )
 }
 
