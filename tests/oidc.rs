@@ -13,6 +13,7 @@ use openidconnect::{
 };
 use poem::Route;
 use scopegate::core::model::{ClientPermissions, ClientType};
+use scopegate::core::oidc::keys::{EncryptionKey, KeySet};
 use scopegate::core::portal::ListQuery;
 use serde_json::Value;
 
@@ -132,10 +133,15 @@ async fn sign_in(base: &str, c: &TestClient, user: &str, password: &str) -> Sign
 }
 
 fn header_of(jws: &str) -> Value {
+    jws_part(jws, 0)
+}
+
+/// Part `n` of a compact JWS (0: the header, 1: the claims), decoded but not verified.
+fn jws_part(jws: &str, n: usize) -> Value {
     use base64::Engine;
-    let head = jws.split('.').next().unwrap();
+    let part = jws.split('.').nth(n).unwrap();
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(head)
+        .decode(part)
         .unwrap();
     serde_json::from_slice(&bytes).unwrap()
 }
@@ -547,6 +553,81 @@ both_backends! {
         // The approvals are on record, for the user's connected apps.
         let (_, page) = browser.page("/account/apps").await;
         assert_eq!(page.matches("action=\"/account/apps/").count(), 2, "{page}");
+        server.stop().await;
+    }
+}
+
+/// Where `/oauth/authorize` sends `browser` for an `openid` request of `c` with `hint`.
+async fn hinted(browser: &Browser, c: &TestClient, hint: &str, extra: &str) -> (u16, String) {
+    authorize_answer(browser, c, &format!("&id_token_hint={hint}{extra}")).await
+}
+
+/// The ID token `browser`'s user gets from `c` for `openid`, through the code flow.
+async fn id_token_of(server: &TestServer, browser: &Browser, c: &TestClient) -> String {
+    let url = format!(
+        "/oauth/authorize?response_type=code&client_id={}&scope=openid&nonce=n0",
+        c.client_id
+    );
+    let code = query_of(&browser.approve(&url).await)["code"].clone();
+    let secret = c.secret.as_deref().unwrap();
+    let tokens = exchange_code(server, &c.client_id, secret, &c.redirect_uri, &code).await;
+    tokens["id_token"].as_str().unwrap().to_owned()
+}
+
+both_backends! {
+    async fn an_id_token_hint_must_be_ours_and_name_the_signed_in_user(db: Backend) {
+        let server = oidc_server(db).await;
+        server.user("alice", "pw-alice-123").await;
+        server.user("bob", "pw-bob-12345").await;
+        let c = server.client(rp_spec()).await;
+        let other = server.client(rp_spec()).await;
+        let alice = Browser::new(&server);
+        alice.login("alice", "pw-alice-123").await;
+        let bob = Browser::new(&server);
+        bob.login("bob", "pw-bob-12345").await;
+        let alice_hint = id_token_of(&server, &alice, &c).await;
+        let bob_hint = id_token_of(&server, &bob, &c).await;
+        // Her own hint, under prompt=none: the code at once.
+        let (status, location) = hinted(&alice, &c, &alice_hint, "&prompt=none").await;
+        assert_eq!(status, 302);
+        assert!(query_of(&location).contains_key("code"), "{location}");
+
+        // An expired hint is still a hint (Core §3.1.2.1): one signed by the published key.
+        let store = server.store();
+        let kek = EncryptionKey::from_base64(KEK).unwrap();
+        let keys = KeySet::load(&store.signing_keys().await.unwrap(), &kek, scopegate::core::now()).unwrap();
+        let sub = jws_part(&alice_hint, 1)["sub"].clone();
+        let expired = keys
+            .sign(&serde_json::json!({"iss": server.base, "sub": sub, "aud": c.client_id, "iat": 1, "exp": 2}))
+            .unwrap()
+            .unwrap();
+        let (_, location) = hinted(&alice, &c, &expired, "&prompt=none").await;
+        assert!(query_of(&location).contains_key("code"), "expired hint: {location}");
+
+        // Another user's hint: prompt=none cannot switch users, so login_required ...
+        let (_, location) = hinted(&alice, &c, &bob_hint, "&prompt=none").await;
+        let back = query_of(&location);
+        assert_eq!((back["error"].as_str(), back["state"].as_str()), ("login_required", "s1"));
+        // ... and without prompt=none, the sign-in page, which then goes on without the hint.
+        let (status, location) = hinted(&alice, &c, &bob_hint, "").await;
+        assert_eq!(status, 302);
+        assert!(location.starts_with("/login?next="), "{location}");
+        let next = query_of(&format!("http://x{location}"))["next"].clone();
+        assert!(!next.contains("id_token_hint") && next.contains("state=s1"), "{next}");
+
+        // Not one of ours for this client: invalid_request, to the client, never ignored.
+        let mut tampered = alice_hint.clone();
+        tampered.insert(alice_hint.find('.').unwrap() + 3, 'x');
+        let for_other = id_token_of(&server, &alice, &other).await;
+        let (_, payload) = alice_hint.split_once('.').unwrap();
+        let unsigned = format!("eyJhbGciOiJub25lIn0.{payload}");
+        for bad in [tampered.as_str(), for_other.as_str(), unsigned.as_str(), "garbage", &"a".repeat(9000)] {
+            let (status, location) = hinted(&alice, &c, bad, "&prompt=none").await;
+            assert_eq!(status, 302, "{bad}");
+            let back = query_of(&location);
+            assert!(location.starts_with(&c.redirect_uri), "{location}");
+            assert_eq!((back["error"].as_str(), back["state"].as_str()), ("invalid_request", "s1"), "{bad}");
+        }
         server.stop().await;
     }
 }

@@ -18,7 +18,8 @@ use super::session;
 use super::state::State;
 use crate::core::error::{ErrorCode, OAuthError};
 use crate::core::grant::authorize::{
-    self, AuthorizeError, Redirect, ResumeError, SIGN_IN_PARAMS, Step, ValidateOptions, validate,
+    self, AuthorizeError, Redirect, ResumeError, SIGN_IN_PARAMS, SignedIn, Step, ValidateOptions,
+    validate,
 };
 use crate::core::params::Params;
 
@@ -49,22 +50,29 @@ fn refused(err: &OAuthError) -> PageError {
 #[handler]
 pub async fn show(req: &Request, Data(state): Data<&State>) -> poem::Result<Response> {
     let params = query_params(req).map_err(|e| refused(&e))?;
-    let options = ValidateOptions {
-        implicit_enabled: state.settings.implicit_grant,
-        public_clients_need_pkce: true,
-        openid_enabled: state.keyring.enabled(),
-    };
-    show_params(req, state, &params, options).await
+    show_params(req, state, &params, true).await
 }
 
 /// The consent page for already-read parameters; compatibility routes adapt their spellings
-/// and then call this.
+/// and then call this. `public_clients_need_pkce` is the route's choice
+/// ([`ValidateOptions::public_clients_need_pkce`]).
 pub(crate) async fn show_params(
     req: &Request,
     state: &State,
     params: &Params,
-    options: ValidateOptions,
+    public_clients_need_pkce: bool,
 ) -> poem::Result<Response> {
+    let now = crate::core::now();
+    let hint_keys = match params.get("id_token_hint") {
+        Some(_) => super::metadata::signing_keys(state, now).await,
+        None => None,
+    };
+    let options = ValidateOptions {
+        implicit_enabled: state.settings.implicit_grant,
+        public_clients_need_pkce,
+        openid_enabled: state.keyring.enabled(),
+        id_token_keys: hint_keys.as_deref(),
+    };
     let pending = match validate(state.store.as_ref(), params, options).await {
         Ok(p) => p,
         Err(AuthorizeError::Page(e)) => return Err(refused(&e).into()),
@@ -79,13 +87,15 @@ pub(crate) async fn show_params(
             .map_err(PageError::from)?,
         None => None,
     };
-    let now = crate::core::now();
-    let signed_in_at = visitor.as_ref().map(|v| v.session.session.created_at);
+    let signed_in = visitor.as_ref().map(|v| SignedIn {
+        user_id: v.user.id,
+        at: v.session.session.created_at,
+    });
     // Only a visitor who is signed in can be asked to consent, or approved for.
-    let signed_in = |v: Option<Visitor>| v.ok_or_else(|| LoginRequired::back_to(req));
-    match pending.next_step(signed_in_at, granted.as_ref(), now) {
+    let visitor_of = |v: Option<Visitor>| v.ok_or_else(|| LoginRequired::back_to(req));
+    match pending.next_step(signed_in, granted.as_ref(), now) {
         Step::Approve(pending) => {
-            let v = signed_in(visitor)?;
+            let v = visitor_of(visitor)?;
             let lifetimes = state.settings.lifetimes();
             let implicit_enabled = state.settings.implicit_grant;
             let auth_time = v.session.session.created_at;
@@ -102,7 +112,7 @@ pub(crate) async fn show_params(
                 .map_err(PageError::from)?;
             Ok(send(state, req, &answer)?)
         }
-        Step::Consent(pending) => Ok(consent_page(state, &signed_in(visitor)?, pending).await?),
+        Step::Consent(pending) => Ok(consent_page(state, &visitor_of(visitor)?, pending).await?),
         Step::Refuse(answer) => Ok(send(state, req, &answer)?),
         // Signing in comes back to the very URL asked for, so a compatibility route keeps its
         // own defaults; only the parameters that asked for this sign-in are left out.

@@ -15,7 +15,6 @@ use super::request::query_params;
 use super::state::State;
 use super::{authorize, revoke, token, userinfo};
 use crate::core::error::{ErrorCode, OAuthError};
-use crate::core::grant::authorize::ValidateOptions;
 use crate::core::model::{TokenKind, User};
 use crate::settings::Settings;
 
@@ -68,12 +67,7 @@ pub async fn oauthost_authorize(
     Data(state): Data<&State>,
 ) -> poem::Result<Response> {
     let params = query_params(req)?;
-    let options = ValidateOptions {
-        implicit_enabled: state.settings.implicit_grant,
-        public_clients_need_pkce: false,
-        openid_enabled: state.keyring.enabled(),
-    };
-    authorize::show_params(req, state, &params, options).await
+    authorize::show_params(req, state, &params, false).await
 }
 
 /// Omniport's `GET /oauth/authorise/`: its documented URL carries no `response_type`, which
@@ -84,12 +78,7 @@ pub async fn omniport_authorise(
     Data(state): Data<&State>,
 ) -> poem::Result<Response> {
     let params = query_params(req)?.with_default("response_type", "code");
-    let options = ValidateOptions {
-        implicit_enabled: state.settings.implicit_grant,
-        public_clients_need_pkce: true,
-        openid_enabled: state.keyring.enabled(),
-    };
-    authorize::show_params(req, state, &params, options).await
+    authorize::show_params(req, state, &params, true).await
 }
 
 /// Spring Security's role names for a user: `ROLE_USER`, plus `ROLE_ADMIN` for superusers; a

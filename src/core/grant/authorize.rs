@@ -17,6 +17,7 @@ use crate::core::grant::{Grant, mint, new_grant_id};
 use crate::core::model::{
     Approval, Client, ClientType, GrantType, Lifetimes, NewCode, PendingAuthorization, ResponseType,
 };
+use crate::core::oidc::keys::KeySet;
 use crate::core::oidc::{self, MAX_NONCE, OPENID};
 use crate::core::params::Params;
 use crate::core::pkce;
@@ -119,6 +120,8 @@ pub struct Pending {
     sign_in: SignInRule,
     /// OpenID Connect's `login_hint`, for the sign-in form; only on `openid` requests.
     login_hint: Option<String>,
+    /// The `sub` of a verified `id_token_hint`: only that user may be signed in.
+    hinted_subject: Option<String>,
     /// What the user granted this client before, once [`Pending::next_step`] looked: the
     /// consent page asks only about the rest.
     granted: Option<ScopeSet>,
@@ -135,6 +138,15 @@ pub struct SignInRule {
     pub max_age: Option<i64>,
     /// `prompt=consent`: ask even when the user granted all of it before.
     pub ask_consent: bool,
+}
+
+/// Who is signed in, for [`Pending::next_step`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignedIn {
+    /// The user's storage key.
+    pub user_id: i64,
+    /// When they signed in, unix seconds.
+    pub at: i64,
 }
 
 /// What happens next to a validated request ([`Pending::next_step`]).
@@ -161,7 +173,8 @@ pub enum Step {
 
 /// The request parameters that are about this sign-in only: a request sent back after the
 /// sign-in they asked for leaves them out, or it would ask again for ever.
-pub const SIGN_IN_PARAMS: [&str; 2] = ["prompt", "max_age"];
+/// A signed-in user may answer `id_token_hint` by signing in as someone else, so it goes too.
+pub const SIGN_IN_PARAMS: [&str; 3] = ["prompt", "max_age", "id_token_hint"];
 
 /// A request held for the consent page: what the page shows, and the nonce its form returns.
 #[derive(Debug)]
@@ -204,10 +217,10 @@ impl Pending {
         self.client.id
     }
 
-    /// What happens next, for a visitor signed in at `signed_in_at` (`None`: not signed in)
-    /// who granted this client `granted` before:
-    /// - sign in when there is no sign-in, or when `prompt=login` or `max_age` asks for a
-    ///   fresher one;
+    /// What happens next, for the visitor `signed_in` (`None`: not signed in) who granted this
+    /// client `granted` before:
+    /// - sign in when there is no sign-in, when `prompt=login` or `max_age` asks for a fresher
+    ///   one, or when `id_token_hint` names another user;
     /// - else approve at once when the consent on record covers the request, or the client is
     ///   a first-party app an administrator marked `skip_consent`, unless `prompt=consent` asks
     ///   again;
@@ -219,22 +232,26 @@ impl Pending {
     /// (and so the implicit grant, which only public clients use) is asked every time.
     pub fn next_step(
         mut self,
-        signed_in_at: Option<i64>,
+        signed_in: Option<SignedIn>,
         granted: Option<&ScopeSet>,
         now: i64,
     ) -> Step {
-        let fresh = signed_in_at.is_some_and(|at| {
+        let fresh = signed_in.is_some_and(|s| {
             !self.sign_in.fresh_login
                 && self
                     .sign_in
                     .max_age
-                    .is_none_or(|age| now.saturating_sub(at) <= age)
+                    .is_none_or(|age| now.saturating_sub(s.at) <= age)
+                && self
+                    .hinted_subject
+                    .as_ref()
+                    .is_none_or(|sub| *sub == oidc::subject(s.user_id))
         });
         if !fresh {
             if self.sign_in.no_interaction {
                 let err = OAuthError::new(
                     ErrorCode::LoginRequired,
-                    "prompt=none, but the user is not signed in (recently enough)",
+                    "prompt=none, but the user is not signed in (recently enough, or as the user id_token_hint names)",
                 );
                 return Step::Refuse(self.refusal(&err));
             }
@@ -423,6 +440,7 @@ pub async fn resume<S: SessionStore + ClientStore + ?Sized>(
         // The consent page is shown only once the sign-in satisfied the request.
         sign_in: SignInRule::default(),
         login_hint: None,
+        hinted_subject: None,
         granted: None,
     })
 }
@@ -437,8 +455,8 @@ pub enum AuthorizeError {
 }
 
 /// Server and route choices that change what an authorization request may be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ValidateOptions {
+#[derive(Debug, Clone, Copy)]
+pub struct ValidateOptions<'a> {
     /// The server-wide switch for `response_type=token`.
     pub implicit_enabled: bool,
     /// Public clients must send a PKCE challenge with `response_type=code`. Only oauthost's
@@ -448,13 +466,16 @@ pub struct ValidateOptions {
     pub public_clients_need_pkce: bool,
     /// OpenID Connect is on (a `key_encryption_key` is set): `openid` may be asked for.
     pub openid_enabled: bool,
+    /// The keys an `id_token_hint` is checked with; `None` refuses any hint. Loading them is
+    /// only worth it for a request that sends one.
+    pub id_token_keys: Option<&'a KeySet>,
 }
 
 /// Checks an authorization request; `options` are the server's and the route's choices.
 pub async fn validate<S: ClientStore + ?Sized>(
     store: &S,
     params: &Params,
-    options: ValidateOptions,
+    options: ValidateOptions<'_>,
 ) -> Result<Pending, AuthorizeError> {
     let implicit_enabled = options.implicit_enabled;
     let client_id = params.require("client_id").map_err(AuthorizeError::Page)?;
@@ -618,6 +639,21 @@ pub async fn validate<S: ClientStore + ?Sized>(
     } else {
         (SignInRule::default(), None)
     };
+    // An `id_token_hint` names who should be signed in; one that is not an ID token this server
+    // issued to this client is refused, not ignored (Core §3.1.2.1).
+    let hinted_subject = match params.get("id_token_hint") {
+        Some(hint) if scope.contains(OPENID) => Some(
+            options
+                .id_token_keys
+                .and_then(|keys| oidc::hinted_subject(keys, hint, &client.client_id))
+                .ok_or_else(|| {
+                    redirect(OAuthError::invalid_request(
+                        "id_token_hint is not an ID token this server issued to this client",
+                    ))
+                })?,
+        ),
+        _ => None,
+    };
 
     Ok(Pending {
         client,
@@ -630,6 +666,7 @@ pub async fn validate<S: ClientStore + ?Sized>(
         nonce,
         sign_in,
         login_hint,
+        hinted_subject,
         granted: None,
     })
 }
@@ -675,10 +712,11 @@ mod tests {
     use super::*;
     use crate::core::mem_store::{MemStore, client, params, user};
 
-    const OPTIONS: ValidateOptions = ValidateOptions {
+    const OPTIONS: ValidateOptions<'static> = ValidateOptions {
         implicit_enabled: true,
         public_clients_need_pkce: true,
         openid_enabled: true,
+        id_token_keys: None,
     };
     const NOW: i64 = 1_000;
 
@@ -751,7 +789,11 @@ mod tests {
     async fn step_of(store: &MemStore, asked: &[(&str, &str)], granted: &[&str]) -> Step {
         let granted = ScopeSet::from_iter(granted.iter().copied());
         let pending = pending(store, asked).await;
-        pending.next_step(Some(NOW - 10), Some(&granted), NOW)
+        let signed_in = SignedIn {
+            user_id: 7,
+            at: NOW - 10,
+        };
+        pending.next_step(Some(signed_in), Some(&granted), NOW)
     }
 
     #[tokio::test]

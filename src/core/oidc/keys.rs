@@ -187,6 +187,9 @@ struct Signer {
 pub struct KeySet {
     jwks: Value,
     signer: Option<Signer>,
+    /// Every published key's `kid` and public half, to check this server's own signatures
+    /// (`id_token_hint`).
+    verifiers: Vec<(String, RsaPublicKeyComponents<Vec<u8>>)>,
 }
 
 impl std::fmt::Debug for KeySet {
@@ -204,6 +207,7 @@ impl KeySet {
         Self {
             jwks: json!({ "keys": [] }),
             signer: None,
+            verifiers: Vec::new(),
         }
     }
 
@@ -215,9 +219,21 @@ impl KeySet {
             .filter(|k| k.publish_until.is_none_or(|until| until > now))
             .collect();
         let mut keys = Vec::new();
+        let mut verifiers = Vec::new();
         for k in &published {
-            let jwk: Value = serde_json::from_str(&k.public_jwk)
-                .map_err(|_| KeyError::UnknownAlgorithm(k.kid.clone()))?;
+            let bad = || KeyError::UnknownAlgorithm(k.kid.clone());
+            let jwk: Value = serde_json::from_str(&k.public_jwk).map_err(|_| bad())?;
+            let part = |name: &str| {
+                jwk.get(name)
+                    .and_then(Value::as_str)
+                    .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
+                    .ok_or_else(bad)
+            };
+            let public = RsaPublicKeyComponents {
+                n: part("n")?,
+                e: part("e")?,
+            };
+            verifiers.push((k.kid.clone(), public));
             keys.push(jwk);
         }
         // A newer key supersedes the older ones as soon as it signs; retiring one only sets
@@ -244,6 +260,7 @@ impl KeySet {
         Ok(Self {
             jwks: json!({ "keys": keys }),
             signer,
+            verifiers,
         })
     }
 
@@ -279,6 +296,33 @@ impl KeySet {
             )
             .map_err(|_| KeyError::Crypto)?;
         Ok(Some(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))))
+    }
+
+    /// The claims of a compact JWS that one of the published keys signed, if its signature
+    /// verifies; `None` for anything else (another issuer's token, a tampered one, a retired
+    /// key's past its publication, not a JWS). Expiry is the caller's to judge.
+    pub fn verify(&self, jws: &str) -> Option<Value> {
+        let mut parts = jws.split('.');
+        let (h, p, s) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).ok()?).ok()?;
+        // Only the algorithm this server signs with: never `none`, never one the token picks.
+        if header.get("alg")?.as_str()? != Algorithm::Rs256.as_str() {
+            return None;
+        }
+        let kid = header.get("kid")?.as_str()?;
+        let (_, public) = self.verifiers.iter().find(|(k, _)| k == kid)?;
+        let sig = URL_SAFE_NO_PAD.decode(s).ok()?;
+        let input = format!("{h}.{p}");
+        let verified = public.verify(
+            &signature::RSA_PKCS1_2048_8192_SHA256,
+            input.as_bytes(),
+            &sig,
+        );
+        verified.ok()?;
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).ok()?).ok()
     }
 }
 
@@ -404,25 +448,6 @@ mod tests {
         EncryptionKey::from_base64(&STANDARD.encode([7u8; 32])).unwrap()
     }
 
-    /// True when `jws` verifies with the public key `key` publishes.
-    fn verifies(key: &StoredKey, jws: &str) -> bool {
-        let jwk: Value = serde_json::from_str(&key.public_jwk).unwrap();
-        let part = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap();
-        let public = RsaPublicKeyComponents {
-            n: part("n"),
-            e: part("e"),
-        };
-        let (input, sig) = jws.rsplit_once('.').unwrap();
-        let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
-        public
-            .verify(
-                &signature::RSA_PKCS1_2048_8192_SHA256,
-                input.as_bytes(),
-                &sig,
-            )
-            .is_ok()
-    }
-
     #[test]
     fn a_sealed_key_opens_only_under_its_key_and_kid() {
         let k = generate(Algorithm::Rs256, &kek(), 0, 0).unwrap();
@@ -448,20 +473,38 @@ mod tests {
         assert_eq!(before.jwks()["keys"].as_array().map(Vec::len), Some(2));
         let after = KeySet::load(&both, &kek, 100).unwrap();
         assert_eq!(after.signing_kid(), Some(new.kid.as_str()));
+        let old_jws = before.sign(&json!({"sub": "0"})).unwrap().unwrap();
         let jws = after.sign(&json!({"sub": "1"})).unwrap().unwrap();
-        assert!(
-            verifies(&new, &jws),
-            "signed by the new key, checked through its JWK"
+        assert_eq!(
+            after.verify(&jws),
+            Some(json!({"sub": "1"})),
+            "the new key's"
         );
-        assert!(!verifies(&old, &jws));
+        assert_eq!(
+            after.verify(&old_jws),
+            Some(json!({"sub": "0"})),
+            "the old key's, still published"
+        );
+        let only_old = KeySet::load(std::slice::from_ref(&old), &kek, 100).unwrap();
+        assert_eq!(only_old.verify(&jws), None, "a key it does not publish");
         let mut tampered = jws.clone();
         tampered.insert(jws.find('.').unwrap() + 2, 'x');
-        assert!(!verifies(&new, &tampered));
+        assert_eq!(after.verify(&tampered), None);
+        // `alg` is this server's, never the token's choice.
+        let (_, rest) = jws.split_once('.').unwrap();
+        let none = URL_SAFE_NO_PAD.encode(json!({"alg": "none", "kid": new.kid}).to_string());
+        assert_eq!(after.verify(&format!("{none}.{rest}")), None);
+        assert_eq!(after.verify("not.a.jws.at-all"), None);
         let retired = StoredKey {
             publish_until: Some(200),
             ..old
         };
         let later = KeySet::load(&[retired, new], &kek, 200).unwrap();
         assert_eq!(later.jwks()["keys"].as_array().map(Vec::len), Some(1));
+        assert_eq!(
+            later.verify(&old_jws),
+            None,
+            "a retired key's, once unpublished"
+        );
     }
 }

@@ -70,6 +70,28 @@ pub fn login_hint(raw: Option<&str>) -> Option<&str> {
     })
 }
 
+/// The longest `id_token_hint` looked at, in bytes; this server's ID tokens are far shorter.
+pub const MAX_ID_TOKEN_HINT: usize = 8192;
+
+/// The subject an `id_token_hint` (Core §3.1.2.1) names: an ID token this server signed, with a
+/// key it still publishes, for `client_id`. An expired one is fine, since the hint is about a
+/// past sign-in. `None` when it is anything else.
+pub fn hinted_subject(keys: &KeySet, hint: &str, client_id: &str) -> Option<String> {
+    if hint.len() > MAX_ID_TOKEN_HINT {
+        return None;
+    }
+    let claims = keys.verify(hint)?;
+    let for_client = match claims.get("aud")? {
+        Value::String(aud) => aud == client_id,
+        Value::Array(all) => all.iter().any(|a| a.as_str() == Some(client_id)),
+        _ => false,
+    };
+    if !for_client {
+        return None;
+    }
+    claims.get("sub")?.as_str().map(str::to_owned)
+}
+
 /// The subject identifier of a user (Core §2 `sub`): the user's storage key, which neither
 /// backend ever reuses (SQLite `AUTOINCREMENT`, PostgreSQL `BIGSERIAL`), so it is stable.
 pub fn subject(user_id: i64) -> String {
