@@ -429,6 +429,13 @@ both_backends! {
             assert_eq!(status, 422, "{client_type} {grant}");
             assert!(page.contains("for public clients only") || page.contains("need a confidential client"), "{client_type} {grant}");
         }
+        // Post-logout redirect URIs keep the redirect URI rules, next to their own field.
+        let mut fields = base.to_vec();
+        fields.push(("post_logout_redirect_uris", "https://app.example/bye#top"));
+        let (status, _, page) = b.submit("/admin/clients/new", "/admin/clients/new", &fields).await;
+        assert_eq!(status, 422);
+        let field = &page[page.find("id=\"post_logout_redirect_uris\"").unwrap()..];
+        assert!(field[..field.find("</div>").unwrap()].contains("must not contain a #fragment"), "{page}");
         // Only a confidential client can be a resource server.
         let mut fields = base.to_vec();
         fields.push(("resource_server", "on"));
@@ -442,12 +449,14 @@ both_backends! {
         let mut fields = base.to_vec();
         fields.push(("allow_public_without_pkce", "on"));
         fields.push(("code_lifetime", "3600"));
+        fields.push(("post_logout_redirect_uris", "http://127.0.0.1:9/bye\nhttp://127.0.0.1:9/bye2"));
         let (status, _, page) = b.submit("/admin/clients/new", "/admin/clients/new", &fields).await;
         assert_eq!(status, 201);
         let client_id = crate::support::element_text(&page, "client-id").unwrap();
         let c = server.store().client_by_client_id(&client_id).await.unwrap().unwrap();
         assert_eq!(c.permissions, ClientPermissions { allow_public_without_pkce: true, ..ClientPermissions::default() });
         assert_eq!(c.code_lifetime, Some(3600));
+        assert_eq!(c.post_logout_redirect_uris, ["http://127.0.0.1:9/bye", "http://127.0.0.1:9/bye2"]);
         let detail = format!("/admin/clients/{}", c.id);
         let (_, page) = b.page(&detail).await;
         assert!(page.contains("id=\"pkce-warning\""), "the opt-out is shown as a warning");

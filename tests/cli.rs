@@ -433,6 +433,14 @@ both_backends! {
         let first_party = r.stdout.lines().find_map(|l| l.strip_prefix("client_id:")).unwrap().trim().to_owned();
         let p = get(first_party).await;
         assert!(p.skip_consent && !p.resource_server && !p.allow_public_without_pkce);
+        // Post-logout redirect URIs keep the redirect URI rules, and the error names the flag.
+        let r = run(&url, &register_args(&["--post-logout-redirect-uri", "https://app.example/bye", "--json"]), None);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+        let c = server.store().client_by_client_id(v["client_id"].as_str().unwrap()).await.unwrap().unwrap();
+        assert_eq!(c.post_logout_redirect_uris, ["https://app.example/bye"]);
+        let r = run(&url, &register_args(&["--post-logout-redirect-uri", "https://app.example/bye#x"]), None);
+        assert_one_line_usage_error(&r, "--post-logout-redirect-uri");
         // Only a public client can skip PKCE.
         let r = run(&url, &register_args(&["--allow-public-without-pkce"]), None);
         assert_one_line_usage_error(&r, "only a public client can be allowed to skip PKCE");

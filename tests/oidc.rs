@@ -19,7 +19,8 @@ use serde_json::Value;
 
 use crate::both_backends;
 use crate::support::{
-    Browser, ClientSpec, Instance, TestClient, TestServer, exchange_code, http, query_of,
+    Browser, ClientSpec, Instance, TestClient, TestServer, exchange_code, hidden_field, http,
+    query_of,
 };
 
 /// A `key_encryption_key` for the tests (32 bytes, base64).
@@ -562,6 +563,11 @@ async fn hinted(browser: &Browser, c: &TestClient, hint: &str, extra: &str) -> (
     authorize_answer(browser, c, &format!("&id_token_hint={hint}{extra}")).await
 }
 
+/// Is `browser` signed in? (Its connected apps page shows, or sends it to sign in.)
+async fn signed_in(browser: &Browser) -> bool {
+    browser.get("/account/apps").await.status() == 200
+}
+
 /// The ID token `browser`'s user gets from `c` for `openid`, through the code flow.
 async fn id_token_of(server: &TestServer, browser: &Browser, c: &TestClient) -> String {
     let url = format!(
@@ -628,6 +634,64 @@ both_backends! {
             assert!(location.starts_with(&c.redirect_uri), "{location}");
             assert_eq!((back["error"].as_str(), back["state"].as_str()), ("invalid_request", "s1"), "{bad}");
         }
+        server.stop().await;
+    }
+}
+
+both_backends! {
+    async fn rp_initiated_logout_ends_the_session_and_returns_only_to_a_registered_uri(db: Backend) {
+        let server = oidc_server(db).await;
+        server.user("alice", "pw-alice-123").await;
+        let bye = "http://127.0.0.1:9/bye?from=op";
+        let c = server
+            .client(ClientSpec { post_logout_redirect_uris: vec![bye.into()], ..rp_spec() })
+            .await;
+        let other = server.client(rp_spec()).await;
+        let discovery = get_json(server.url("/.well-known/openid-configuration")).await;
+        assert_eq!(discovery["end_session_endpoint"], format!("{}/oauth/logout", server.base));
+        let alice = Browser::new(&server);
+        alice.login("alice", "pw-alice-123").await;
+        let hint = id_token_of(&server, &alice, &c).await;
+        let encoded = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+
+        // Refused with a page, never redirected: an unregistered URI (even another client's),
+        // a URI without a client, a hint that does not verify, a client_id the hint is not for.
+        for query in [
+            format!("client_id={}&post_logout_redirect_uri={}", c.client_id, encoded("http://127.0.0.1:9/elsewhere")),
+            format!("client_id={}&post_logout_redirect_uri={}", other.client_id, encoded(bye)),
+            format!("post_logout_redirect_uri={}", encoded(bye)),
+            format!("id_token_hint={hint}x&post_logout_redirect_uri={}", encoded(bye)),
+            format!("id_token_hint={hint}&client_id={}", other.client_id),
+            "client_id=nobody".to_owned(),
+        ] {
+            let resp = alice.get(&format!("/oauth/logout?{query}")).await;
+            assert_eq!(resp.status(), 400, "{query}");
+            assert!(resp.headers().get("location").is_none(), "{query}");
+            assert!(resp.text().await.unwrap().contains("Sign-out refused"), "{query}");
+        }
+        assert!(signed_in(&alice).await, "nothing refused signed anyone out");
+
+        // The hint names the client; the user is asked first.
+        let url = format!("/oauth/logout?id_token_hint={hint}&post_logout_redirect_uri={}&state=z1", encoded(bye));
+        let (status, page) = alice.page(&url).await;
+        assert_eq!(status, 200);
+        assert!(page.contains(r#"<strong id="client-name">Test App</strong> asks you to sign out"#), "{page}");
+        // A POST without the page's CSRF token (another site's form) only asks again.
+        let resp = alice.post_form("/oauth/logout", &[("client_id", &c.client_id), ("post_logout_redirect_uri", bye)]).await;
+        assert_eq!(resp.status(), 200);
+        assert!(signed_in(&alice).await);
+        // Confirmed: signed out, and back to the registered URI with state.
+        let field = |name: &str| hidden_field(&page, name).unwrap_or_else(|| panic!("{name} on the page"));
+        let (csrf, client_id, uri) = (field("csrf_token"), field("client_id"), field("post_logout_redirect_uri"));
+        let form = [("csrf_token", csrf.as_str()), ("client_id", &client_id), ("post_logout_redirect_uri", &uri), ("state", "z1")];
+        let resp = alice.post_form("/oauth/logout", &form).await;
+        assert_eq!(resp.status(), 302);
+        assert_eq!(resp.headers()["location"], "http://127.0.0.1:9/bye?from=op&state=z1");
+        assert!(!signed_in(&alice).await, "the session is over");
+        // Nobody signed in: straight to the registered URI.
+        let resp = alice.get(&url).await;
+        assert_eq!(resp.status(), 302);
+        assert_eq!(resp.headers()["location"], "http://127.0.0.1:9/bye?from=op&state=z1");
         server.stop().await;
     }
 }

@@ -34,6 +34,8 @@ pub struct ClientDraft {
     pub grant_types: Vec<String>,
     /// Redirect URIs, each one URI.
     pub redirect_uris: Vec<String>,
+    /// Post-logout redirect URIs (RP-initiated logout), each one URI; the same rules.
+    pub post_logout_redirect_uris: Vec<String>,
     /// Scope tokens.
     pub scopes: Vec<String>,
     /// Code lifetime in seconds, as typed; `None` keeps the server's.
@@ -72,6 +74,8 @@ pub enum Field {
     Scopes,
     /// [`ClientDraft::redirect_uris`].
     RedirectUris,
+    /// [`ClientDraft::post_logout_redirect_uris`].
+    PostLogoutRedirectUris,
     /// [`ClientDraft::code_lifetime`].
     CodeLifetime,
     /// [`ClientDraft::access_token_lifetime`].
@@ -94,6 +98,7 @@ impl Field {
             Self::GrantTypes => "grant_types",
             Self::Scopes => "scopes",
             Self::RedirectUris => "redirect_uris",
+            Self::PostLogoutRedirectUris => "post_logout_redirect_uris",
             Self::CodeLifetime => "code_lifetime",
             Self::AccessTokenLifetime => "access_token_lifetime",
             Self::RefreshTokenLifetime => "refresh_token_lifetime",
@@ -230,6 +235,7 @@ pub struct ValidClient {
     client_type: ClientType,
     grant_types: Vec<GrantType>,
     redirect_uris: Vec<String>,
+    post_logout_redirect_uris: Vec<String>,
     scopes: ScopeSet,
     code_lifetime: Option<i64>,
     access_token_lifetime: Option<i64>,
@@ -256,6 +262,11 @@ impl ValidClient {
     /// The redirect URIs, each once, in the order given.
     pub fn redirect_uris(&self) -> &[String] {
         &self.redirect_uris
+    }
+
+    /// The post-logout redirect URIs, each once, in the order given.
+    pub fn post_logout_redirect_uris(&self) -> &[String] {
+        &self.post_logout_redirect_uris
     }
 
     /// The widest scope the client may ask for.
@@ -299,6 +310,7 @@ impl ValidClient {
             client_type: self.client_type,
             grant_types: self.grant_types,
             redirect_uris: self.redirect_uris,
+            post_logout_redirect_uris: self.post_logout_redirect_uris,
             scopes: self.scopes,
             approval,
             code_lifetime: self.code_lifetime,
@@ -318,6 +330,7 @@ impl ValidClient {
         client.client_type = self.client_type;
         client.grant_types = self.grant_types;
         client.redirect_uris = self.redirect_uris;
+        client.post_logout_redirect_uris = self.post_logout_redirect_uris;
         client.scopes = self.scopes;
         client.code_lifetime = self.code_lifetime;
         client.access_token_lifetime = self.access_token_lifetime;
@@ -386,6 +399,7 @@ impl ClientDraft {
                 .map(|g| g.as_str().to_owned())
                 .collect(),
             redirect_uris: client.redirect_uris.clone(),
+            post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
             scopes: client.scopes.iter().map(str::to_owned).collect(),
             code_lifetime: text(client.code_lifetime),
             access_token_lifetime: text(client.access_token_lifetime),
@@ -434,6 +448,12 @@ impl ClientDraft {
 
         let scopes = self.check_scopes(rules, &mut errors);
         let redirect_uris = self.check_redirect_uris(rules, &grant_types, &mut errors);
+        let post_logout_redirect_uris = checked_uris(
+            &self.post_logout_redirect_uris,
+            Field::PostLogoutRedirectUris,
+            rules.debug,
+            &mut errors,
+        );
 
         let lifetimes = [
             (Field::CodeLifetime, LifetimeKind::Code, &self.code_lifetime),
@@ -469,6 +489,7 @@ impl ClientDraft {
                     client_type,
                     grant_types,
                     redirect_uris,
+                    post_logout_redirect_uris,
                     scopes,
                     code_lifetime,
                     access_token_lifetime,
@@ -508,19 +529,35 @@ impl ClientDraft {
         if needs_one && self.redirect_uris.is_empty() {
             errors.add(Field::RedirectUris, ClientError::NoRedirectUri);
         }
-        if self.redirect_uris.len() > MAX_REDIRECT_URIS {
-            errors.add(Field::RedirectUris, ClientError::TooManyRedirectUris);
-        }
-        let mut unique: Vec<String> = Vec::new();
-        for uri in &self.redirect_uris {
-            if let Err(e) = check_redirect_uri(uri, rules.debug) {
-                errors.add(Field::RedirectUris, e.into());
-            } else if !unique.contains(uri) {
-                unique.push(uri.clone());
-            }
-        }
-        unique
+        checked_uris(
+            &self.redirect_uris,
+            Field::RedirectUris,
+            rules.debug,
+            errors,
+        )
     }
+}
+
+/// Checks a list of redirect URIs of `field` (at most [`MAX_REDIRECT_URIS`], each by
+/// [`check_redirect_uri`]); the good ones, each once, in the order given.
+fn checked_uris(
+    uris: &[String],
+    field: Field,
+    debug: bool,
+    errors: &mut ClientErrors,
+) -> Vec<String> {
+    if uris.len() > MAX_REDIRECT_URIS {
+        errors.add(field, ClientError::TooManyRedirectUris);
+    }
+    let mut unique: Vec<String> = Vec::new();
+    for uri in uris {
+        if let Err(e) = check_redirect_uri(uri, debug) {
+            errors.add(field, e.into());
+        } else if !unique.contains(uri) {
+            unique.push(uri.clone());
+        }
+    }
+    unique
 }
 
 /// Which grants and permissions a client type may hold: those the endpoints would refuse are
@@ -982,6 +1019,7 @@ mod tests {
             client_type: new.client_type,
             grant_types: new.grant_types,
             redirect_uris: new.redirect_uris,
+            post_logout_redirect_uris: new.post_logout_redirect_uris,
             scopes: new.scopes,
             approval: new.approval,
             code_lifetime: Some(30),

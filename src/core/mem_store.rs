@@ -475,6 +475,7 @@ pub fn client(id: i64) -> Client {
         client_type: super::model::ClientType::Confidential,
         grant_types: super::model::GrantType::ALL.to_vec(),
         redirect_uris: vec!["https://app.example/cb?keep=1".into()],
+        post_logout_redirect_uris: Vec::new(),
         scopes: ScopeSet::from_iter(["a", "b"]),
         approval: super::model::Approval::Approved,
         code_lifetime: None,

@@ -278,6 +278,8 @@ pub struct Client {
     pub grant_types: Vec<GrantType>,
     /// Registered redirect URIs, compared exactly.
     pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may send the browser afterwards, compared exactly.
+    pub post_logout_redirect_uris: Vec<String>,
     /// The widest scope this client may ask for.
     pub scopes: ScopeSet,
     /// Approval state.
@@ -325,6 +327,8 @@ pub struct NewClient {
     pub(crate) grant_types: Vec<GrantType>,
     /// Redirect URIs.
     pub(crate) redirect_uris: Vec<String>,
+    /// See [`Client::post_logout_redirect_uris`].
+    pub(crate) post_logout_redirect_uris: Vec<String>,
     /// Allowed scope.
     pub(crate) scopes: ScopeSet,
     /// Initial approval.

@@ -20,6 +20,10 @@ pub struct ClientArgs {
     /// Repeat or list several (at most 20).
     #[arg(long = "redirect-uri", num_args = 1..)]
     redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may send the browser afterwards (OpenID Connect), matched
+    /// exactly; the same rules as --redirect-uri.
+    #[arg(long = "post-logout-redirect-uri", num_args = 1..)]
+    post_logout_redirect_uris: Vec<String>,
     /// Grants: authorization_code, implicit, password, client_credentials, refresh_token.
     #[arg(long = "grant-type", num_args = 1.., required = true)]
     grant_types: Vec<String>,
@@ -74,6 +78,7 @@ fn flag(field: Field) -> &'static str {
         Field::GrantTypes => "--grant-type",
         Field::Scopes => "--scope",
         Field::RedirectUris => "--redirect-uri",
+        Field::PostLogoutRedirectUris => "--post-logout-redirect-uri",
         Field::CodeLifetime => "--code-lifetime",
         Field::AccessTokenLifetime => "--access-token-lifetime",
         Field::RefreshTokenLifetime => "--refresh-token-lifetime",
@@ -99,6 +104,7 @@ pub(super) fn register(settings: &Settings, args: ClientArgs) -> Result<(), Comm
         client_type: args.client_type,
         grant_types: words(&args.grant_types, |c| c == ' ' || c == ','),
         redirect_uris: args.redirect_uris,
+        post_logout_redirect_uris: args.post_logout_redirect_uris,
         scopes: words(&args.scopes, char::is_whitespace),
         code_lifetime: args.code_lifetime,
         access_token_lifetime: args.access_token_lifetime,

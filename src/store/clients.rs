@@ -32,6 +32,7 @@ struct NewClientRow<'a> {
     resource_server: bool,
     allow_public_without_pkce: bool,
     skip_consent: bool,
+    post_logout_redirect_uris: String,
 }
 
 /// Inserts a client (registered now); returns its storage key.
@@ -56,6 +57,7 @@ pub(super) fn insert_client(conn: &mut AnyConnection, c: &NewClient) -> Result<i
             resource_server: c.permissions.resource_server,
             allow_public_without_pkce: c.permissions.allow_public_without_pkce,
             skip_consent: c.permissions.skip_consent,
+            post_logout_redirect_uris: c.post_logout_redirect_uris.join(" "),
         })
         .returning(clients::id)
         .get_result(conn)?)
@@ -91,6 +93,7 @@ impl ClientStore for DbStore {
                 client_type: client.client_type,
                 grant_types: client.grant_types,
                 redirect_uris: client.redirect_uris,
+                post_logout_redirect_uris: client.post_logout_redirect_uris,
                 scopes: client.scopes,
                 approval: client.approval,
                 code_lifetime: client.code_lifetime,
@@ -173,6 +176,7 @@ impl ClientStore for DbStore {
                     clients::client_type.eq(c.client_type().as_str()),
                     clients::grant_types.eq(grant_types_column(c.grant_types())),
                     clients::redirect_uris.eq(c.redirect_uris().join(" ")),
+                    clients::post_logout_redirect_uris.eq(c.post_logout_redirect_uris().join(" ")),
                     clients::scopes.eq(c.scopes().to_string()),
                     clients::code_lifetime.eq(c.code_lifetime()),
                     clients::access_token_lifetime.eq(c.access_token_lifetime()),

@@ -87,6 +87,7 @@ pub(super) struct ClientRow {
     resource_server: bool,
     allow_public_without_pkce: bool,
     skip_consent: bool,
+    post_logout_redirect_uris: String,
 }
 
 /// Stored names of the approval states.
@@ -132,6 +133,11 @@ impl TryFrom<ClientRow> for Client {
             grant_types,
             redirect_uris: r
                 .redirect_uris
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            post_logout_redirect_uris: r
+                .post_logout_redirect_uris
                 .split_whitespace()
                 .map(str::to_owned)
                 .collect(),

@@ -33,6 +33,7 @@ diesel::table! {
         resource_server -> Bool,
         allow_public_without_pkce -> Bool,
         skip_consent -> Bool,
+        post_logout_redirect_uris -> Text,
     }
 }
 

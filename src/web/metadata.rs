@@ -114,6 +114,12 @@ pub async fn openid_configuration(req: &Request, Data(state): Data<&State>) -> R
         // Discovery §3: these three are required. Only the code flow yields ID tokens.
         map.insert("response_types_supported".into(), json!(["code"]));
         map.insert("subject_types_supported".into(), json!(["public"]));
+        // RP-Initiated Logout 1.0 §2.1.
+        let base = issuer(state, req);
+        map.insert(
+            "end_session_endpoint".into(),
+            json!(format!("{base}/oauth/logout")),
+        );
         map.insert(
             "id_token_signing_alg_values_supported".into(),
             json!(["RS256"]),

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod authorize;
 pub mod compat;
 pub mod developer;
+pub mod end_session;
 pub mod error;
 pub mod extract;
 pub mod forms;
@@ -62,6 +63,10 @@ pub fn routes(route: Route) -> Route {
         .at("/oauth/introspect", post(token::introspect))
         .at("/login", get(pages::login_form).post(pages::login))
         .at("/logout", get(pages::logout_form).post(pages::logout))
+        .at(
+            "/oauth/logout",
+            get(end_session::end_session).post(end_session::end_session),
+        )
         // Admin pages (superusers) and the developer portal (any signed-in user).
         .nest("/admin", admin::routes())
         .nest("/developer", developer::routes())

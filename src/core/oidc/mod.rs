@@ -2,6 +2,7 @@
 //! signing keys they are signed with ([`keys`]).
 
 pub mod keys;
+pub mod logout;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -77,19 +78,31 @@ pub const MAX_ID_TOKEN_HINT: usize = 8192;
 /// key it still publishes, for `client_id`. An expired one is fine, since the hint is about a
 /// past sign-in. `None` when it is anything else.
 pub fn hinted_subject(keys: &KeySet, hint: &str, client_id: &str) -> Option<String> {
-    if hint.len() > MAX_ID_TOKEN_HINT {
-        return None;
-    }
-    let claims = keys.verify(hint)?;
-    let for_client = match claims.get("aud")? {
-        Value::String(aud) => aud == client_id,
-        Value::Array(all) => all.iter().any(|a| a.as_str() == Some(client_id)),
-        _ => false,
-    };
-    if !for_client {
+    let claims = verified_hint(keys, hint)?;
+    if !audiences(&claims).iter().any(|a| a == client_id) {
         return None;
     }
     claims.get("sub")?.as_str().map(str::to_owned)
+}
+
+/// The claims of an `id_token_hint` this server signed, whatever its expiry.
+fn verified_hint(keys: &KeySet, hint: &str) -> Option<Value> {
+    (hint.len() <= MAX_ID_TOKEN_HINT)
+        .then(|| keys.verify(hint))
+        .flatten()
+}
+
+/// An ID token's `aud`: one string, or an array of them (Core §2).
+fn audiences(claims: &Value) -> Vec<String> {
+    match claims.get("aud") {
+        Some(Value::String(one)) => vec![one.clone()],
+        Some(Value::Array(all)) => all
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// The subject identifier of a user (Core §2 `sub`): the user's storage key, which neither
