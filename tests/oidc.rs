@@ -695,3 +695,85 @@ both_backends! {
         server.stop().await;
     }
 }
+
+/// `/oauth/userinfo` with `token` in each place RFC 6750 §2 allows: its `sub` every time.
+async fn userinfo_subjects(server: &TestServer, token: &str) -> Vec<Value> {
+    let url = server.url("/oauth/userinfo");
+    let answers = [
+        http().get(&url).bearer_auth(token).send(),
+        http().post(&url).bearer_auth(token).send(),
+        http().post(&url).form(&[("access_token", token)]).send(),
+    ];
+    let mut subs = Vec::new();
+    for answer in answers {
+        let resp = answer.await.unwrap();
+        assert_eq!(resp.status(), 200);
+        subs.push(resp.json::<Value>().await.unwrap()["sub"].clone());
+    }
+    subs
+}
+
+both_backends! {
+    // The OpenID Foundation's Basic OP plan, module by module where a module is about one
+    // request (docs/oidc.md maps every module to its test).
+    async fn the_basic_op_plan_requests_get_their_answers(db: Backend) {
+        let server = oidc_server(db).await;
+        server.user("alice", "pw-alice-123").await;
+        let c = server.client(rp_spec()).await;
+        let secret = c.secret.clone().unwrap();
+        let browser = Browser::new(&server);
+        browser.login("alice", "pw-alice-123").await;
+        let url = |rest: &str| format!("/oauth/authorize?client_id={}&state=s1&{rest}", c.client_id);
+
+        // oidcc-ensure-request-without-nonce-succeeds-for-code-flow: no nonce, none in the token.
+        let code = query_of(&browser.approve(&url("response_type=code&scope=openid")).await)["code"].clone();
+        let tokens = exchange_code(&server, &c.client_id, &secret, &c.redirect_uri, &code).await;
+        let claims = jws_part(tokens["id_token"].as_str().unwrap(), 1);
+        assert!(claims.get("nonce").is_none(), "{claims}");
+        // oidcc-userinfo-get, -post-header, -post-body: the same subject as the ID token.
+        let access = tokens["access_token"].as_str().unwrap();
+        assert_eq!(userinfo_subjects(&server, access).await, vec![claims["sub"].clone(); 3]);
+
+        // Accepted, and what this server does not use is ignored: oidcc-display-page,
+        // -display-popup, -ui-locales, -claims-locales, -ensure-request-with-acr-values-succeeds,
+        // -claims-essential, -ensure-request-with-unknown-parameter-succeeds, and
+        // -ensure-other-scope-order-succeeds.
+        for extra in [
+            "&display=page",
+            "&display=popup",
+            "&ui_locales=fr-CA%20fr%20en",
+            "&claims_locales=de",
+            "&acr_values=1%202",
+            "&claims=%7B%22userinfo%22%3A%7B%22name%22%3A%7B%22essential%22%3Atrue%7D%7D%7D",
+            "&extra_param=foobar",
+        ] {
+            let back = query_of(&browser.approve(&url(&format!("response_type=code&scope=openid%20email&nonce=n{extra}"))).await);
+            assert!(back.contains_key("code"), "{extra}: {back:?}");
+        }
+        let back = query_of(&browser.approve(&url("response_type=code&scope=email%20openid")).await);
+        assert!(back.contains_key("code"), "scope order");
+        // oidcc-scope-email (and -profile's other half): claims by scope, and only by scope.
+        let tokens = exchange_code(&server, &c.client_id, &secret, &c.redirect_uri, &back["code"]).await;
+        let info: Value = http().get(server.url("/oauth/userinfo")).bearer_auth(tokens["access_token"].as_str().unwrap())
+            .send().await.unwrap().json().await.unwrap();
+        assert_eq!(info["email"], "alice@example.com");
+        assert!(info.get("preferred_username").is_none(), "no profile scope: {info}");
+
+        // oidcc-response-type-missing: invalid_request, to the client.
+        let resp = browser.get(&url("scope=openid")).await;
+        let back = query_of(resp.headers()["location"].to_str().unwrap());
+        assert_eq!((back["error"].as_str(), back["state"].as_str()), ("invalid_request", "s1"));
+        // oidcc-unsigned-request-object-supported-correctly-or-rejected-as-unsupported and
+        // -ensure-request-object-with-redirect-uri: request objects are refused as unsupported,
+        // and discovery says so.
+        for (param, error) in [("request", "request_not_supported"), ("request_uri", "request_uri_not_supported")] {
+            let resp = browser.get(&url(&format!("response_type=code&scope=openid&{param}=eyJhbGciOiJub25lIn0.e30."))).await;
+            let back = query_of(resp.headers()["location"].to_str().unwrap());
+            assert_eq!((back["error"].as_str(), back["state"].as_str()), (error, "s1"));
+        }
+        let discovery = get_json(server.url("/.well-known/openid-configuration")).await;
+        assert_eq!(discovery["request_parameter_supported"], false);
+        assert_eq!(discovery["request_uri_parameter_supported"], false);
+        server.stop().await;
+    }
+}

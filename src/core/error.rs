@@ -42,6 +42,11 @@ pub enum ErrorCode {
     LoginRequired,
     /// `prompt=none`, but the user would have to consent first (Core §3.1.2.6).
     ConsentRequired,
+    /// The request sent a request object (`request`), which this server does not take (Core
+    /// §3.1.2.6, §6).
+    RequestNotSupported,
+    /// The request sent `request_uri`, which this server does not take (Core §3.1.2.6, §6).
+    RequestUriNotSupported,
 }
 
 impl ErrorCode {
@@ -64,6 +69,8 @@ impl ErrorCode {
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::LoginRequired => "login_required",
             Self::ConsentRequired => "consent_required",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
         }
     }
 }

@@ -114,6 +114,9 @@ pub async fn openid_configuration(req: &Request, Data(state): Data<&State>) -> R
         // Discovery §3: these three are required. Only the code flow yields ID tokens.
         map.insert("response_types_supported".into(), json!(["code"]));
         map.insert("subject_types_supported".into(), json!(["public"]));
+        // Discovery §3: `request_uri_parameter_supported` defaults to true, so both are said.
+        map.insert("request_parameter_supported".into(), json!(false));
+        map.insert("request_uri_parameter_supported".into(), json!(false));
         // RP-Initiated Logout 1.0 §2.1.
         let base = issuer(state, req);
         map.insert(

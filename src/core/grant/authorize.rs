@@ -543,6 +543,20 @@ pub async fn validate<S: ClientStore + ?Sized>(
         ))
     };
 
+    // Request objects (Core §6, RFC 9101) are not taken: saying so beats answering a request
+    // whose real parameters were never read.
+    if params.get("request").is_some() {
+        return Err(redirect(OAuthError::new(
+            ErrorCode::RequestNotSupported,
+            "request objects (`request`) are not supported: send the parameters themselves",
+        )));
+    }
+    if params.get("request_uri").is_some() {
+        return Err(redirect(OAuthError::new(
+            ErrorCode::RequestUriNotSupported,
+            "`request_uri` is not supported: send the parameters themselves",
+        )));
+    }
     let raw_response_type = params.require("response_type").map_err(redirect)?;
     let response_type = match ResponseType::parse(raw_response_type) {
         Some(ResponseType::Token) if !implicit_enabled => None,
