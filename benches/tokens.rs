@@ -186,6 +186,7 @@ async fn bench(label: &str, database_url: String, n: usize, concurrency: usize) 
             grant_id: generate_token(),
             created_at: now(),
             expires_at: now() + 3600,
+            auth_time: None,
         };
         let mut refresh_row = row(&refresh, TokenKind::Refresh);
         let mut access_row = row(&access, TokenKind::Access);

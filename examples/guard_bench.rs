@@ -95,6 +95,7 @@ async fn run(seconds: u32) -> Result<(), String> {
                 grant_id: generate_token(),
                 created_at: now,
                 expires_at: now + 3600,
+                auth_time: None,
             },
             None,
             GrantType::Password,

@@ -36,6 +36,7 @@ fn token(client: i64, expires_at: i64) -> (String, NewToken) {
             grant_id: generate_token(),
             created_at: now() - 100,
             expires_at,
+            auth_time: None,
         },
     )
 }

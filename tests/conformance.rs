@@ -67,6 +67,7 @@ fn token(kind: TokenKind, client: i64, user: i64, grant: &str) -> (String, NewTo
         grant_id: grant.into(),
         created_at: now(),
         expires_at: now() + 3600,
+        auth_time: None,
     };
     (value, row)
 }

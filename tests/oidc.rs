@@ -777,3 +777,53 @@ both_backends! {
         server.stop().await;
     }
 }
+
+both_backends! {
+    async fn a_refresh_returns_an_id_token_with_the_original_auth_time(db: Backend) {
+        let server = oidc_server(db).await;
+        server.user("alice", "pw-alice-123").await;
+        let c = server.client(rp_spec()).await;
+        let secret = c.secret.clone().unwrap();
+        let browser = Browser::new(&server);
+        browser.login("alice", "pw-alice-123").await;
+        let url = format!("/oauth/authorize?response_type=code&client_id={}&scope=openid%20polls:vote&nonce=n9", c.client_id);
+        let code = query_of(&browser.approve(&url).await)["code"].clone();
+        let first = exchange_code(&server, &c.client_id, &secret, &c.redirect_uri, &code).await;
+        let original = jws_part(first["id_token"].as_str().unwrap(), 1);
+        // Later, so a refresh that took the time of the refresh would show.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let refresh = |token: String, scope: Option<&'static str>| {
+            let mut form = vec![("grant_type", "refresh_token".to_owned()), ("refresh_token", token)];
+            form.extend(scope.map(|s| ("scope", s.to_owned())));
+            http().post(server.url("/oauth/token")).basic_auth(&c.client_id, Some(&secret)).form(&form).send()
+        };
+        let resp = refresh(first["refresh_token"].as_str().unwrap().to_owned(), None).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let second: Value = resp.json().await.unwrap();
+        // Verified as a relying party would, through the published keys (Core §12.2).
+        let verifier = CoreIdTokenVerifier::new_confidential_client(
+            ClientId::new(c.client_id.clone()),
+            ClientSecret::new(secret.clone()),
+            IssuerUrl::new(server.base.clone()).unwrap(),
+            jwks_of(&server.base).await,
+        );
+        let token: openidconnect::core::CoreIdToken = second["id_token"].as_str().expect("an ID token on refresh").parse().unwrap();
+        let claims = token.claims(&verifier, |_: Option<&Nonce>| Ok(())).expect("the refreshed ID token verifies");
+        assert_eq!(claims.subject().as_str(), original["sub"].as_str().unwrap());
+        assert_eq!(claims.auth_time().map(|t| t.timestamp()), original["auth_time"].as_i64(), "the original sign-in");
+        assert!(claims.issue_time().timestamp() > original["iat"].as_i64().unwrap(), "issued anew");
+        assert!(claims.nonce().is_none(), "no nonce on refresh");
+        let expected = AccessTokenHash::from_token(
+            &openidconnect::AccessToken::new(second["access_token"].as_str().unwrap().to_owned()),
+            token.signing_alg().unwrap(),
+            token.signing_key(&verifier).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(claims.access_token_hash(), Some(&expected), "at_hash of the new access token");
+        // A refresh narrowed to leave out openid gets no ID token.
+        let resp = refresh(second["refresh_token"].as_str().unwrap().to_owned(), Some("polls:vote")).await.unwrap();
+        let third: Value = resp.json().await.unwrap();
+        assert!(third["access_token"].is_string() && third.get("id_token").is_none(), "{third}");
+        server.stop().await;
+    }
+}

@@ -67,6 +67,7 @@ fn token(kind: TokenKind, client: i64, user: Option<i64>) -> NewToken {
         grant_id: generate_token(),
         created_at: now(),
         expires_at: now() + 3600,
+        auth_time: None,
     }
 }
 

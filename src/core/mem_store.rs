@@ -119,6 +119,7 @@ impl Rows {
             expires_at: new.expires_at,
             used_at: None,
             revoked_at: None,
+            auth_time: new.auth_time,
         };
         self.tokens.push((new.token_hash, token));
         id

@@ -488,6 +488,8 @@ pub struct Token {
     pub used_at: Option<i64>,
     /// When it was revoked.
     pub revoked_at: Option<i64>,
+    /// When the user signed in for its grant (the code flow), unix seconds.
+    pub auth_time: Option<i64>,
 }
 
 impl Token {
@@ -516,6 +518,8 @@ pub struct NewToken {
     pub created_at: i64,
     /// Expiry.
     pub expires_at: i64,
+    /// When the user signed in for its grant, when one did (the code flow).
+    pub auth_time: Option<i64>,
 }
 
 /// A browser session (server-side; the cookie holds only a random id).

@@ -135,6 +135,7 @@ mod tests {
             grant_id: "family".into(),
             created_at: NOW - 10,
             expires_at: NOW + 10,
+            auth_time: None,
         };
         let issued = store.issue_tokens(token, None, GrantType::Password).await;
         assert!(issued.is_ok());

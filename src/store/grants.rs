@@ -31,6 +31,7 @@ struct NewTokenRow<'a> {
     parent_id: Option<i64>,
     expires_at: i64,
     created_at: i64,
+    auth_time: Option<i64>,
 }
 
 #[derive(Insertable)]
@@ -148,6 +149,7 @@ fn insert_token(
             parent_id,
             expires_at: t.expires_at,
             created_at: t.created_at,
+            auth_time: t.auth_time,
         })
         .returning(tokens::id)
         .get_result(conn)?)

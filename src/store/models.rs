@@ -225,6 +225,7 @@ pub(super) struct TokenRow {
     expires_at: i64,
     used_at: Option<i64>,
     revoked_at: Option<i64>,
+    auth_time: Option<i64>,
 }
 
 impl TryFrom<TokenRow> for Token {
@@ -247,6 +248,7 @@ impl TryFrom<TokenRow> for Token {
             expires_at: r.expires_at,
             used_at: r.used_at,
             revoked_at: r.revoked_at,
+            auth_time: r.auth_time,
         })
     }
 }

@@ -83,6 +83,7 @@ diesel::table! {
         created_at -> BigInt,
         parent_id -> Nullable<BigInt>,
         reuse_count -> BigInt,
+        auth_time -> Nullable<BigInt>,
     }
 }
 

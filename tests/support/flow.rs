@@ -63,6 +63,7 @@ pub async fn issue_access_token(
                 grant_id: grant_id.clone(),
                 created_at: now,
                 expires_at: now + lifetime,
+                auth_time: None,
             },
             None,
             if user.is_some() {

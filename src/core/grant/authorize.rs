@@ -382,6 +382,7 @@ impl Pending {
                         scope: self.scope.clone(),
                         refresh_scope: None,
                         grant_id: new_grant_id(),
+                        auth_time: None,
                     },
                     lifetimes,
                     now,

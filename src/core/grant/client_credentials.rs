@@ -67,6 +67,7 @@ pub async fn grant<S: GrantStore + ?Sized>(
             scope,
             refresh_scope: None,
             grant_id: new_grant_id(),
+            auth_time: None,
         },
         client.lifetimes(defaults),
         now,

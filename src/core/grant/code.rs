@@ -1,10 +1,10 @@
 //! The authorization-code grant at the token endpoint (RFC 6749 §4.1.3, RFC 7636 §4.6).
 
 use crate::core::error::OAuthError;
-use crate::core::grant::{Grant, Issued, Owner, mint, store_failed};
+use crate::core::grant::{Grant, Issued, Owner, mint, signed_id_token, store_failed};
 use crate::core::lifecycle::Reused;
 use crate::core::model::{Client, GrantType, Lifetimes};
-use crate::core::oidc::{Authentication, ID_TOKEN_LIFETIME, IdTokens, OPENID, subject};
+use crate::core::oidc::{Authentication, IdTokens, OPENID, subject};
 use crate::core::params::Params;
 use crate::core::pkce;
 use crate::core::secret::hash_secret;
@@ -90,6 +90,7 @@ pub async fn exchange<S: GrantStore + ?Sized>(
             scope: code.scope.clone(),
             refresh_scope: Some(code.scope.clone()),
             grant_id: code.grant_id.clone(),
+            auth_time: code.auth_time,
         },
         client.lifetimes(defaults),
         now,
@@ -103,11 +104,7 @@ pub async fn exchange<S: GrantStore + ?Sized>(
             nonce: code.nonce.as_deref(),
             access_token: &minted.response.access_token,
         };
-        let signed = id_tokens.sign(&auth, ID_TOKEN_LIFETIME, now).map_err(|e| {
-            tracing::error!(error = %e, "no ID token could be signed");
-            OAuthError::server_error()
-        })?;
-        minted.response.id_token = Some(signed);
+        minted.response.id_token = Some(signed_id_token(id_tokens, &auth, now)?);
     }
     match store
         .redeem_code(code.id, now, minted.access, minted.refresh)

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::error::{ErrorCode, OAuthError};
 use super::model::{Client, GrantType, Lifetimes, NewToken, TokenKind, User};
-use super::oidc::IdTokens;
+use super::oidc::{Authentication, ID_TOKEN_LIFETIME, IdTokens};
 use super::params::Params;
 use super::scope::ScopeSet;
 use super::secret::{PasswordGate, generate_token, hash_secret};
@@ -114,7 +114,17 @@ pub async fn issue<S: AccountStore + GrantStore + ?Sized>(
             code::exchange(store, client, params, lifetimes, endpoint.id_tokens, now).await
         }
         Some(GrantType::RefreshToken) => {
-            refresh::refresh(store, client, params, lifetimes, endpoint.reuse_grace, now).await
+            let grace = endpoint.reuse_grace;
+            refresh::refresh(
+                store,
+                client,
+                params,
+                lifetimes,
+                grace,
+                endpoint.id_tokens,
+                now,
+            )
+            .await
         }
         Some(GrantType::ClientCredentials) => {
             client_credentials::grant(store, client, params, lifetimes, now).await
@@ -176,6 +186,9 @@ pub struct Grant<'a> {
     pub refresh_scope: Option<ScopeSet>,
     /// The family the tokens join.
     pub grant_id: String,
+    /// When the user signed in for this grant (the code flow), kept on its tokens so a
+    /// refresh's ID token says the same.
+    pub auth_time: Option<i64>,
 }
 
 /// Mints an access token, and a refresh token when `grant.refresh_scope` is set and the client
@@ -195,6 +208,7 @@ pub fn mint(grant: Grant<'_>, lifetimes: Lifetimes, now: i64) -> Minted {
         grant_id: grant.grant_id.clone(),
         created_at: now,
         expires_at: now.saturating_add(lifetimes.access),
+        auth_time: grant.auth_time,
     };
     let (refresh_token, refresh) = match refresh_scope {
         Some(scope) => {
@@ -208,6 +222,7 @@ pub fn mint(grant: Grant<'_>, lifetimes: Lifetimes, now: i64) -> Minted {
                 grant_id: grant.grant_id,
                 created_at: now,
                 expires_at: now.saturating_add(lifetimes.refresh),
+                auth_time: grant.auth_time,
             };
             (Some(token), Some(row))
         }
@@ -225,6 +240,19 @@ pub fn mint(grant: Grant<'_>, lifetimes: Lifetimes, now: i64) -> Minted {
         access,
         refresh,
     }
+}
+
+/// The ID token for `auth`, or `server_error` (logged) when none can be signed: a client that
+/// asked for `openid` never gets tokens without one.
+pub(super) fn signed_id_token(
+    id_tokens: IdTokens<'_>,
+    auth: &Authentication<'_>,
+    now: i64,
+) -> Result<String, OAuthError> {
+    id_tokens.sign(auth, ID_TOKEN_LIFETIME, now).map_err(|e| {
+        tracing::error!(error = %e, "no ID token could be signed");
+        OAuthError::server_error()
+    })
 }
 
 /// Logs a storage failure and turns it into `server_error`: the client learns nothing about the

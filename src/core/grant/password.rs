@@ -63,6 +63,7 @@ pub async fn grant<S: AccountStore + GrantStore + ?Sized>(
             scope: scope.clone(),
             refresh_scope: Some(scope),
             grant_id: new_grant_id(),
+            auth_time: None,
         },
         client.lifetimes(defaults),
         now,

@@ -3,9 +3,10 @@
 //! the configured grace window ([`ReuseGrace`]).
 
 use crate::core::error::OAuthError;
-use crate::core::grant::{Grant, Issued, Owner, mint, store_failed};
+use crate::core::grant::{Grant, Issued, Owner, mint, signed_id_token, store_failed};
 use crate::core::lifecycle::Reused;
 use crate::core::model::{Client, GrantType, Lifetimes, Token, TokenKind};
+use crate::core::oidc::{Authentication, IdTokens, OPENID, subject};
 use crate::core::params::Params;
 use crate::core::scope::ScopeSet;
 use crate::core::secret::hash_secret;
@@ -25,13 +26,15 @@ pub struct ReuseGrace {
     pub max_reuses: i64,
 }
 
-/// Rotates a refresh token into a new access and refresh token.
+/// Rotates a refresh token into a new access and refresh token. A grant that signed a user in
+/// for `openid` also gets a new ID token, with the original `auth_time` (Core §12.2).
 pub async fn refresh<S: GrantStore + ?Sized>(
     store: &S,
     client: &Client,
     params: &Params,
     defaults: Lifetimes,
     grace: ReuseGrace,
+    id_tokens: IdTokens<'_>,
     now: i64,
 ) -> Result<Issued, OAuthError> {
     if !client.allows(GrantType::RefreshToken) {
@@ -71,19 +74,34 @@ pub async fn refresh<S: GrantStore + ?Sized>(
         }
         None => old.scope.clone(),
     };
-    // Each pair joins the family with the old token's scope for its refresh token (§6).
+    // Each pair joins the family with the old token's scope for its refresh token (§6), and is
+    // signed for before it is stored, so a signing failure spends nothing.
     let pair = || {
-        let minted = mint(
+        let mut minted = mint(
             Grant {
                 client,
                 user_id: old.user_id,
                 scope: scope.clone(),
                 refresh_scope: Some(old.scope.clone()),
                 grant_id: old.grant_id.clone(),
+                auth_time: old.auth_time,
             },
             client.lifetimes(defaults),
             now,
         );
+        if let (true, Some(user_id), Some(auth_time)) =
+            (scope.contains(OPENID), old.user_id, old.auth_time)
+        {
+            // No nonce: Core §12.2 says a refreshed ID token SHOULD NOT carry one.
+            let auth = Authentication {
+                subject: subject(user_id),
+                client_id: &client.client_id,
+                auth_time,
+                nonce: None,
+                access_token: &minted.response.access_token,
+            };
+            minted.response.id_token = Some(signed_id_token(id_tokens, &auth, now)?);
+        }
         match minted.refresh {
             Some(refresh) => Ok((minted.response, minted.access, refresh)),
             None => Err(OAuthError::server_error()),
