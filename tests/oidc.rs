@@ -827,3 +827,55 @@ both_backends! {
         server.stop().await;
     }
 }
+
+/// oauth4webapi (npm; OpenID-certified and strict) as the relying party: `tests/rp/` holds the
+/// script, and `scripts/test` installs its one package. Every step the discovery document
+/// advertises for the code flow must pass.
+#[tokio::test]
+async fn oauth4webapi_signs_in_and_uses_every_advertised_capability() {
+    let server = oidc_server(crate::support::Backend::Sqlite).await;
+    server.user("alice", "pw-alice-123").await;
+    let spec = rp_spec();
+    let redirect_uris = spec.redirect_uris.clone();
+    let c = server
+        .client(ClientSpec {
+            post_logout_redirect_uris: redirect_uris,
+            ..spec
+        })
+        .await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rp/oauth4webapi.mjs");
+    let secret = c.secret.clone().unwrap();
+    let out = tokio::process::Command::new("node")
+        .arg(script)
+        .args([
+            &server.base,
+            &c.client_id,
+            &secret,
+            &c.redirect_uri,
+            "alice",
+            "pw-alice-123",
+        ])
+        .output()
+        .await
+        .expect("node runs (scripts/test installs the relying party's package)");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    for step in [
+        "discovery",
+        "authorization response (state, iss)",
+        "code exchange and ID token claims",
+        "ID token signature through jwks_uri",
+        "userinfo",
+        "prompt=none",
+        "refresh",
+        "introspection and revocation",
+        "RP-initiated logout",
+    ] {
+        assert!(said.contains(&format!("ok {step}\n")), "{step}: {said}");
+    }
+    server.stop().await;
+}

@@ -1,0 +1,191 @@
+// A relying party built on oauth4webapi (OpenID-certified, strict: it refuses responses that do
+// not conform) signs a user in against scopegate and uses every capability the discovery
+// document advertises for the code flow. tests/oidc.rs runs it; it prints one line per step
+// and exits non-zero on the first failure.
+//
+// Usage: node oauth4webapi.mjs ISSUER CLIENT_ID CLIENT_SECRET REDIRECT_URI USERNAME PASSWORD
+import * as oauth from 'oauth4webapi';
+import { createPublicKey, verify } from 'node:crypto';
+
+const [issuer, clientId, clientSecret, redirectUri, username, password] = process.argv.slice(2);
+const insecure = { [oauth.allowInsecureRequests]: true }; // the tests serve plain HTTP on loopback
+const client = { client_id: clientId };
+const auth = oauth.ClientSecretBasic(clientSecret);
+const step = (what) => console.log(`ok ${what}`);
+const must = (cond, what) => {
+  if (!cond) throw new Error(`failed: ${what}`);
+};
+
+// The browser: a cookie jar, and forms read from the pages.
+const jar = new Map();
+async function browse(url, init = {}) {
+  const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  const resp = await fetch(new URL(url, issuer), {
+    ...init,
+    redirect: 'manual',
+    headers: { ...(init.headers || {}), ...(cookie ? { cookie } : {}) },
+  });
+  for (const line of resp.headers.getSetCookie()) {
+    const [pair] = line.split(';');
+    const at = pair.indexOf('=');
+    jar.set(pair.slice(0, at), pair.slice(at + 1));
+  }
+  return resp;
+}
+const hidden = (html, name) => {
+  const found = html.match(new RegExp(`name="${name}" value="([^"]*)"`));
+  must(found, `a ${name} field on the page`);
+  return found[1].replaceAll('&#x2F;', '/').replaceAll('&amp;', '&');
+};
+const post = (url, fields) =>
+  browse(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields),
+  });
+
+// Discovery (OpenID Connect Discovery 1.0 §4): the library checks that `issuer` matches.
+const issuerUrl = new URL(issuer);
+const as = await oauth.processDiscoveryResponse(
+  issuerUrl,
+  await oauth.discoveryRequest(issuerUrl, { algorithm: 'oidc', ...insecure }),
+);
+must(as.authorization_response_iss_parameter_supported === true, 'RFC 9207 advertised');
+must(as.code_challenge_methods_supported.includes('S256'), 'PKCE S256 advertised');
+must(as.end_session_endpoint, 'end_session_endpoint advertised');
+step('discovery');
+
+// Sign in, then the authorization request with PKCE, state and nonce.
+const login = await (await browse('/login')).text();
+const signedIn = await post('/login', {
+  csrf_token: hidden(login, 'csrf_token'),
+  next: '/',
+  username,
+  password,
+});
+must(signedIn.status === 302, `sign-in redirects (got ${signedIn.status})`);
+
+async function authorize(extra = {}) {
+  const verifier = oauth.generateRandomCodeVerifier();
+  const state = oauth.generateRandomState();
+  const nonce = oauth.generateRandomNonce();
+  const url = new URL(as.authorization_endpoint);
+  const params = {
+    client_id: clientId,
+    redirect_uri: redirectUri,
+    response_type: 'code',
+    scope: 'openid profile email',
+    state,
+    nonce,
+    code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    ...extra,
+  };
+  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+  let resp = await browse(url);
+  if (resp.status === 200) {
+    const page = await resp.text();
+    resp = await post('/oauth/authorize', {
+      csrf_token: hidden(page, 'csrf_token'),
+      nonce: hidden(page, 'nonce'),
+      decision: 'approve',
+    });
+  }
+  must(resp.status === 302, `the authorization answer redirects (got ${resp.status})`);
+  const back = new URL(resp.headers.get('location'));
+  // Checks state, and iss against the discovered issuer (RFC 9207).
+  const callback = oauth.validateAuthResponse(as, client, back, state);
+  return { callback, verifier, nonce };
+}
+
+const { callback, verifier, nonce } = await authorize();
+step('authorization response (state, iss)');
+
+// The code exchange: the library validates the ID token's claims (iss, aud, exp, iat, nonce,
+// at_hash, auth_time against max_age) itself.
+const tokens = await oauth.processAuthorizationCodeResponse(
+  as,
+  client,
+  await oauth.authorizationCodeGrantRequest(as, client, auth, callback, redirectUri, verifier, insecure),
+  { expectedNonce: nonce, requireIdToken: true },
+);
+const claims = oauth.getValidatedIdTokenClaims(tokens);
+must(claims.auth_time, 'auth_time in the ID token');
+step('code exchange and ID token claims');
+
+// The ID token's signature, through the published JWK Set (RS256).
+async function verifySignature(jws) {
+  const [h, p, s] = jws.split('.');
+  const header = JSON.parse(Buffer.from(h, 'base64url'));
+  must(header.alg === 'RS256', 'RS256');
+  const jwks = await (await fetch(as.jwks_uri)).json();
+  const jwk = jwks.keys.find((k) => k.kid === header.kid);
+  must(jwk, `the kid ${header.kid} is published`);
+  const key = createPublicKey({ key: jwk, format: 'jwk' });
+  must(verify('RSA-SHA256', Buffer.from(`${h}.${p}`), key, Buffer.from(s, 'base64url')), 'signature');
+}
+await verifySignature(tokens.id_token);
+step('ID token signature through jwks_uri');
+
+// UserInfo: the library checks that `sub` is the ID token's.
+const info = await oauth.processUserInfoResponse(
+  as,
+  client,
+  claims.sub,
+  await oauth.userInfoRequest(as, client, tokens.access_token, insecure),
+);
+must(info.preferred_username === username, 'profile claim');
+must(typeof info.email === 'string', 'email claim');
+step('userinfo');
+
+// prompt=none with a session and a remembered consent: a code, no page.
+const silent = await authorize({ prompt: 'none' });
+must(silent.callback.get('code'), 'prompt=none gives a code');
+step('prompt=none');
+
+// Refresh: a new ID token for the same user, with the original auth_time (Core §12.2).
+const refreshed = await oauth.processRefreshTokenResponse(
+  as,
+  client,
+  await oauth.refreshTokenGrantRequest(as, client, auth, tokens.refresh_token, insecure),
+);
+const again = oauth.getValidatedIdTokenClaims(refreshed);
+must(again && again.sub === claims.sub && again.auth_time === claims.auth_time, 'refreshed ID token');
+await verifySignature(refreshed.id_token);
+step('refresh');
+
+// Introspection and revocation (RFC 7662, RFC 7009).
+const introspect = async (token) =>
+  oauth.processIntrospectionResponse(
+    as,
+    client,
+    await oauth.introspectionRequest(as, client, auth, token, insecure),
+  );
+must((await introspect(refreshed.access_token)).active === true, 'active before revocation');
+await oauth.processRevocationResponse(
+  await oauth.revocationRequest(as, client, auth, refreshed.access_token, insecure),
+);
+must((await introspect(refreshed.access_token)).active === false, 'inactive after revocation');
+step('introspection and revocation');
+
+// RP-initiated logout: confirmed on the page, then back to the registered URI with state.
+const logout = new URL(as.end_session_endpoint);
+logout.searchParams.set('id_token_hint', refreshed.id_token);
+logout.searchParams.set('post_logout_redirect_uri', redirectUri);
+logout.searchParams.set('state', 'bye');
+const confirm = await browse(logout);
+must(confirm.status === 200, `the sign-out page (got ${confirm.status})`);
+const page = await confirm.text();
+const out = await post('/oauth/logout', {
+  csrf_token: hidden(page, 'csrf_token'),
+  client_id: hidden(page, 'client_id'),
+  post_logout_redirect_uri: hidden(page, 'post_logout_redirect_uri'),
+  state: hidden(page, 'state'),
+});
+must(out.status === 302, `sign-out redirects (got ${out.status})`);
+const after = new URL(out.headers.get('location'));
+must(after.origin + after.pathname === new URL(redirectUri).origin + new URL(redirectUri).pathname, 'back to the registered URI');
+must(after.searchParams.get('state') === 'bye', 'state on the way back');
+const signedOut = await authorize({ prompt: 'none' }).catch((e) => e);
+must(signedOut instanceof oauth.AuthorizationResponseError && signedOut.error === 'login_required', 'signed out: login_required');
+step('RP-initiated logout');
