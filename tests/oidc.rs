@@ -828,11 +828,9 @@ both_backends! {
     }
 }
 
-/// oauth4webapi (npm; OpenID-certified and strict) as the relying party: `tests/rp/` holds the
-/// script, and `scripts/test` installs its one package. Every step the discovery document
-/// advertises for the code flow must pass.
-#[tokio::test]
-async fn oauth4webapi_signs_in_and_uses_every_advertised_capability() {
+/// Runs the relying-party script `script` of `tests/rp/` with `program` for `alice` against a
+/// fresh server, and checks it printed every one of `steps`.
+async fn relying_party(program: &str, script: &str, steps: &[&str]) {
     let server = oidc_server(crate::support::Backend::Sqlite).await;
     server.user("alice", "pw-alice-123").await;
     let spec = rp_spec();
@@ -843,10 +841,10 @@ async fn oauth4webapi_signs_in_and_uses_every_advertised_capability() {
             ..spec
         })
         .await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rp/oauth4webapi.mjs");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rp");
     let secret = c.secret.clone().unwrap();
-    let out = tokio::process::Command::new("node")
-        .arg(script)
+    let out = tokio::process::Command::new(program.replace("{dir}", dir))
+        .arg(format!("{dir}/{script}"))
         .args([
             &server.base,
             &c.client_id,
@@ -857,14 +855,26 @@ async fn oauth4webapi_signs_in_and_uses_every_advertised_capability() {
         ])
         .output()
         .await
-        .expect("node runs (scripts/test installs the relying party's package)");
+        .unwrap_or_else(|e| {
+            panic!("{program} runs (scripts/test installs tests/rp's packages): {e}")
+        });
     let said = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "{said}");
-    for step in [
+    for step in steps {
+        assert!(said.contains(&format!("ok {step}\n")), "{step}: {said}");
+    }
+    server.stop().await;
+}
+
+/// oauth4webapi (npm; OpenID-certified and strict) as the relying party. Every step the
+/// discovery document advertises for the code flow must pass.
+#[tokio::test]
+async fn oauth4webapi_signs_in_and_uses_every_advertised_capability() {
+    let steps = [
         "discovery",
         "authorization response (state, iss)",
         "code exchange and ID token claims",
@@ -874,8 +884,19 @@ async fn oauth4webapi_signs_in_and_uses_every_advertised_capability() {
         "refresh",
         "introspection and revocation",
         "RP-initiated logout",
-    ] {
-        assert!(said.contains(&format!("ok {step}\n")), "{step}: {said}");
-    }
-    server.stop().await;
+    ];
+    relying_party("node", "oauth4webapi.mjs", &steps).await;
+}
+
+/// Authlib's OpenID Connect client (Python): it validates the ID token itself, signature
+/// through the JWK Set included.
+#[tokio::test]
+async fn authlib_signs_in_and_validates_the_id_token() {
+    let steps = [
+        "discovery",
+        "authorization response",
+        "ID token",
+        "userinfo",
+    ];
+    relying_party("{dir}/.venv/bin/python3", "authlib_rp.py", &steps).await;
 }
