@@ -222,6 +222,17 @@ both_backends! {
         assert_eq!(status, 303);
         let client = server.store().client_by_client_id(&client_id).await.unwrap().unwrap();
         assert_eq!(client.redirect_uris.len(), 2);
+        // Post-logout redirect URIs are on the same form, with their own error.
+        let lists = |post_logout: &'static str| [("redirect_uris", "https://team.example/cb"), ("post_logout_redirect_uris", post_logout)];
+        let (status, _, page) = alice.submit(&app, &format!("{app}/redirects"), &lists("https://team.example/bye#x")).await;
+        assert_eq!(status, 422);
+        assert!(element_text(&page, "post-logout-error").is_some_and(|e| e.contains("#fragment")), "{page}");
+        let (status, _, _) = alice.submit(&app, &format!("{app}/redirects"), &lists("https://team.example/bye")).await;
+        assert_eq!(status, 303);
+        let client = server.store().client_by_client_id(&client_id).await.unwrap().unwrap();
+        assert_eq!(client.post_logout_redirect_uris, ["https://team.example/bye"]);
+        let (_, page) = alice.page(&app).await;
+        assert!(page.contains(">https://team.example/bye</textarea>"), "shown back");
         // ...and can regenerate the secret; the app appears in their list.
         let (status, _, page) = alice.submit(&app, &format!("{app}/secret"), &[]).await;
         assert_eq!(status, 200);

@@ -16,7 +16,7 @@ use super::forms::{self, check_optional_url, client_target, word_count};
 use super::methods::{get, post};
 use super::reply::see_other;
 use super::state::State;
-use crate::core::client_rules::{ClientDraft, ClientRules};
+use crate::core::client_rules::{ClientDraft, ClientRules, Field};
 use crate::core::model::{Approval, Client, ClientType, GrantType};
 use crate::core::portal::ClientProfile;
 use crate::core::secret::{generate_token, hash_secret};
@@ -211,6 +211,7 @@ struct Extras {
     errors: BTreeMap<&'static str, String>,
     branding: Option<[String; 3]>,
     redirect_uris: Option<String>,
+    post_logout_redirect_uris: Option<String>,
     member: String,
 }
 
@@ -254,6 +255,13 @@ async fn dashboard_page(
             .redirect_uris
             .clone()
             .unwrap_or_else(|| c.redirect_uris.join("\n")),
+    );
+    ctx.insert(
+        "post_logout_text",
+        &extras
+            .post_logout_redirect_uris
+            .clone()
+            .unwrap_or_else(|| c.post_logout_redirect_uris.join("\n")),
     );
     ctx.insert(
         "members",
@@ -356,7 +364,7 @@ pub async fn save_branding(
     Ok(back(&c))
 }
 
-/// `POST /developer/apps/:client_id/redirects`.
+/// `POST /developer/apps/:client_id/redirects`: the redirect URIs and the post-logout ones.
 #[handler]
 pub async fn save_redirects(
     CsrfForm(v, f): CsrfForm<Visitor>,
@@ -365,10 +373,12 @@ pub async fn save_redirects(
 ) -> Result<Response, PageError> {
     let mut c = editable(state, &v, &client_id).await?;
     let text = f.get("redirect_uris").to_owned();
+    let post_logout_text = f.get("post_logout_redirect_uris").to_owned();
     // The whole client is checked again, so an edit cannot leave it in a shape the endpoints
     // refuse. Its scopes are not being edited: one since removed from the registry stays.
     let mut draft = ClientDraft::of(&c);
     draft.redirect_uris = forms::redirect_lines(&text);
+    draft.post_logout_redirect_uris = forms::redirect_lines(&post_logout_text);
     let rules = ClientRules {
         debug: state.settings.debug,
         registered_scopes: None,
@@ -382,23 +392,32 @@ pub async fn save_redirects(
                 &v,
                 "app.redirect_uris",
                 &client_target(&c),
-                &c.redirect_uris.join(" "),
+                &format!(
+                    "{} post-logout: {}",
+                    c.redirect_uris.join(" "),
+                    c.post_logout_redirect_uris.join(" ")
+                ),
                 &app_path(&c),
             )
             .await
         }
         Err(errors) => {
-            // Only the redirect URIs are on this form: any other broken rule (a row written
-            // before the rules) is shown there too, so it is not hidden.
-            let message = forms::field_errors(&errors)
-                .into_values()
-                .collect::<Vec<_>>()
-                .join(" ");
+            // Only the two lists are on this form: any other broken rule (a row written before
+            // the rules) is shown with the redirect URIs, so it is not hidden.
+            let mut by_field = forms::field_errors(&errors);
+            let post_logout = by_field.remove(Field::PostLogoutRedirectUris.name());
+            let message = by_field.into_values().collect::<Vec<_>>().join(" ");
             let mut extras = Extras {
                 redirect_uris: Some(text),
+                post_logout_redirect_uris: Some(post_logout_text),
                 ..Extras::default()
             };
-            extras.errors.insert("redirect_uris", message);
+            if !message.is_empty() {
+                extras.errors.insert("redirect_uris", message);
+            }
+            if let Some(message) = post_logout {
+                extras.errors.insert("post_logout_redirect_uris", message);
+            }
             dashboard_page(state, &v, StatusCode::UNPROCESSABLE_ENTITY, &c, &extras).await
         }
     }
