@@ -421,11 +421,7 @@ const CHALLENGE: &str =
 
 both_backends! {
     async fn consent_is_remembered_and_asked_again_only_for_new_scopes(db: Backend) {
-        let server = oidc_server(db).await;
-        server.user("alice", "pw-alice-123").await;
-        let c = server.client(rp_spec()).await;
-        let browser = Browser::new(&server);
-        browser.login("alice", "pw-alice-123").await;
+        let (server, c, browser) = alice_signed_in(db).await;
         let url = |scope: &str, extra: &str| {
             format!(
                 "/oauth/authorize?response_type=code&client_id={}&scope={scope}&state=s1&nonce=n1{extra}",
@@ -568,15 +564,31 @@ async fn signed_in(browser: &Browser) -> bool {
     browser.get("/account/apps").await.status() == 200
 }
 
+/// A server with OpenID Connect on, the user alice, a relying party, and a browser in which
+/// alice is signed in.
+async fn alice_signed_in(db: crate::support::Backend) -> (TestServer, TestClient, Browser) {
+    let server = oidc_server(db).await;
+    server.user("alice", "pw-alice-123").await;
+    let c = server.client(rp_spec()).await;
+    let browser = Browser::new(&server);
+    browser.login("alice", "pw-alice-123").await;
+    (server, c, browser)
+}
+
+/// The token response `browser`'s user gets from `c` by approving `url` and exchanging the code.
+async fn tokens_for(server: &TestServer, browser: &Browser, c: &TestClient, url: &str) -> Value {
+    let code = query_of(&browser.approve(url).await)["code"].clone();
+    let secret = c.secret.as_deref().unwrap();
+    exchange_code(server, &c.client_id, secret, &c.redirect_uri, &code).await
+}
+
 /// The ID token `browser`'s user gets from `c` for `openid`, through the code flow.
 async fn id_token_of(server: &TestServer, browser: &Browser, c: &TestClient) -> String {
     let url = format!(
         "/oauth/authorize?response_type=code&client_id={}&scope=openid&nonce=n0",
         c.client_id
     );
-    let code = query_of(&browser.approve(&url).await)["code"].clone();
-    let secret = c.secret.as_deref().unwrap();
-    let tokens = exchange_code(server, &c.client_id, secret, &c.redirect_uri, &code).await;
+    let tokens = tokens_for(server, browser, c, &url).await;
     tokens["id_token"].as_str().unwrap().to_owned()
 }
 
@@ -717,17 +729,11 @@ both_backends! {
     // The OpenID Foundation's Basic OP plan, module by module where a module is about one
     // request (docs/oidc.md maps every module to its test).
     async fn the_basic_op_plan_requests_get_their_answers(db: Backend) {
-        let server = oidc_server(db).await;
-        server.user("alice", "pw-alice-123").await;
-        let c = server.client(rp_spec()).await;
-        let secret = c.secret.clone().unwrap();
-        let browser = Browser::new(&server);
-        browser.login("alice", "pw-alice-123").await;
+        let (server, c, browser) = alice_signed_in(db).await;
         let url = |rest: &str| format!("/oauth/authorize?client_id={}&state=s1&{rest}", c.client_id);
 
         // oidcc-ensure-request-without-nonce-succeeds-for-code-flow: no nonce, none in the token.
-        let code = query_of(&browser.approve(&url("response_type=code&scope=openid")).await)["code"].clone();
-        let tokens = exchange_code(&server, &c.client_id, &secret, &c.redirect_uri, &code).await;
+        let tokens = tokens_for(&server, &browser, &c, &url("response_type=code&scope=openid")).await;
         let claims = jws_part(tokens["id_token"].as_str().unwrap(), 1);
         assert!(claims.get("nonce").is_none(), "{claims}");
         // oidcc-userinfo-get, -post-header, -post-body: the same subject as the ID token.
@@ -750,10 +756,9 @@ both_backends! {
             let back = query_of(&browser.approve(&url(&format!("response_type=code&scope=openid%20email&nonce=n{extra}"))).await);
             assert!(back.contains_key("code"), "{extra}: {back:?}");
         }
-        let back = query_of(&browser.approve(&url("response_type=code&scope=email%20openid")).await);
-        assert!(back.contains_key("code"), "scope order");
-        // oidcc-scope-email (and -profile's other half): claims by scope, and only by scope.
-        let tokens = exchange_code(&server, &c.client_id, &secret, &c.redirect_uri, &back["code"]).await;
+        // oidcc-ensure-other-scope-order-succeeds, and oidcc-scope-email (and -profile's other
+        // half): claims by scope, and only by scope.
+        let tokens = tokens_for(&server, &browser, &c, &url("response_type=code&scope=email%20openid")).await;
         let info: Value = http().get(server.url("/oauth/userinfo")).bearer_auth(tokens["access_token"].as_str().unwrap())
             .send().await.unwrap().json().await.unwrap();
         assert_eq!(info["email"], "alice@example.com");
@@ -780,15 +785,10 @@ both_backends! {
 
 both_backends! {
     async fn a_refresh_returns_an_id_token_with_the_original_auth_time(db: Backend) {
-        let server = oidc_server(db).await;
-        server.user("alice", "pw-alice-123").await;
-        let c = server.client(rp_spec()).await;
+        let (server, c, browser) = alice_signed_in(db).await;
         let secret = c.secret.clone().unwrap();
-        let browser = Browser::new(&server);
-        browser.login("alice", "pw-alice-123").await;
         let url = format!("/oauth/authorize?response_type=code&client_id={}&scope=openid%20polls:vote&nonce=n9", c.client_id);
-        let code = query_of(&browser.approve(&url).await)["code"].clone();
-        let first = exchange_code(&server, &c.client_id, &secret, &c.redirect_uri, &code).await;
+        let first = tokens_for(&server, &browser, &c, &url).await;
         let original = jws_part(first["id_token"].as_str().unwrap(), 1);
         // Later, so a refresh that took the time of the refresh would show.
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
