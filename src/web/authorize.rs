@@ -96,18 +96,7 @@ pub(crate) async fn show_params(
     match pending.next_step(signed_in, granted.as_ref(), now) {
         Step::Approve(pending) => {
             let v = visitor_of(visitor)?;
-            let lifetimes = state.settings.lifetimes();
-            let implicit_enabled = state.settings.implicit_grant;
-            let auth_time = v.session.session.created_at;
-            let answer = pending
-                .approve(
-                    store,
-                    v.user.id,
-                    auth_time,
-                    lifetimes,
-                    implicit_enabled,
-                    now,
-                )
+            let answer = approve(state, pending, v.user.id, v.session.session.created_at, now)
                 .await
                 .map_err(PageError::from)?;
             Ok(send(state, req, &answer)?)
@@ -215,13 +204,26 @@ pub async fn decide(
             e => PageError::unavailable(&e),
         })?;
     let answer = if form.get("decision") == Some("approve") {
-        let lifetimes = state.settings.lifetimes();
-        let implicit_enabled = state.settings.implicit_grant;
-        pending
-            .approve(store, user_id, auth_time, lifetimes, implicit_enabled, now)
-            .await?
+        approve(state, pending, user_id, auth_time, now).await?
     } else {
         pending.deny()
     };
     send(state, req, &answer)
+}
+
+/// Approves for `user_id`, signed in at `auth_time`, with the server's lifetimes and its
+/// implicit-grant switch as they are now: the consent page's answer, or a remembered consent.
+async fn approve(
+    state: &State,
+    pending: authorize::Pending,
+    user_id: i64,
+    auth_time: i64,
+    now: i64,
+) -> Result<Redirect, crate::core::store::StoreError> {
+    let lifetimes = state.settings.lifetimes();
+    let implicit = state.settings.implicit_grant;
+    let store = state.store.as_ref();
+    pending
+        .approve(store, user_id, auth_time, lifetimes, implicit, now)
+        .await
 }
