@@ -63,10 +63,7 @@ pub(crate) async fn show_params(
     public_clients_need_pkce: bool,
 ) -> poem::Result<Response> {
     let now = crate::core::now();
-    let hint_keys = match params.get("id_token_hint") {
-        Some(_) => super::metadata::signing_keys(state, now).await,
-        None => None,
-    };
+    let hint_keys = super::metadata::hint_keys(state, params, now).await;
     let options = ValidateOptions {
         implicit_enabled: state.settings.implicit_grant,
         public_clients_need_pkce,

@@ -27,10 +27,7 @@ pub async fn end_session(
     let refused = |e: &crate::core::error::OAuthError| PageError::protocol("Sign-out refused", e);
     let params = query_and_form(req, body).await.map_err(|e| refused(&e))?;
     let now = crate::core::now();
-    let keys = match params.get("id_token_hint") {
-        Some(_) => super::metadata::signing_keys(state, now).await,
-        None => None,
-    };
+    let keys = super::metadata::hint_keys(state, &params, now).await;
     let request = logout::end_session(state.store.as_ref(), &params, keys.as_deref())
         .await
         .map_err(|e| match e {

@@ -101,6 +101,18 @@ pub async fn signing_keys(
     }
 }
 
+/// The keys to check the `id_token_hint` of `params` with, loaded only when it has one.
+pub async fn hint_keys(
+    state: &State,
+    params: &crate::core::params::Params,
+    now: i64,
+) -> Option<std::sync::Arc<crate::core::oidc::keys::KeySet>> {
+    match params.get("id_token_hint") {
+        Some(_) => signing_keys(state, now).await,
+        None => None,
+    }
+}
+
 /// `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §4): the RFC 8414
 /// document plus what OpenID Connect adds. 404 when OpenID Connect is off (no
 /// `key_encryption_key`).

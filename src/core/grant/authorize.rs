@@ -261,7 +261,7 @@ impl Pending {
             };
         }
         let remembered = self.client.client_type == ClientType::Confidential
-            && granted.is_some_and(|g| self.scope.missing_from(g).next().is_none());
+            && granted.is_some_and(|g| self.scope.is_subset(g));
         let trusted = self.client.permissions.skip_consent;
         if (remembered || trusted) && !self.sign_in.ask_consent {
             return Step::Approve(self);
