@@ -436,6 +436,16 @@ both_backends! {
         assert_eq!(status, 422);
         let field = &page[page.find("id=\"post_logout_redirect_uris\"").unwrap()..];
         assert!(field[..field.find("</div>").unwrap()].contains("must not contain a #fragment"), "{page}");
+        // OpenID Connect options: an unknown algorithm, and pairwise across two hosts, are
+        // refused next to their fields.
+        let mut fields = base.to_vec();
+        fields.push(("id_token_signed_response_alg", "none"));
+        fields.push(("subject_type", "pairwise"));
+        fields[3] = ("redirect_uris", "http://127.0.0.1:9/cb\nhttp://localhost:9/cb");
+        let (status, _, page) = b.submit("/admin/clients/new", "/admin/clients/new", &fields).await;
+        assert_eq!(status, 422);
+        assert!(crate::support::element_text(&page, "id-token-alg-error").is_some_and(|e| e.contains("Unknown signing algorithm “none”")), "{page}");
+        assert!(crate::support::element_text(&page, "subject-type-error").is_some_and(|e| e.contains("one host")), "{page}");
         // Only a confidential client can be a resource server.
         let mut fields = base.to_vec();
         fields.push(("resource_server", "on"));
@@ -450,16 +460,20 @@ both_backends! {
         fields.push(("allow_public_without_pkce", "on"));
         fields.push(("code_lifetime", "3600"));
         fields.push(("post_logout_redirect_uris", "http://127.0.0.1:9/bye\nhttp://127.0.0.1:9/bye2"));
+        fields.push(("id_token_signed_response_alg", "ES256"));
+        fields.push(("subject_type", "pairwise"));
         let (status, _, page) = b.submit("/admin/clients/new", "/admin/clients/new", &fields).await;
         assert_eq!(status, 201);
         let client_id = crate::support::element_text(&page, "client-id").unwrap();
         let c = server.store().client_by_client_id(&client_id).await.unwrap().unwrap();
+        assert_eq!((c.id_token.alg.as_str(), c.id_token.subject_type.as_str()), ("ES256", "pairwise"));
         assert_eq!(c.permissions, ClientPermissions { allow_public_without_pkce: true, ..ClientPermissions::default() });
         assert_eq!(c.code_lifetime, Some(3600));
         assert_eq!(c.post_logout_redirect_uris, ["http://127.0.0.1:9/bye", "http://127.0.0.1:9/bye2"]);
         let detail = format!("/admin/clients/{}", c.id);
         let (_, page) = b.page(&detail).await;
         assert!(page.contains("id=\"pkce-warning\""), "the opt-out is shown as a warning");
+        assert!(page.contains("<option value=\"ES256\" selected>") && page.contains("<option value=\"pairwise\" selected>"), "the OpenID Connect options shown");
         assert!(page.contains("id=\"allow_public_without_pkce\" name=\"allow_public_without_pkce\" checked"));
         assert!(!page.contains("id=\"resource_server\" name=\"resource_server\" checked"));
 

@@ -441,6 +441,22 @@ both_backends! {
         assert_eq!(c.post_logout_redirect_uris, ["https://app.example/bye"]);
         let r = run(&url, &register_args(&["--post-logout-redirect-uri", "https://app.example/bye#x"]), None);
         assert_one_line_usage_error(&r, "--post-logout-redirect-uri");
+        // OpenID Connect options: the defaults, a chosen algorithm and pairwise subjects, and a
+        // one-line refusal of an unknown algorithm, subject type, or pairwise across hosts.
+        let c = server.store().client_by_client_id(plain["client_id"].as_str().unwrap()).await.unwrap().unwrap();
+        assert_eq!((c.id_token.alg.as_str(), c.id_token.subject_type.as_str()), ("RS256", "public"));
+        let r = run(&url, &register_args(&["--id-token-alg", "EdDSA", "--subject-type", "pairwise"]), None);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stdout.contains("ID tokens: signed with EdDSA, pairwise subject identifiers."), "{}", r.stdout);
+        let id = r.stdout.lines().find_map(|l| l.strip_prefix("client_id:")).unwrap().trim().to_owned();
+        let c = server.store().client_by_client_id(&id).await.unwrap().unwrap();
+        assert_eq!((c.id_token.alg.as_str(), c.id_token.subject_type.as_str()), ("EdDSA", "pairwise"));
+        let r = run(&url, &register_args(&["--id-token-alg", "HS256"]), None);
+        assert_one_line_usage_error(&r, "--id-token-alg: unknown signing algorithm “HS256”");
+        let r = run(&url, &register_args(&["--subject-type", "secret"]), None);
+        assert_one_line_usage_error(&r, "--subject-type: the subject type must be public or pairwise");
+        let r = run(&url, &register_args(&["--subject-type", "pairwise", "--redirect-uri", "https://other.example/cb"]), None);
+        assert_one_line_usage_error(&r, "--subject-type: pairwise subjects need every redirect URI on one host");
         // Only a public client can skip PKCE.
         let r = run(&url, &register_args(&["--allow-public-without-pkce"]), None);
         assert_one_line_usage_error(&r, "only a public client can be allowed to skip PKCE");

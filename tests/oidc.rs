@@ -5,15 +5,15 @@
 
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreIdTokenVerifier, CoreJsonWebKeySet,
-    CoreProviderMetadata,
+    CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
 use openidconnect::{
     AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
     OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 use poem::Route;
-use scopegate::core::model::{ClientPermissions, ClientType};
-use scopegate::core::oidc::keys::{EncryptionKey, KeySet};
+use scopegate::core::model::{ClientPermissions, ClientType, IdTokenOptions, SubjectType};
+use scopegate::core::oidc::keys::{Algorithm, EncryptionKey, KeySet};
 use scopegate::core::portal::ListQuery;
 use serde_json::Value;
 
@@ -48,6 +48,17 @@ struct SignIn {
     kid: String,
     sub: String,
     auth_time: Option<i64>,
+    access_token: String,
+}
+
+/// The crate's name for the algorithm `c` was registered with: its verifier accepts that one
+/// alone, so a token signed any other way fails.
+fn crate_alg(c: &TestClient) -> CoreJwsSigningAlgorithm {
+    match c.client.id_token.alg {
+        Algorithm::Rs256 => CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        Algorithm::Es256 => CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+        Algorithm::EdDsa => CoreJwsSigningAlgorithm::EdDsa,
+    }
 }
 
 /// Signs `user` in at `base` through `c` as the relying party does: discovery, an authorization
@@ -95,16 +106,17 @@ async fn sign_in(base: &str, c: &TestClient, user: &str, password: &str) -> Sign
         .request_async(&http)
         .await
         .expect("code exchange");
+    let verifier = client.id_token_verifier().set_allowed_algs([crate_alg(c)]);
     let id_token = tokens
         .id_token()
         .expect("an id_token for an openid request");
     let claims = id_token
-        .claims(&client.id_token_verifier(), &nonce)
+        .claims(&verifier, &nonce)
         .expect("the ID token verifies");
     let expected = AccessTokenHash::from_token(
         tokens.access_token(),
         id_token.signing_alg().unwrap(),
-        id_token.signing_key(&client.id_token_verifier()).unwrap(),
+        id_token.signing_key(&verifier).unwrap(),
     )
     .unwrap();
     assert_eq!(claims.access_token_hash(), Some(&expected), "at_hash");
@@ -130,6 +142,7 @@ async fn sign_in(base: &str, c: &TestClient, user: &str, password: &str) -> Sign
         kid: header["kid"].as_str().unwrap().to_owned(),
         sub: claims.subject().to_string(),
         auth_time: claims.auth_time().map(|t| t.timestamp()),
+        access_token: tokens.access_token().secret().clone(),
     }
 }
 
@@ -174,11 +187,15 @@ both_backends! {
         assert_eq!(again.sub, first.sub);
         assert_eq!(again.kid, first.kid);
 
-        // Private keys at rest are sealed: no PEM, no PKCS#8 DER prefix in the column.
+        // One key per algorithm, made at once. Private keys at rest are sealed: no PEM, no
+        // PKCS#8 DER prefix in the column.
         let keys = server.store().signing_keys().await.unwrap();
-        assert_eq!(keys.len(), 1);
-        assert!(!keys[0].sealed_private_key.contains("PRIVATE"));
-        assert!(!keys[0].sealed_private_key.starts_with("MII"), "base64 of plain DER");
+        let algs: Vec<&str> = keys.iter().map(|k| k.alg.as_str()).collect();
+        assert_eq!(algs, ["RS256", "ES256", "EdDSA"]);
+        for key in &keys {
+            assert!(!key.sealed_private_key.contains("PRIVATE"));
+            assert!(!key.sealed_private_key.starts_with("MI"), "base64 of plain DER");
+        }
         server.stop().await;
     }
 
@@ -190,7 +207,8 @@ both_backends! {
             assert_eq!(oidc[field], oauth[field], "{field}");
         }
         assert_eq!(oidc["issuer"], server.base.as_str());
-        assert_eq!(oidc["id_token_signing_alg_values_supported"], serde_json::json!(["RS256"]));
+        assert_eq!(oidc["id_token_signing_alg_values_supported"], serde_json::json!(["RS256", "ES256", "EdDSA"]));
+        assert_eq!(oidc["subject_types_supported"], serde_json::json!(["public", "pairwise"]));
         for scope in ["openid", "profile", "email"] {
             assert!(oidc["scopes_supported"].as_array().unwrap().iter().any(|s| s == scope), "{scope}");
         }
@@ -225,16 +243,22 @@ both_backends! {
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let said = String::from_utf8_lossy(&out.stdout);
-        assert!(said.contains("signs from"), "{said}");
+        assert!(said.contains("sign from"), "{said}");
+        // A new key of each algorithm; the old ones retire together.
         let keys = server.store().signing_keys().await.unwrap();
-        assert_eq!(keys.len(), 2);
-        let (new, retired) = (&keys[1], &keys[0]);
-        assert!(new.signs_from >= scopegate::core::now() + 59, "published before it signs");
-        assert_eq!(retired.publish_until, Some(new.signs_from + scopegate::core::oidc::ID_TOKEN_LIFETIME));
+        assert_eq!(keys.len(), 6);
+        let (retired, added) = keys.split_at(3);
+        for (old_key, new_key) in retired.iter().zip(added) {
+            assert_eq!(old_key.alg, new_key.alg);
+            assert!(new_key.signs_from >= scopegate::core::now() + 59, "published before it signs");
+            assert_eq!(old_key.publish_until, Some(new_key.signs_from + scopegate::core::oidc::ID_TOKEN_LIFETIME));
+        }
+        let new = &added[0];
+        assert_eq!(new.alg, "RS256");
 
-        // An instance that starts now publishes both keys and still signs with the old one.
+        // An instance that starts now publishes both generations and still signs with the old.
         let early = Instance::start_with(&server.db.url, &[("SCOPEGATE_KEY_ENCRYPTION_KEY", KEK)]).await;
-        assert_eq!(raw_jwks(&early.base).await["keys"].as_array().unwrap().len(), 2);
+        assert_eq!(raw_jwks(&early.base).await["keys"].as_array().unwrap().len(), 6);
         assert_eq!(sign_in(&early.base, &c, "alice", "pw-alice-123").await.kid, old.kid);
         drop(early);
 
@@ -616,7 +640,7 @@ both_backends! {
         let keys = KeySet::load(&store.signing_keys().await.unwrap(), &kek, scopegate::core::now()).unwrap();
         let sub = jws_part(&alice_hint, 1)["sub"].clone();
         let expired = keys
-            .sign(&serde_json::json!({"iss": server.base, "sub": sub, "aud": c.client_id, "iat": 1, "exp": 2}))
+            .sign(Algorithm::Rs256, &serde_json::json!({"iss": server.base, "sub": sub, "aud": c.client_id, "iat": 1, "exp": 2}))
             .unwrap()
             .unwrap();
         let (_, location) = hinted(&alice, &c, &expired, "&prompt=none").await;
@@ -841,9 +865,25 @@ async fn relying_party(program: &str, script: &str, steps: &[&str]) {
             ..spec
         })
         .await;
+    // A client for each other algorithm and subject type discovery advertises.
+    let mut extras = Vec::new();
+    for (alg, subject_type) in [
+        (Algorithm::Es256, SubjectType::Public),
+        (Algorithm::EdDsa, SubjectType::Pairwise),
+        (Algorithm::Rs256, SubjectType::Pairwise),
+    ] {
+        let e = server
+            .client(spec_with(alg, subject_type, &c.redirect_uri))
+            .await;
+        extras.push(serde_json::json!({
+            "client_id": e.client_id, "client_secret": e.secret,
+            "alg": alg.as_str(), "subject_type": subject_type.as_str(),
+        }));
+    }
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rp");
     let secret = c.secret.clone().unwrap();
     let out = tokio::process::Command::new(program.replace("{dir}", dir))
+        .env("EXTRA_CLIENTS", Value::from(extras).to_string())
         .arg(format!("{dir}/{script}"))
         .args([
             &server.base,
@@ -883,6 +923,9 @@ async fn oauth4webapi_signs_in_and_uses_every_advertised_capability() {
         "prompt=none",
         "refresh",
         "introspection and revocation",
+        "ES256 public",
+        "EdDSA pairwise",
+        "RS256 pairwise",
         "RP-initiated logout",
     ];
     relying_party("node", "oauth4webapi.mjs", &steps).await;
@@ -899,4 +942,119 @@ async fn authlib_signs_in_and_validates_the_id_token() {
         "userinfo",
     ];
     relying_party("{dir}/.venv/bin/python3", "authlib_rp.py", &steps).await;
+}
+
+fn spec_with(alg: Algorithm, subject_type: SubjectType, redirect_uri: &str) -> ClientSpec {
+    ClientSpec {
+        id_token: IdTokenOptions { alg, subject_type },
+        redirect_uris: vec![redirect_uri.to_owned()],
+        ..rp_spec()
+    }
+}
+
+/// The userinfo document `access_token` gets.
+async fn userinfo_of(server: &TestServer, access_token: &str) -> Value {
+    let resp = http()
+        .get(server.url("/oauth/userinfo"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+both_backends! {
+    async fn each_client_gets_id_tokens_signed_with_its_own_algorithm(db: Backend) {
+        let server = oidc_server(db).await;
+        server.user("alice", "pw-alice-123").await;
+        let jwks = raw_jwks(&server.base).await;
+        let mut kids = Vec::new();
+        for (alg, kty) in [(Algorithm::Rs256, "RSA"), (Algorithm::Es256, "EC"), (Algorithm::EdDsa, "OKP")] {
+            let c = server.client(spec_with(alg, SubjectType::Public, "http://127.0.0.1:9/callback")).await;
+            // The crate verifies the signature through the JWKS, accepting only `alg`.
+            let signed = sign_in(&server.base, &c, "alice", "pw-alice-123").await;
+            let header = header_of(&signed.id_token);
+            assert_eq!(header["alg"], alg.as_str());
+            let key = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == header["kid"]).expect("the kid is published");
+            assert_eq!((key["kty"].as_str(), key["alg"].as_str(), key["use"].as_str()), (Some(kty), Some(alg.as_str()), Some("sig")));
+            // Its ID token is a good id_token_hint: prompt=none answers with a code.
+            let browser = Browser::new(&server);
+            browser.login("alice", "pw-alice-123").await;
+            let (status, location) = hinted(&browser, &c, &signed.id_token, "&prompt=none").await;
+            assert_eq!(status, 302);
+            assert!(query_of(&location).contains_key("code"), "{alg:?}: {location}");
+            kids.push(signed.kid);
+        }
+        kids.dedup();
+        assert_eq!(kids.len(), 3, "a key of each algorithm");
+        server.stop().await;
+    }
+
+    async fn pairwise_subjects_are_stable_per_sector_and_differ_across_sectors(db: Backend) {
+        let server = oidc_server(db).await;
+        let alice = server.user("alice", "pw-alice-123").await;
+        server.user("bob", "pw-bob-12345").await;
+        let rs = Algorithm::Rs256;
+        let public = server.client(spec_with(rs, SubjectType::Public, "http://127.0.0.1:9/callback")).await;
+        let here = server.client(spec_with(rs, SubjectType::Pairwise, "http://127.0.0.1:9/callback")).await;
+        // Another app of the same sector (host), on another port and path.
+        let neighbour = server.client(spec_with(Algorithm::Es256, SubjectType::Pairwise, "http://127.0.0.1:7/other")).await;
+        let elsewhere = server.client(spec_with(rs, SubjectType::Pairwise, "http://localhost:9/callback")).await;
+
+        let sub = |signed: SignIn| signed.sub;
+        let alice_public = sub(sign_in(&server.base, &public, "alice", "pw-alice-123").await);
+        assert_eq!(alice_public, alice.id.to_string());
+        let first = sign_in(&server.base, &here, "alice", "pw-alice-123").await;
+        let alice_here = first.sub.clone();
+        assert_ne!(alice_here, alice_public, "pairwise is not the user id");
+        assert!(!alice_here.contains(&alice_public) || alice_here.len() > 20, "{alice_here}");
+        assert_eq!(sub(sign_in(&server.base, &here, "alice", "pw-alice-123").await), alice_here, "stable");
+        assert_eq!(sub(sign_in(&server.base, &neighbour, "alice", "pw-alice-123").await), alice_here, "one sector, one sub");
+        let alice_elsewhere = sub(sign_in(&server.base, &elsewhere, "alice", "pw-alice-123").await);
+        assert_ne!(alice_elsewhere, alice_here, "another sector cannot correlate");
+        let bob_here = sub(sign_in(&server.base, &here, "bob", "pw-bob-12345").await);
+        assert_ne!(bob_here, alice_here);
+
+        // UserInfo states the same pairwise sub (the crate checked it matches the ID token's)
+        // and nothing that would undo it.
+        let info = userinfo_of(&server, &first.access_token).await;
+        assert_eq!(info["sub"], alice_here.as_str());
+        assert!(info.get("userId").is_none() && info.get("username").is_none(), "{info}");
+        assert_eq!(info["preferred_username"], "alice", "profile was granted");
+
+        // A pairwise hint names the signed-in user: prompt=none answers; bob's hint does not.
+        let browser = Browser::new(&server);
+        browser.login("alice", "pw-alice-123").await;
+        let (_, location) = hinted(&browser, &here, &first.id_token, "&prompt=none").await;
+        assert!(query_of(&location).contains_key("code"), "{location}");
+        let bob = Browser::new(&server);
+        bob.login("bob", "pw-bob-12345").await;
+        let (_, location) = hinted(&bob, &here, &first.id_token, "&prompt=none").await;
+        assert_eq!(query_of(&location)["error"], "login_required");
+        server.stop().await;
+    }
+
+    async fn instances_that_make_the_first_keys_together_keep_one_per_algorithm(db: Backend) {
+        let server = oidc_server(db).await;
+        let store = server.store();
+        let kek = EncryptionKey::from_base64(KEK).unwrap();
+        let now = scopegate::core::now();
+        let make = || {
+            Algorithm::ALL
+                .into_iter()
+                .map(|alg| scopegate::core::oidc::keys::generate(alg, &kek, now, now).unwrap())
+                .collect::<Vec<_>>()
+        };
+        let (first, second) = (make(), make());
+        let (a, b) = tokio::join!(store.add_signing_keys(first.clone()), store.add_signing_keys(second));
+        a.unwrap();
+        b.unwrap();
+        let kept = store.signing_keys().await.unwrap();
+        assert_eq!(kept.len(), 3, "one per algorithm: {:?}", kept.iter().map(|k| &k.alg).collect::<Vec<_>>());
+        let mut algs: Vec<&str> = kept.iter().map(|k| k.alg.as_str()).collect();
+        algs.sort();
+        assert_eq!(algs, ["ES256", "EdDSA", "RS256"]);
+        server.stop().await;
+    }
 }

@@ -233,6 +233,20 @@ both_backends! {
         assert_eq!(client.post_logout_redirect_uris, ["https://team.example/bye"]);
         let (_, page) = alice.page(&app).await;
         assert!(page.contains(">https://team.example/bye</textarea>"), "shown back");
+        // The sign-in settings: the ID token's algorithm and pairwise subjects, with the whole
+        // client's rules (pairwise needs its redirect URIs on one host, which they now are).
+        assert!(page.contains("<option value=\"RS256\" selected>") && page.contains("<option value=\"public\" selected>"), "the defaults shown");
+        let (status, _, page) = alice.submit(&app, &format!("{app}/id-token"), &[("id_token_signed_response_alg", "ES512"), ("subject_type", "pairwise")]).await;
+        assert_eq!(status, 422);
+        assert!(element_text(&page, "id-token-alg-error").is_some_and(|e| e.contains("ES512")), "{page}");
+        let (status, _, _) = alice.submit(&app, &format!("{app}/id-token"), &[("id_token_signed_response_alg", "EdDSA"), ("subject_type", "pairwise")]).await;
+        assert_eq!(status, 303);
+        let client = server.store().client_by_client_id(&client_id).await.unwrap().unwrap();
+        assert_eq!((client.id_token.alg.as_str(), client.id_token.subject_type.as_str()), ("EdDSA", "pairwise"));
+        // A pairwise app cannot then spread its redirect URIs over two hosts.
+        let (status, _, page) = alice.submit(&app, &format!("{app}/redirects"), &[("redirect_uris", "https://team.example/cb\nhttps://elsewhere.example/cb")]).await;
+        assert_eq!(status, 422);
+        assert!(page.contains("one host"), "{page}");
         // ...and can regenerate the secret; the app appears in their list.
         let (status, _, page) = alice.submit(&app, &format!("{app}/secret"), &[]).await;
         assert_eq!(status, 200);

@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::model::{
-    Approval, Client, ClientPermissions, ClientType, GrantType, LifetimeError, LifetimeKind,
-    NewClient, Scope,
+    Approval, Client, ClientPermissions, ClientType, GrantType, IdTokenOptions, LifetimeError,
+    LifetimeKind, NewClient, Scope, SubjectType,
 };
+use super::oidc::keys::Algorithm;
 use super::scope::{ScopeSet, is_scope_token};
 use super::secret::{generate_id, generate_token, hash_secret};
 
@@ -36,6 +37,11 @@ pub struct ClientDraft {
     pub redirect_uris: Vec<String>,
     /// Post-logout redirect URIs (RP-initiated logout), each one URI; the same rules.
     pub post_logout_redirect_uris: Vec<String>,
+    /// The ID-token signing algorithm's JWA name (`RS256`, `ES256`, `EdDSA`); empty is
+    /// `RS256`.
+    pub id_token_alg: String,
+    /// `public` or `pairwise`; empty is `public`.
+    pub subject_type: String,
     /// Scope tokens.
     pub scopes: Vec<String>,
     /// Code lifetime in seconds, as typed; `None` keeps the server's.
@@ -76,6 +82,10 @@ pub enum Field {
     RedirectUris,
     /// [`ClientDraft::post_logout_redirect_uris`].
     PostLogoutRedirectUris,
+    /// [`ClientDraft::id_token_alg`].
+    IdTokenAlg,
+    /// [`ClientDraft::subject_type`].
+    SubjectType,
     /// [`ClientDraft::code_lifetime`].
     CodeLifetime,
     /// [`ClientDraft::access_token_lifetime`].
@@ -99,6 +109,8 @@ impl Field {
             Self::Scopes => "scopes",
             Self::RedirectUris => "redirect_uris",
             Self::PostLogoutRedirectUris => "post_logout_redirect_uris",
+            Self::IdTokenAlg => "id_token_signed_response_alg",
+            Self::SubjectType => "subject_type",
             Self::CodeLifetime => "code_lifetime",
             Self::AccessTokenLifetime => "access_token_lifetime",
             Self::RefreshTokenLifetime => "refresh_token_lifetime",
@@ -183,6 +195,16 @@ pub enum ClientError {
     /// The authorization_code or implicit grant without a redirect URI.
     #[error("give at least one redirect URI (the authorization_code and implicit grants need one)")]
     NoRedirectUri,
+    /// An ID-token signing algorithm this server does not sign with.
+    #[error("unknown signing algorithm “{0}”; use RS256, ES256 or EdDSA")]
+    UnknownAlgorithm(String),
+    /// Neither `public` nor `pairwise`.
+    #[error("the subject type must be public or pairwise, not “{0}”")]
+    UnknownSubjectType(String),
+    /// Pairwise subjects with redirect URIs on several hosts, or none: the sector a pairwise
+    /// `sub` is made for is the redirect URIs' one host (Core §8.1).
+    #[error("pairwise subjects need every redirect URI on one host (the sector they are made for)")]
+    PairwiseNeedsOneHost,
     /// More than [`MAX_REDIRECT_URIS`].
     #[error("give at most 20 redirect URIs")]
     TooManyRedirectUris,
@@ -236,6 +258,7 @@ pub struct ValidClient {
     grant_types: Vec<GrantType>,
     redirect_uris: Vec<String>,
     post_logout_redirect_uris: Vec<String>,
+    id_token: IdTokenOptions,
     scopes: ScopeSet,
     code_lifetime: Option<i64>,
     access_token_lifetime: Option<i64>,
@@ -267,6 +290,11 @@ impl ValidClient {
     /// The post-logout redirect URIs, each once, in the order given.
     pub fn post_logout_redirect_uris(&self) -> &[String] {
         &self.post_logout_redirect_uris
+    }
+
+    /// How its ID tokens are signed and its users named.
+    pub fn id_token(&self) -> IdTokenOptions {
+        self.id_token
     }
 
     /// The widest scope the client may ask for.
@@ -311,6 +339,7 @@ impl ValidClient {
             grant_types: self.grant_types,
             redirect_uris: self.redirect_uris,
             post_logout_redirect_uris: self.post_logout_redirect_uris,
+            id_token: self.id_token,
             scopes: self.scopes,
             approval,
             code_lifetime: self.code_lifetime,
@@ -331,6 +360,7 @@ impl ValidClient {
         client.grant_types = self.grant_types;
         client.redirect_uris = self.redirect_uris;
         client.post_logout_redirect_uris = self.post_logout_redirect_uris;
+        client.id_token = self.id_token;
         client.scopes = self.scopes;
         client.code_lifetime = self.code_lifetime;
         client.access_token_lifetime = self.access_token_lifetime;
@@ -400,6 +430,8 @@ impl ClientDraft {
                 .collect(),
             redirect_uris: client.redirect_uris.clone(),
             post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
+            id_token_alg: client.id_token.alg.as_str().to_owned(),
+            subject_type: client.id_token.subject_type.as_str().to_owned(),
             scopes: client.scopes.iter().map(str::to_owned).collect(),
             code_lifetime: text(client.code_lifetime),
             access_token_lifetime: text(client.access_token_lifetime),
@@ -454,6 +486,7 @@ impl ClientDraft {
             rules.debug,
             &mut errors,
         );
+        let id_token = self.check_id_token(&redirect_uris, &mut errors);
 
         let lifetimes = [
             (Field::CodeLifetime, LifetimeKind::Code, &self.code_lifetime),
@@ -490,6 +523,7 @@ impl ClientDraft {
                     grant_types,
                     redirect_uris,
                     post_logout_redirect_uris,
+                    id_token,
                     scopes,
                     code_lifetime,
                     access_token_lifetime,
@@ -499,6 +533,39 @@ impl ClientDraft {
             }
             _ => Err(errors),
         }
+    }
+
+    /// The ID-token options: known names (empty for the default), and for pairwise subjects
+    /// one host across the (checked) redirect URIs.
+    fn check_id_token(
+        &self,
+        redirect_uris: &[String],
+        errors: &mut ClientErrors,
+    ) -> IdTokenOptions {
+        let alg = match self.id_token_alg.trim() {
+            "" => Algorithm::default(),
+            name => Algorithm::parse(name).unwrap_or_else(|| {
+                errors.add(
+                    Field::IdTokenAlg,
+                    ClientError::UnknownAlgorithm(name.to_owned()),
+                );
+                Algorithm::default()
+            }),
+        };
+        let subject_type = match self.subject_type.trim() {
+            "" => SubjectType::default(),
+            name => SubjectType::parse(name).unwrap_or_else(|| {
+                errors.add(
+                    Field::SubjectType,
+                    ClientError::UnknownSubjectType(name.to_owned()),
+                );
+                SubjectType::default()
+            }),
+        };
+        if subject_type == SubjectType::Pairwise && sector(redirect_uris).is_none() {
+            errors.add(Field::SubjectType, ClientError::PairwiseNeedsOneHost);
+        }
+        IdTokenOptions { alg, subject_type }
     }
 
     fn check_scopes(&self, rules: &ClientRules<'_>, errors: &mut ClientErrors) -> ScopeSet {
@@ -536,6 +603,20 @@ impl ClientDraft {
             errors,
         )
     }
+}
+
+/// The sector a pairwise `sub` is made for (Core §8.1): the one host every redirect URI names,
+/// lower-cased; `None` when they name several, or there are none.
+pub fn sector(redirect_uris: &[String]) -> Option<String> {
+    let mut hosts = redirect_uris.iter().map(|uri| {
+        url::Url::parse(uri)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+    });
+    let first = hosts.next()??;
+    hosts
+        .all(|h| h.as_deref() == Some(first.as_str()))
+        .then_some(first)
 }
 
 /// Checks a list of redirect URIs of `field` (at most [`MAX_REDIRECT_URIS`], each by
@@ -619,6 +700,72 @@ mod tests {
         draft
             .validate(rules)
             .expect_err("the draft should be refused")
+    }
+
+    #[test]
+    fn id_token_options_are_known_names_and_pairwise_needs_one_host() {
+        let valid = good().validate(&STRICT).unwrap();
+        assert_eq!(
+            valid.id_token(),
+            IdTokenOptions::default(),
+            "empty is the default"
+        );
+        let chosen = ClientDraft {
+            id_token_alg: "ES256".into(),
+            subject_type: "pairwise".into(),
+            redirect_uris: vec![
+                "https://App.example/cb".into(),
+                "https://app.example:8443/other".into(),
+            ],
+            ..good()
+        };
+        let options = chosen.validate(&STRICT).unwrap().id_token();
+        assert_eq!(options.alg, Algorithm::Es256);
+        assert_eq!(options.subject_type, SubjectType::Pairwise);
+        assert_eq!(
+            sector(&chosen.redirect_uris).as_deref(),
+            Some("app.example"),
+            "the host, whatever its port, path or case"
+        );
+        for (alg, subject_type, field) in [
+            ("HS256", "public", Field::IdTokenAlg),
+            ("none", "public", Field::IdTokenAlg),
+            ("rs256", "public", Field::IdTokenAlg),
+            ("RS256", "Pairwise", Field::SubjectType),
+        ] {
+            let draft = ClientDraft {
+                id_token_alg: alg.into(),
+                subject_type: subject_type.into(),
+                ..good()
+            };
+            assert!(
+                refused(&draft, &STRICT).get(field).is_some(),
+                "{alg} {subject_type}"
+            );
+        }
+        let two_hosts = ClientDraft {
+            subject_type: "pairwise".into(),
+            redirect_uris: vec![
+                "https://app.example/cb".into(),
+                "https://other.example/cb".into(),
+            ],
+            ..good()
+        };
+        assert_eq!(
+            refused(&two_hosts, &STRICT).get(Field::SubjectType),
+            Some(&ClientError::PairwiseNeedsOneHost)
+        );
+        let no_redirect = ClientDraft {
+            subject_type: "pairwise".into(),
+            grant_types: vec!["client_credentials".into()],
+            redirect_uris: Vec::new(),
+            ..good()
+        };
+        assert!(
+            refused(&no_redirect, &STRICT)
+                .get(Field::SubjectType)
+                .is_some()
+        );
     }
 
     #[test]
@@ -1020,6 +1167,7 @@ mod tests {
             grant_types: new.grant_types,
             redirect_uris: new.redirect_uris,
             post_logout_redirect_uris: new.post_logout_redirect_uris,
+            id_token: new.id_token,
             scopes: new.scopes,
             approval: new.approval,
             code_lifetime: Some(30),

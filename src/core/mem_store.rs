@@ -477,6 +477,7 @@ pub fn client(id: i64) -> Client {
         grant_types: super::model::GrantType::ALL.to_vec(),
         redirect_uris: vec!["https://app.example/cb?keep=1".into()],
         post_logout_redirect_uris: Vec::new(),
+        id_token: super::model::IdTokenOptions::default(),
         scopes: ScopeSet::from_iter(["a", "b"]),
         approval: super::model::Approval::Approved,
         code_lifetime: None,

@@ -29,6 +29,45 @@ impl ClientType {
     }
 }
 
+/// How a client's users are named in `sub` (OpenID Connect Core §8).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SubjectType {
+    /// The same `sub` for every client: the user's storage key.
+    #[default]
+    Public,
+    /// A `sub` of its own per sector (the redirect URIs' host), which clients of other sectors
+    /// cannot correlate.
+    Pairwise,
+}
+
+impl SubjectType {
+    /// The stored and wire name (`subject_types_supported`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Pairwise => "pairwise",
+        }
+    }
+    /// Parses the stored and wire name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "public" => Some(Self::Public),
+            "pairwise" => Some(Self::Pairwise),
+            _ => None,
+        }
+    }
+}
+
+/// A client's OpenID Connect settings (Registration §2 `id_token_signed_response_alg`,
+/// `subject_type`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IdTokenOptions {
+    /// The algorithm its ID tokens are signed with.
+    pub alg: super::oidc::keys::Algorithm,
+    /// Public or pairwise `sub`.
+    pub subject_type: SubjectType,
+}
+
 /// Grant types a client may be allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum GrantType {
@@ -280,6 +319,8 @@ pub struct Client {
     pub redirect_uris: Vec<String>,
     /// Where RP-initiated logout may send the browser afterwards, compared exactly.
     pub post_logout_redirect_uris: Vec<String>,
+    /// How its ID tokens are signed and its users named.
+    pub id_token: IdTokenOptions,
     /// The widest scope this client may ask for.
     pub scopes: ScopeSet,
     /// Approval state.
@@ -329,6 +370,8 @@ pub struct NewClient {
     pub(crate) redirect_uris: Vec<String>,
     /// See [`Client::post_logout_redirect_uris`].
     pub(crate) post_logout_redirect_uris: Vec<String>,
+    /// See [`Client::id_token`].
+    pub(crate) id_token: IdTokenOptions,
     /// Allowed scope.
     pub(crate) scopes: ScopeSet,
     /// Initial approval.

@@ -380,12 +380,20 @@ pub trait PortalStore: Send + Sync {
 pub trait KeyStore: Send + Sync {
     /// Every stored key, oldest first.
     async fn signing_keys(&self) -> Result<Vec<super::oidc::keys::StoredKey>, StoreError>;
-    /// Stores a new key and sets `publish_until` on every key that had none: the keys it
-    /// replaces stay published until then. One transaction, so a key is never left unretired.
-    async fn rotate_signing_key(
+    /// Stores new keys (one per algorithm) and sets `publish_until` on every key that had none:
+    /// the keys they replace stay published until then. One transaction, so a key is never
+    /// left unretired.
+    async fn rotate_signing_keys(
         &self,
-        key: super::oidc::keys::StoredKey,
+        keys: Vec<super::oidc::keys::StoredKey>,
         retire_at: i64,
+    ) -> Result<(), StoreError>;
+    /// Stores each of `keys` whose algorithm has no unretired key yet, and skips the rest:
+    /// instances that start together each try, and one key per algorithm is kept (a unique
+    /// index on the unretired keys' `alg`).
+    async fn add_signing_keys(
+        &self,
+        keys: Vec<super::oidc::keys::StoredKey>,
     ) -> Result<(), StoreError>;
     /// Deletes the keys whose `publish_until` has passed; how many.
     async fn prune_signing_keys(&self, now: i64) -> Result<u64, StoreError>;

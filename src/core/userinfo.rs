@@ -7,7 +7,8 @@
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use super::model::User;
+use super::model::{Client, SubjectType, User};
+use super::oidc::Subjects;
 use super::scope::ScopeSet;
 
 /// The host's source of user data (e.g. Omniport's `person`, `student`, `contactInformation`).
@@ -36,15 +37,23 @@ impl UserInfoProvider for DefaultUserInfo {
 }
 
 /// [`document`] with the claims of OpenID Connect Core §5.3.2: `sub`, always (the same as the
-/// ID token's), and `preferred_username` under `profile`.
+/// ID token's, from `subjects`), and `preferred_username` under `profile`. A client with
+/// pairwise subjects does not get `userId` or `username` either, which would undo them.
 pub async fn openid_document(
     provider: &dyn UserInfoProvider,
     user: &User,
+    client: &Client,
+    subjects: &Subjects,
     scope: &ScopeSet,
 ) -> Result<Value, String> {
+    let sub = subjects.of(client, user.id).map_err(|e| e.to_string())?;
     let mut doc = document(provider, user, scope).await?;
     if let Value::Object(map) = &mut doc {
-        map.insert("sub".into(), Value::String(super::oidc::subject(user.id)));
+        if client.id_token.subject_type == SubjectType::Pairwise {
+            map.remove("userId");
+            map.remove("username");
+        }
+        map.insert("sub".into(), Value::String(sub));
         if scope.contains("profile") {
             map.insert(
                 "preferred_username".into(),

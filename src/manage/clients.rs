@@ -63,6 +63,14 @@ pub struct ClientArgs {
     /// prompt=consent).
     #[arg(long)]
     skip_consent: bool,
+    /// The algorithm its OpenID Connect ID tokens are signed with: RS256 (default), ES256 or
+    /// EdDSA.
+    #[arg(long = "id-token-alg", default_value = "RS256")]
+    id_token_alg: String,
+    /// public (default: the user's id) or pairwise (a `sub` of its own per redirect host;
+    /// every redirect URI must be on one host).
+    #[arg(long, default_value = "public")]
+    subject_type: String,
 }
 
 fn usage(msg: impl Into<String>) -> CommandError {
@@ -79,6 +87,8 @@ fn flag(field: Field) -> &'static str {
         Field::Scopes => "--scope",
         Field::RedirectUris => "--redirect-uri",
         Field::PostLogoutRedirectUris => "--post-logout-redirect-uri",
+        Field::IdTokenAlg => "--id-token-alg",
+        Field::SubjectType => "--subject-type",
         Field::CodeLifetime => "--code-lifetime",
         Field::AccessTokenLifetime => "--access-token-lifetime",
         Field::RefreshTokenLifetime => "--refresh-token-lifetime",
@@ -105,6 +115,8 @@ pub(super) fn register(settings: &Settings, args: ClientArgs) -> Result<(), Comm
         grant_types: words(&args.grant_types, |c| c == ' ' || c == ','),
         redirect_uris: args.redirect_uris,
         post_logout_redirect_uris: args.post_logout_redirect_uris,
+        id_token_alg: args.id_token_alg,
+        subject_type: args.subject_type,
         scopes: words(&args.scopes, char::is_whitespace),
         code_lifetime: args.code_lifetime,
         access_token_lifetime: args.access_token_lifetime,
@@ -167,6 +179,11 @@ pub(super) fn register(settings: &Settings, args: ClientArgs) -> Result<(), Comm
         if client.permissions.skip_consent {
             println!("First-party: its users are not asked to consent.");
         }
+        println!(
+            "ID tokens: signed with {}, {} subject identifiers.",
+            client.id_token.alg.as_str(),
+            client.id_token.subject_type.as_str()
+        );
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ pub struct RotateArgs {
     signs_in: i64,
 }
 
-/// Makes a new ID-token signing key and retires the current ones on the schedule of
+/// Makes a new ID-token signing key of each algorithm and retires the current ones on the schedule of
 /// [`rotate`], then says when each step happens.
 pub(super) fn rotate_keys(settings: &Settings, args: RotateArgs) -> Result<(), CommandError> {
     let Some(kek) = settings.key_encryption_key.as_deref() else {
@@ -37,9 +37,10 @@ pub(super) fn rotate_keys(settings: &Settings, args: RotateArgs) -> Result<(), C
     let done = block_on(rotate(&store, &kek, args.signs_in, ID_TOKEN_LIFETIME, now))?
         .map_err(|e| CommandError::Failed(e.to_string()))?;
     println!(
-        "New signing key {} is published now and signs from {} (in {} s); the keys it replaces \
-         sign until then and stay published until {}. {} expired keys removed.",
-        done.kid,
+        "New signing keys {} (RS256, ES256, EdDSA) are published now and sign from {} (in {} s); \
+         the keys they replace sign until then and stay published until {}. {} expired keys \
+         removed.",
+        done.kids.join(", "),
         done.signs_from,
         done.signs_from - now,
         done.old_published_until,

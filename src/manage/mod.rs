@@ -200,7 +200,7 @@ impl Scopegate {
             Command::Migrate => users::migrate(&settings),
             Command::Createsuperuser(args) => users::create(&settings, args, true),
             Command::Createuser(args) => users::create(&settings, args, false),
-            Command::RegisterClient(args) => clients::register(&settings, args),
+            Command::RegisterClient(args) => clients::register(&settings, *args),
             Command::Cleartokens(args) => tokens::clear(&settings, args),
             Command::Syncscopes(args) => syncscopes::run(&settings, args),
             Command::RotateKeys(args) => keys::rotate_keys(&settings, args),
@@ -289,13 +289,14 @@ enum Command {
     Createsuperuser(users::UserArgs),
     /// Create a plain user account.
     Createuser(users::UserArgs),
-    /// Register an OAuth client application.
-    RegisterClient(clients::ClientArgs),
+    /// Register an OAuth client application (boxed: its many flags dwarf the other commands).
+    RegisterClient(Box<clients::ClientArgs>),
     /// Delete expired authorization codes and tokens, in batches, and say how many.
     Cleartokens(tokens::ClearArgs),
     /// Push the scopes guarded in code (#[oauth_required]) to the database.
     Syncscopes(syncscopes::SyncArgs),
-    /// Make a new ID-token signing key: published now, signing after --signs-in seconds.
+    /// Make a new ID-token signing key of each algorithm: published now, signing after
+    /// --signs-in seconds.
     RotateKeys(keys::RotateArgs),
 }
 

@@ -63,17 +63,46 @@ impl KeyStore for DbStore {
         .await
     }
 
-    async fn rotate_signing_key(&self, key: StoredKey, retire_at: i64) -> Result<(), StoreError> {
+    async fn rotate_signing_keys(
+        &self,
+        keys: Vec<StoredKey>,
+        retire_at: i64,
+    ) -> Result<(), StoreError> {
         self.run(move |conn| {
             conn.transaction(|conn| {
                 diesel::update(signing_keys::table.filter(signing_keys::publish_until.is_null()))
                     .set(signing_keys::publish_until.eq(retire_at))
                     .execute(conn)?;
-                diesel::insert_into(signing_keys::table)
-                    .values(KeyRow::from(key))
-                    .execute(conn)?;
+                for key in keys {
+                    diesel::insert_into(signing_keys::table)
+                        .values(KeyRow::from(key))
+                        .execute(conn)?;
+                }
                 Ok(())
             })
+        })
+        .await
+    }
+
+    async fn add_signing_keys(&self, keys: Vec<StoredKey>) -> Result<(), StoreError> {
+        self.run(move |conn| {
+            for key in keys {
+                let added = diesel::insert_into(signing_keys::table)
+                    .values(KeyRow::from(key))
+                    .execute(conn);
+                match added {
+                    // The partial unique index `signing_keys_one_unretired`: another instance
+                    // added this algorithm's key first.
+                    Err(diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::UniqueViolation,
+                        _,
+                    )) => {}
+                    other => {
+                        other?;
+                    }
+                }
+            }
+            Ok(())
         })
         .await
     }

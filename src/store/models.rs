@@ -5,9 +5,10 @@ use diesel::prelude::*;
 
 use super::schema::{auth_codes, clients, pending_authorizations, scopes, sessions, tokens, users};
 use crate::core::model::{
-    Approval, AuthCode, Client, ClientPermissions, ClientType, GrantType, PendingAuthorization,
-    ResponseType, Scope, Session, Token, TokenKind, User,
+    Approval, AuthCode, Client, ClientPermissions, ClientType, GrantType, IdTokenOptions,
+    PendingAuthorization, ResponseType, Scope, Session, SubjectType, Token, TokenKind, User,
 };
+use crate::core::oidc::keys::Algorithm;
 use crate::core::pkce;
 use crate::core::scope::ScopeSet;
 use crate::core::store::StoreError;
@@ -88,6 +89,8 @@ pub(super) struct ClientRow {
     allow_public_without_pkce: bool,
     skip_consent: bool,
     post_logout_redirect_uris: String,
+    id_token_signed_response_alg: String,
+    subject_type: String,
 }
 
 /// Stored names of the approval states.
@@ -141,6 +144,16 @@ impl TryFrom<ClientRow> for Client {
                 .split_whitespace()
                 .map(str::to_owned)
                 .collect(),
+            id_token: IdTokenOptions {
+                alg: Algorithm::parse(&r.id_token_signed_response_alg).ok_or_else(|| {
+                    corrupt(
+                        "id_token_signed_response_alg",
+                        &r.id_token_signed_response_alg,
+                    )
+                })?,
+                subject_type: SubjectType::parse(&r.subject_type)
+                    .ok_or_else(|| corrupt("subject_type", &r.subject_type))?,
+            },
             scopes: parse_scope(&r.scopes)?,
             approval,
             code_lifetime: r.code_lifetime,

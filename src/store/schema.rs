@@ -34,6 +34,8 @@ diesel::table! {
         allow_public_without_pkce -> Bool,
         skip_consent -> Bool,
         post_logout_redirect_uris -> Text,
+        id_token_signed_response_alg -> Text,
+        subject_type -> Text,
     }
 }
 

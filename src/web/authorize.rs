@@ -69,6 +69,7 @@ pub(crate) async fn show_params(
         public_clients_need_pkce,
         openid_enabled: state.keyring.enabled(),
         id_token_keys: hint_keys.as_deref(),
+        subjects: state.keyring.subjects(),
     };
     let pending = match validate(state.store.as_ref(), params, options).await {
         Ok(p) => p,

@@ -1,5 +1,7 @@
 //! `GET /.well-known/oauth-authorization-server` (RFC 8414).
 
+use crate::core::model::SubjectType;
+use crate::core::oidc::keys::Algorithm;
 use poem::web::{Data, Json};
 use poem::{IntoResponse, Request, Response, handler};
 use serde_json::json;
@@ -125,7 +127,10 @@ pub async fn openid_configuration(req: &Request, Data(state): Data<&State>) -> R
     if let Some(map) = doc.as_object_mut() {
         // Discovery §3: these three are required. Only the code flow yields ID tokens.
         map.insert("response_types_supported".into(), json!(["code"]));
-        map.insert("subject_types_supported".into(), json!(["public"]));
+        map.insert(
+            "subject_types_supported".into(),
+            json!([SubjectType::Public.as_str(), SubjectType::Pairwise.as_str()]),
+        );
         // Discovery §3: `request_uri_parameter_supported` defaults to true, so both are said.
         map.insert("request_parameter_supported".into(), json!(false));
         map.insert("request_uri_parameter_supported".into(), json!(false));
@@ -135,10 +140,9 @@ pub async fn openid_configuration(req: &Request, Data(state): Data<&State>) -> R
             "end_session_endpoint".into(),
             json!(format!("{base}/oauth/logout")),
         );
-        map.insert(
-            "id_token_signing_alg_values_supported".into(),
-            json!(["RS256"]),
-        );
+        // The key set holds a key of each, and each client picks one.
+        let algs: Vec<&str> = Algorithm::ALL.iter().map(|a| a.as_str()).collect();
+        map.insert("id_token_signing_alg_values_supported".into(), json!(algs));
         map.insert(
             "claims_supported".into(),
             json!([

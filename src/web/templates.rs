@@ -37,6 +37,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../templates/admin/list.html"),
     ),
     (
+        "id_token_fields.html",
+        include_str!("../../templates/id_token_fields.html"),
+    ),
+    (
         "admin/client_fields.html",
         include_str!("../../templates/admin/client_fields.html"),
     ),

@@ -40,6 +40,7 @@ pub(crate) async fn issue(state: &State, oauth: &OAuthRequest) -> Result<Issued,
         id_tokens: IdTokens {
             issuer: &oauth.issuer,
             keys: keys.as_deref(),
+            subjects: state.keyring.subjects(),
         },
         now,
     };

@@ -27,7 +27,15 @@ async fn lookup(
         .ok_or_else(|| GuardError::new(Refusal::NoUser))?;
     let provider = state.user_info.as_ref();
     let doc = if openid {
-        crate::core::userinfo::openid_document(provider, user, caller.scopes()).await
+        let subjects = state.keyring.subjects();
+        crate::core::userinfo::openid_document(
+            provider,
+            user,
+            &caller.client,
+            subjects,
+            caller.scopes(),
+        )
+        .await
     } else {
         crate::core::userinfo::document(provider, user, caller.scopes()).await
     };

@@ -4,6 +4,9 @@
 // and exits non-zero on the first failure.
 //
 // Usage: node oauth4webapi.mjs ISSUER CLIENT_ID CLIENT_SECRET REDIRECT_URI USERNAME PASSWORD
+// EXTRA_CLIENTS (JSON: [{client_id, client_secret, alg, subject_type}]) names clients registered
+// with the other signing algorithms and subject types discovery advertises, on the same
+// redirect URI.
 import * as oauth from 'oauth4webapi';
 import { createPublicKey, verify } from 'node:crypto';
 
@@ -65,13 +68,13 @@ const signedIn = await post('/login', {
 });
 must(signedIn.status === 302, `sign-in redirects (got ${signedIn.status})`);
 
-async function authorize(extra = {}) {
+async function authorize(extra = {}, id = clientId) {
   const verifier = oauth.generateRandomCodeVerifier();
   const state = oauth.generateRandomState();
   const nonce = oauth.generateRandomNonce();
   const url = new URL(as.authorization_endpoint);
   const params = {
-    client_id: clientId,
+    client_id: id,
     redirect_uri: redirectUri,
     response_type: 'code',
     scope: 'openid profile email',
@@ -113,16 +116,23 @@ const claims = oauth.getValidatedIdTokenClaims(tokens);
 must(claims.auth_time, 'auth_time in the ID token');
 step('code exchange and ID token claims');
 
-// The ID token's signature, through the published JWK Set (RS256).
-async function verifySignature(jws) {
+// The ID token's signature, through the published JWK Set, with node's own crypto: the
+// digest and signature encoding JWA gives each algorithm.
+const jwa = {
+  RS256: ['sha256', {}],
+  ES256: ['sha256', { dsaEncoding: 'ieee-p1363' }],
+  EdDSA: [null, {}],
+};
+async function verifySignature(jws, alg = 'RS256') {
   const [h, p, s] = jws.split('.');
   const header = JSON.parse(Buffer.from(h, 'base64url'));
-  must(header.alg === 'RS256', 'RS256');
+  must(header.alg === alg, `signed with ${alg} (got ${header.alg})`);
   const jwks = await (await fetch(as.jwks_uri)).json();
   const jwk = jwks.keys.find((k) => k.kid === header.kid);
-  must(jwk, `the kid ${header.kid} is published`);
-  const key = createPublicKey({ key: jwk, format: 'jwk' });
-  must(verify('RSA-SHA256', Buffer.from(`${h}.${p}`), key, Buffer.from(s, 'base64url')), 'signature');
+  must(jwk && jwk.alg === alg, `the kid ${header.kid} is published for ${alg}`);
+  const [digest, options] = jwa[alg];
+  const key = { key: createPublicKey({ key: jwk, format: 'jwk' }), ...options };
+  must(verify(digest, Buffer.from(`${h}.${p}`), key, Buffer.from(s, 'base64url')), `${alg} signature`);
 }
 await verifySignature(tokens.id_token);
 step('ID token signature through jwks_uri');
@@ -167,6 +177,41 @@ await oauth.processRevocationResponse(
 );
 must((await introspect(refreshed.access_token)).active === false, 'inactive after revocation');
 step('introspection and revocation');
+
+// Every other signing algorithm and subject type discovery advertises, each on a client
+// registered for it. The library checks the ID token's alg against the client's
+// id_token_signed_response_alg, its claims (at_hash in the algorithm's hash), and that
+// userinfo's sub is the ID token's; a pairwise sub is not the public one.
+const extras = JSON.parse(process.env.EXTRA_CLIENTS || '[]');
+for (const alg of as.id_token_signing_alg_values_supported) {
+  must(alg === 'RS256' || extras.some((e) => e.alg === alg), `a client signed with ${alg}`);
+}
+for (const type of as.subject_types_supported) {
+  must(type === 'public' || extras.some((e) => e.subject_type === type), `a ${type} client`);
+}
+for (const e of extras) {
+  const other = { client_id: e.client_id, id_token_signed_response_alg: e.alg };
+  const otherAuth = oauth.ClientSecretBasic(e.client_secret);
+  const signed = await authorize({}, e.client_id);
+  const got = await oauth.processAuthorizationCodeResponse(
+    as,
+    other,
+    await oauth.authorizationCodeGrantRequest(
+      as, other, otherAuth, signed.callback, redirectUri, signed.verifier, insecure,
+    ),
+    { expectedNonce: signed.nonce, requireIdToken: true },
+  );
+  const theirs = oauth.getValidatedIdTokenClaims(got);
+  await verifySignature(got.id_token, e.alg);
+  await oauth.processUserInfoResponse(
+    as,
+    other,
+    theirs.sub,
+    await oauth.userInfoRequest(as, other, got.access_token, insecure),
+  );
+  must((theirs.sub === claims.sub) === (e.subject_type === 'public'), `${e.subject_type} sub`);
+  step(`${e.alg} ${e.subject_type}`);
+}
 
 // RP-initiated logout: confirmed on the page, then back to the registered URI with state.
 const logout = new URL(as.end_session_endpoint);

@@ -7,7 +7,7 @@ use poem::Route;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use scopegate::core::client_rules::{ClientDraft, ClientRules, ValidClient};
 use scopegate::core::model::{
-    Approval, Client, ClientPermissions, ClientType, GrantType, NewUser, User,
+    Approval, Client, ClientPermissions, ClientType, GrantType, IdTokenOptions, NewUser, User,
 };
 use scopegate::core::secret::{generate_id, hash_password};
 use scopegate::core::store::prelude::*;
@@ -188,6 +188,7 @@ pub struct ClientSpec {
     pub grants: Vec<GrantType>,
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
+    pub id_token: IdTokenOptions,
     pub scopes: String,
     pub approval: Approval,
     pub code_lifetime: Option<i64>,
@@ -204,6 +205,7 @@ impl Default for ClientSpec {
             grants: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
             post_logout_redirect_uris: Vec::new(),
+            id_token: IdTokenOptions::default(),
             scopes: "polls:vote polls:stats".into(),
             approval: Approval::Approved,
             code_lifetime: None,
@@ -243,6 +245,8 @@ impl ClientSpec {
             grant_types: self.grants.iter().map(|g| g.as_str().into()).collect(),
             redirect_uris: self.redirect_uris.clone(),
             post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
+            id_token_alg: self.id_token.alg.as_str().into(),
+            subject_type: self.id_token.subject_type.as_str().into(),
             scopes: self.scopes.split_whitespace().map(Into::into).collect(),
             code_lifetime: text(self.code_lifetime),
             access_token_lifetime: text(self.access_token_lifetime),

@@ -17,6 +17,7 @@ use crate::core::grant::{Grant, mint, new_grant_id};
 use crate::core::model::{
     Approval, Client, ClientType, GrantType, Lifetimes, NewCode, PendingAuthorization, ResponseType,
 };
+use crate::core::oidc::Subjects;
 use crate::core::oidc::keys::KeySet;
 use crate::core::oidc::{self, MAX_NONCE, OPENID};
 use crate::core::params::Params;
@@ -120,8 +121,9 @@ pub struct Pending {
     sign_in: SignInRule,
     /// OpenID Connect's `login_hint`, for the sign-in form; only on `openid` requests.
     login_hint: Option<String>,
-    /// The `sub` of a verified `id_token_hint`: only that user may be signed in.
-    hinted_subject: Option<String>,
+    /// The `sub` of a verified `id_token_hint`, and how this client's subjects are made: only
+    /// that user may be signed in.
+    hinted_subject: Option<(String, Subjects)>,
     /// What the user granted this client before, once [`Pending::next_step`] looked: the
     /// consent page asks only about the rest.
     granted: Option<ScopeSet>,
@@ -242,10 +244,11 @@ impl Pending {
                     .sign_in
                     .max_age
                     .is_none_or(|age| now.saturating_sub(s.at) <= age)
-                && self
-                    .hinted_subject
-                    .as_ref()
-                    .is_none_or(|sub| *sub == oidc::subject(s.user_id))
+                && self.hinted_subject.as_ref().is_none_or(|(sub, subjects)| {
+                    subjects
+                        .of(&self.client, s.user_id)
+                        .is_ok_and(|theirs| theirs == *sub)
+                })
         });
         if !fresh {
             if self.sign_in.no_interaction {
@@ -470,6 +473,8 @@ pub struct ValidateOptions<'a> {
     /// The keys an `id_token_hint` is checked with; `None` refuses any hint. Loading them is
     /// only worth it for a request that sends one.
     pub id_token_keys: Option<&'a KeySet>,
+    /// How clients name their users, to compare a hint's `sub` with the signed-in user.
+    pub subjects: &'a Subjects,
 }
 
 /// Checks an authorization request; `options` are the server's and the route's choices.
@@ -657,7 +662,7 @@ pub async fn validate<S: ClientStore + ?Sized>(
     // An `id_token_hint` names who should be signed in; one that is not an ID token this server
     // issued to this client is refused, not ignored (Core §3.1.2.1).
     let hinted_subject = match params.get("id_token_hint") {
-        Some(hint) if scope.contains(OPENID) => Some(
+        Some(hint) if scope.contains(OPENID) => Some((
             options
                 .id_token_keys
                 .and_then(|keys| oidc::hinted_subject(keys, hint, &client.client_id))
@@ -666,7 +671,8 @@ pub async fn validate<S: ClientStore + ?Sized>(
                         "id_token_hint is not an ID token this server issued to this client",
                     ))
                 })?,
-        ),
+            options.subjects.clone(),
+        )),
         _ => None,
     };
 
@@ -732,6 +738,7 @@ mod tests {
         public_clients_need_pkce: true,
         openid_enabled: true,
         id_token_keys: None,
+        subjects: &Subjects::PUBLIC_ONLY,
     };
     const NOW: i64 = 1_000;
 

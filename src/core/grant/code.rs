@@ -4,7 +4,7 @@ use crate::core::error::OAuthError;
 use crate::core::grant::{Grant, Issued, Owner, mint, signed_id_token, store_failed};
 use crate::core::lifecycle::Reused;
 use crate::core::model::{Client, GrantType, Lifetimes};
-use crate::core::oidc::{Authentication, IdTokens, OPENID, subject};
+use crate::core::oidc::{Authentication, IdTokens, OPENID};
 use crate::core::params::Params;
 use crate::core::pkce;
 use crate::core::secret::hash_secret;
@@ -98,8 +98,8 @@ pub async fn exchange<S: GrantStore + ?Sized>(
     // Signed before the code is spent, so a signing failure leaves the code redeemable.
     if code.scope.contains(OPENID) {
         let auth = Authentication {
-            subject: subject(code.user_id),
-            client_id: &client.client_id,
+            user_id: code.user_id,
+            client,
             auth_time: code.auth_time.unwrap_or(now),
             nonce: code.nonce.as_deref(),
             access_token: &minted.response.access_token,

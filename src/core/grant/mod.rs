@@ -290,6 +290,7 @@ mod tests {
             id_tokens: IdTokens {
                 issuer: "https://issuer.test",
                 keys: None,
+                subjects: &crate::core::oidc::Subjects::PUBLIC_ONLY,
             },
             now: 1_000,
         }

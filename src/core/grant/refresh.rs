@@ -6,7 +6,7 @@ use crate::core::error::OAuthError;
 use crate::core::grant::{Grant, Issued, Owner, mint, signed_id_token, store_failed};
 use crate::core::lifecycle::Reused;
 use crate::core::model::{Client, GrantType, Lifetimes, Token, TokenKind};
-use crate::core::oidc::{Authentication, IdTokens, OPENID, subject};
+use crate::core::oidc::{Authentication, IdTokens, OPENID};
 use crate::core::params::Params;
 use crate::core::scope::ScopeSet;
 use crate::core::secret::hash_secret;
@@ -94,8 +94,8 @@ pub async fn refresh<S: GrantStore + ?Sized>(
         {
             // No nonce: Core §12.2 says a refreshed ID token SHOULD NOT carry one.
             let auth = Authentication {
-                subject: subject(user_id),
-                client_id: &client.client_id,
+                user_id,
+                client,
                 auth_time,
                 nonce: None,
                 access_token: &minted.response.access_token,

@@ -8,9 +8,13 @@
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::hmac;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{self, KeyPair, RsaKeyPair, RsaPublicKeyComponents};
+use aws_lc_rs::signature::{
+    self, ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ED25519, EcdsaKeyPair,
+    Ed25519KeyPair, KeyPair, RsaKeyPair, RsaPublicKeyComponents, UnparsedPublicKey,
+};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
@@ -18,27 +22,34 @@ use std::sync::Arc;
 
 use crate::core::store::{KeyStore, StoreError};
 
-/// The JWS algorithms keys can be made for. RS256 is what OpenID Connect requires every
-/// provider to support, and the default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The JWS algorithms ID tokens are signed with (RFC 7518, RFC 8037), one per client. RS256 is
+/// what OpenID Connect requires every provider to support, and the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Algorithm {
     /// RSASSA-PKCS1-v1_5 with SHA-256, 2048-bit keys.
+    #[default]
     Rs256,
+    /// ECDSA on P-256 with SHA-256.
+    Es256,
+    /// Ed25519 (RFC 8037 `EdDSA`).
+    EdDsa,
 }
 
 impl Algorithm {
+    /// Every algorithm, in the order discovery lists them: the key set holds a key of each.
+    pub const ALL: [Algorithm; 3] = [Algorithm::Rs256, Algorithm::Es256, Algorithm::EdDsa];
+
     /// The JWA name.
     pub fn as_str(self) -> &'static str {
         match self {
             Algorithm::Rs256 => "RS256",
+            Algorithm::Es256 => "ES256",
+            Algorithm::EdDsa => "EdDSA",
         }
     }
-    /// Parses a JWA name this server signs with.
+    /// Parses a JWA name this server signs with (exactly as JWA spells it).
     pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "RS256" => Some(Algorithm::Rs256),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|a| a.as_str() == raw)
     }
 }
 
@@ -63,8 +74,11 @@ pub enum KeyError {
     Crypto,
 }
 
-/// The key that encrypts signing keys at rest.
-pub struct EncryptionKey(LessSafeKey);
+/// The key that encrypts signing keys at rest, and the pairwise-subject key derived from it.
+pub struct EncryptionKey {
+    aead: LessSafeKey,
+    pairwise: hmac::Key,
+}
 
 impl std::fmt::Debug for EncryptionKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -82,7 +96,21 @@ impl EncryptionKey {
             return Err(KeyError::BadEncryptionKey);
         }
         let key = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| KeyError::BadEncryptionKey)?;
-        Ok(Self(LessSafeKey::new(key)))
+        // A key of its own for pairwise subjects (HMAC as a KDF, a label per use), so the
+        // sealing key is never used for anything else.
+        let derived = hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, &bytes),
+            b"scopegate pairwise subject v1",
+        );
+        Ok(Self {
+            aead: LessSafeKey::new(key),
+            pairwise: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()),
+        })
+    }
+
+    /// The key pairwise subject identifiers are made under ([`super::Subjects`]).
+    pub(crate) fn pairwise_subject_key(&self) -> hmac::Key {
+        self.pairwise.clone()
     }
 
     /// Seals `plain` with a fresh nonce; `kid` is bound as associated data, so a ciphertext
@@ -93,7 +121,7 @@ impl EncryptionKey {
             .fill(&mut nonce)
             .map_err(|_| KeyError::Crypto)?;
         let mut buf = plain.to_vec();
-        self.0
+        self.aead
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(kid.as_bytes()),
@@ -115,7 +143,7 @@ impl EncryptionKey {
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| fail())?;
         let mut buf = rest.to_vec();
         let plain = self
-            .0
+            .aead
             .open_in_place(nonce, Aad::from(kid.as_bytes()), &mut buf)
             .map_err(|_| fail())?;
         Ok(plain.to_vec())
@@ -148,25 +176,49 @@ pub fn generate(
     signs_from: i64,
     now: i64,
 ) -> Result<StoredKey, KeyError> {
-    let Algorithm::Rs256 = alg;
-    let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::Crypto)?;
-    let pkcs8 = pair.as_der().map_err(|_| KeyError::Crypto)?;
     let mut id = [0u8; 12];
     SystemRandom::new()
         .fill(&mut id)
         .map_err(|_| KeyError::Crypto)?;
     let kid = URL_SAFE_NO_PAD.encode(id);
-    let public = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public_key());
-    let jwk = json!({
-        "kty": "RSA",
-        "use": "sig",
-        "alg": alg.as_str(),
-        "kid": kid,
-        "n": URL_SAFE_NO_PAD.encode(&public.n),
-        "e": URL_SAFE_NO_PAD.encode(&public.e),
-    });
+    let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+    let (pkcs8, mut jwk) = match alg {
+        Algorithm::Rs256 => {
+            let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::Crypto)?;
+            let public = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+            let der = pair.as_der().map_err(|_| KeyError::Crypto)?;
+            let jwk = json!({ "kty": "RSA", "n": b64(&public.n), "e": b64(&public.e) });
+            (der.as_ref().to_vec(), jwk)
+        }
+        Algorithm::Es256 => {
+            let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+                .map_err(|_| KeyError::Crypto)?;
+            // The uncompressed point: 0x04, then x and y, 32 bytes each.
+            let point = pair.public_key().as_ref();
+            let (x, y) = point
+                .get(1..)
+                .filter(|xy| xy.len() == 64)
+                .ok_or(KeyError::Crypto)?
+                .split_at(32);
+            let der = pair.to_pkcs8v1().map_err(|_| KeyError::Crypto)?;
+            let jwk = json!({ "kty": "EC", "crv": "P-256", "x": b64(x), "y": b64(y) });
+            (der.as_ref().to_vec(), jwk)
+        }
+        Algorithm::EdDsa => {
+            let pair = Ed25519KeyPair::generate().map_err(|_| KeyError::Crypto)?;
+            let der = pair.to_pkcs8v1().map_err(|_| KeyError::Crypto)?;
+            let x = b64(pair.public_key().as_ref());
+            let jwk = json!({ "kty": "OKP", "crv": "Ed25519", "x": x });
+            (der.as_ref().to_vec(), jwk)
+        }
+    };
+    if let Value::Object(map) = &mut jwk {
+        map.insert("use".into(), json!("sig"));
+        map.insert("alg".into(), json!(alg.as_str()));
+        map.insert("kid".into(), json!(kid));
+    }
     Ok(StoredKey {
-        sealed_private_key: kek.seal(&kid, pkcs8.as_ref())?,
+        sealed_private_key: kek.seal(&kid, &pkcs8)?,
         kid,
         alg: alg.as_str().to_owned(),
         public_jwk: jwk.to_string(),
@@ -176,27 +228,115 @@ pub fn generate(
     })
 }
 
+/// The private half of a key, ready to sign.
+enum Private {
+    Rsa(RsaKeyPair),
+    Ec(EcdsaKeyPair),
+    Ed(Ed25519KeyPair),
+}
+
+impl Private {
+    fn open(alg: Algorithm, der: &[u8]) -> Option<Self> {
+        match alg {
+            Algorithm::Rs256 => RsaKeyPair::from_pkcs8(der).ok().map(Self::Rsa),
+            Algorithm::Es256 => EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                .ok()
+                .map(Self::Ec),
+            Algorithm::EdDsa => Ed25519KeyPair::from_pkcs8(der).ok().map(Self::Ed),
+        }
+    }
+
+    /// The JWS signature of `input`: PKCS#1 v1.5, or the fixed-width `r || s` of RFC 7518
+    /// §3.4, or Ed25519's 64 bytes.
+    fn sign(&self, input: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let rng = SystemRandom::new();
+        match self {
+            Self::Rsa(pair) => {
+                let mut sig = vec![0u8; pair.public_modulus_len()];
+                pair.sign(&signature::RSA_PKCS1_SHA256, &rng, input, &mut sig)
+                    .map_err(|_| KeyError::Crypto)?;
+                Ok(sig)
+            }
+            Self::Ec(pair) => Ok(pair
+                .sign(&rng, input)
+                .map_err(|_| KeyError::Crypto)?
+                .as_ref()
+                .to_vec()),
+            Self::Ed(pair) => Ok(pair.sign(input).as_ref().to_vec()),
+        }
+    }
+}
+
+/// The public half of a published key, to check this server's own signatures.
+enum Public {
+    Rsa(RsaPublicKeyComponents<Vec<u8>>),
+    /// An EC point (uncompressed) or an Ed25519 key, with its verification algorithm.
+    Raw(&'static dyn signature::VerificationAlgorithm, Vec<u8>),
+}
+
+impl Public {
+    fn of(alg: Algorithm, jwk: &Value) -> Option<Self> {
+        let part = |name: &str| {
+            jwk.get(name)
+                .and_then(Value::as_str)
+                .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
+        };
+        Some(match alg {
+            Algorithm::Rs256 => Self::Rsa(RsaPublicKeyComponents {
+                n: part("n")?,
+                e: part("e")?,
+            }),
+            Algorithm::Es256 => {
+                let mut point = vec![0x04];
+                point.extend(part("x")?);
+                point.extend(part("y")?);
+                Self::Raw(&ECDSA_P256_SHA256_FIXED, point)
+            }
+            Algorithm::EdDsa => Self::Raw(&ED25519, part("x")?),
+        })
+    }
+
+    fn verifies(&self, input: &[u8], sig: &[u8]) -> bool {
+        match self {
+            Self::Rsa(public) => public
+                .verify(&signature::RSA_PKCS1_2048_8192_SHA256, input, sig)
+                .is_ok(),
+            Self::Raw(alg, bytes) => UnparsedPublicKey::new(*alg, bytes)
+                .verify(input, sig)
+                .is_ok(),
+        }
+    }
+}
+
 /// A key that can sign.
 struct Signer {
     kid: String,
     alg: Algorithm,
-    pair: RsaKeyPair,
+    private: Private,
 }
 
-/// The keys of one moment: the JWK Set to publish, and the key that signs now.
+/// A published key: its `kid`, algorithm and public half.
+struct Verifier {
+    kid: String,
+    alg: Algorithm,
+    public: Public,
+}
+
+/// The keys of one moment: the JWK Set to publish, and for each algorithm the key that signs
+/// now.
 pub struct KeySet {
     jwks: Value,
-    signer: Option<Signer>,
-    /// Every published key's `kid` and public half, to check this server's own signatures
-    /// (`id_token_hint`).
-    verifiers: Vec<(String, RsaPublicKeyComponents<Vec<u8>>)>,
+    signers: Vec<Signer>,
+    /// Every published key, to check this server's own signatures (`id_token_hint`).
+    verifiers: Vec<Verifier>,
 }
 
 impl std::fmt::Debug for KeySet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let signing: Vec<&str> = self.signers.iter().map(|s| s.kid.as_str()).collect();
         f.debug_struct("KeySet")
             .field("jwks", &self.jwks)
-            .field("signer", &self.signer.as_ref().map(|s| &s.kid))
+            .field("signers", &signing)
             .finish()
     }
 }
@@ -206,13 +346,13 @@ impl KeySet {
     pub fn empty() -> Self {
         Self {
             jwks: json!({ "keys": [] }),
-            signer: None,
+            signers: Vec::new(),
             verifiers: Vec::new(),
         }
     }
 
-    /// From the stored keys at `now`: publishes every key not past `publish_until`, and signs
-    /// with the newest of them whose `signs_from` has come.
+    /// From the stored keys at `now`: publishes every key not past `publish_until`, and for
+    /// each algorithm signs with the newest of its keys whose `signs_from` has come.
     pub fn load(stored: &[StoredKey], kek: &EncryptionKey, now: i64) -> Result<Self, KeyError> {
         let published: Vec<&StoredKey> = stored
             .iter()
@@ -222,44 +362,41 @@ impl KeySet {
         let mut verifiers = Vec::new();
         for k in &published {
             let bad = || KeyError::UnknownAlgorithm(k.kid.clone());
+            let alg = Algorithm::parse(&k.alg).ok_or_else(bad)?;
             let jwk: Value = serde_json::from_str(&k.public_jwk).map_err(|_| bad())?;
-            let part = |name: &str| {
-                jwk.get(name)
-                    .and_then(Value::as_str)
-                    .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
-                    .ok_or_else(bad)
-            };
-            let public = RsaPublicKeyComponents {
-                n: part("n")?,
-                e: part("e")?,
-            };
-            verifiers.push((k.kid.clone(), public));
+            verifiers.push(Verifier {
+                kid: k.kid.clone(),
+                alg,
+                public: Public::of(alg, &jwk).ok_or_else(bad)?,
+            });
             keys.push(jwk);
         }
-        // A newer key supersedes the older ones as soon as it signs; retiring one only sets
-        // when it leaves the published set.
-        let newest = published
-            .iter()
-            .filter(|k| k.signs_from <= now)
-            .max_by_key(|k| (k.signs_from, k.created_at, k.kid.clone()));
-        let signer = match newest {
-            Some(k) => {
-                let alg = Algorithm::parse(&k.alg)
-                    .ok_or_else(|| KeyError::UnknownAlgorithm(k.kid.clone()))?;
+        let mut signers = Vec::new();
+        for alg in Algorithm::ALL {
+            // A newer key supersedes the older ones as soon as it signs; retiring one only
+            // sets when it leaves the published set. An unretired key goes first, so keys of
+            // one moment (instances that raced to make the first) settle on the one kept.
+            let newest = published
+                .iter()
+                .filter(|k| k.alg == alg.as_str() && k.signs_from <= now)
+                .max_by_key(|k| {
+                    let kept = k.publish_until.is_none();
+                    (kept, k.signs_from, k.created_at, k.kid.clone())
+                });
+            if let Some(k) = newest {
                 let der = kek.open(&k.kid, &k.sealed_private_key)?;
-                let pair = RsaKeyPair::from_pkcs8(&der)
-                    .map_err(|_| KeyError::Undecryptable(k.kid.clone()))?;
-                Some(Signer {
+                let private = Private::open(alg, &der)
+                    .ok_or_else(|| KeyError::Undecryptable(k.kid.clone()))?;
+                signers.push(Signer {
                     kid: k.kid.clone(),
                     alg,
-                    pair,
-                })
+                    private,
+                });
             }
-            None => None,
-        };
+        }
         Ok(Self {
             jwks: json!({ "keys": keys }),
-            signer,
+            signers,
             verifiers,
         })
     }
@@ -269,14 +406,19 @@ impl KeySet {
         &self.jwks
     }
 
-    /// The `kid` that signs now, if any.
-    pub fn signing_kid(&self) -> Option<&str> {
-        self.signer.as_ref().map(|s| s.kid.as_str())
+    /// The `kid` that signs with `alg` now, if any.
+    pub fn signing_kid(&self, alg: Algorithm) -> Option<&str> {
+        self.signer(alg).map(|s| s.kid.as_str())
     }
 
-    /// A compact JWS (RFC 7515 §7.1) of `claims`, or `None` when no key signs yet.
-    pub fn sign(&self, claims: &Value) -> Result<Option<String>, KeyError> {
-        let Some(signer) = &self.signer else {
+    fn signer(&self, alg: Algorithm) -> Option<&Signer> {
+        self.signers.iter().find(|s| s.alg == alg)
+    }
+
+    /// A compact JWS (RFC 7515 §7.1) of `claims` signed with `alg`, or `None` when no key of
+    /// `alg` signs yet.
+    pub fn sign(&self, alg: Algorithm, claims: &Value) -> Result<Option<String>, KeyError> {
+        let Some(signer) = self.signer(alg) else {
             return Ok(None);
         };
         let header = json!({ "alg": signer.alg.as_str(), "typ": "JWT", "kid": signer.kid });
@@ -285,16 +427,7 @@ impl KeySet {
             URL_SAFE_NO_PAD.encode(header.to_string()),
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
-        let mut sig = vec![0u8; signer.pair.public_modulus_len()];
-        signer
-            .pair
-            .sign(
-                &signature::RSA_PKCS1_SHA256,
-                &SystemRandom::new(),
-                input.as_bytes(),
-                &mut sig,
-            )
-            .map_err(|_| KeyError::Crypto)?;
+        let sig = signer.private.sign(input.as_bytes())?;
         Ok(Some(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))))
     }
 
@@ -308,20 +441,18 @@ impl KeySet {
             return None;
         }
         let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).ok()?).ok()?;
-        // Only the algorithm this server signs with: never `none`, never one the token picks.
-        if header.get("alg")?.as_str()? != Algorithm::Rs256.as_str() {
+        let kid = header.get("kid")?.as_str()?;
+        let key = self.verifiers.iter().find(|v| v.kid == kid)?;
+        // Only the algorithm of the key the `kid` names: never `none`, never one the token
+        // picks.
+        if header.get("alg")?.as_str()? != key.alg.as_str() {
             return None;
         }
-        let kid = header.get("kid")?.as_str()?;
-        let (_, public) = self.verifiers.iter().find(|(k, _)| k == kid)?;
         let sig = URL_SAFE_NO_PAD.decode(s).ok()?;
         let input = format!("{h}.{p}");
-        let verified = public.verify(
-            &signature::RSA_PKCS1_2048_8192_SHA256,
-            input.as_bytes(),
-            &sig,
-        );
-        verified.ok()?;
+        if !key.public.verifies(input.as_bytes(), &sig) {
+            return None;
+        }
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).ok()?).ok()
     }
 }
@@ -348,6 +479,7 @@ pub enum KeyringError {
 #[derive(Debug)]
 pub struct Keyring {
     kek: Option<EncryptionKey>,
+    subjects: super::Subjects,
     current: std::sync::RwLock<(i64, Arc<KeySet>)>,
     reloading: tokio::sync::Mutex<()>,
 }
@@ -356,10 +488,17 @@ impl Keyring {
     /// A keyring sealing keys under `kek`; `None` leaves OpenID Connect off.
     pub fn new(kek: Option<EncryptionKey>) -> Self {
         Self {
+            subjects: super::Subjects::new(kek.as_ref()),
             kek,
             current: std::sync::RwLock::new((i64::MIN, Arc::new(KeySet::empty()))),
             reloading: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// How clients name their users: pairwise subjects are made under a key derived from the
+    /// encryption key.
+    pub fn subjects(&self) -> &super::Subjects {
+        &self.subjects
     }
 
     /// True when keys can be kept, so ID tokens can be signed.
@@ -373,7 +512,9 @@ impl Keyring {
     }
 
     /// The keys of the moment. Reads the database when the loaded set is older than
-    /// [`RELOAD_INTERVAL`]; with no key stored yet, makes the first one, which signs at once.
+    /// [`RELOAD_INTERVAL`]. An algorithm with no key yet gets one: on an empty table every key
+    /// signs at once; beside keys made before (an upgrade that added the algorithm), the new
+    /// one is published [`RELOAD_INTERVAL`] before it signs, like a rotated key.
     pub async fn keys<S: KeyStore + ?Sized>(
         &self,
         store: &S,
@@ -390,10 +531,26 @@ impl Keyring {
             return Ok(set);
         }
         let mut stored = store.signing_keys().await?;
-        if stored.is_empty() {
-            store
-                .rotate_signing_key(generate(Algorithm::Rs256, kek, now, now)?, now)
-                .await?;
+        let missing: Vec<Algorithm> = Algorithm::ALL
+            .into_iter()
+            .filter(|alg| {
+                !stored
+                    .iter()
+                    .any(|k| k.alg == alg.as_str() && k.publish_until.is_none())
+            })
+            .collect();
+        if !missing.is_empty() {
+            let signs_from = if stored.is_empty() {
+                now
+            } else {
+                now.saturating_add(RELOAD_INTERVAL)
+            };
+            let keys = missing
+                .into_iter()
+                .map(|alg| generate(alg, kek, signs_from, now))
+                .collect::<Result<Vec<_>, _>>()?;
+            // Another instance may have added them first; the store keeps one per algorithm.
+            store.add_signing_keys(keys).await?;
             stored = store.signing_keys().await?;
         }
         let set = Arc::new(KeySet::load(&stored, kek, now)?);
@@ -405,8 +562,8 @@ impl Keyring {
 /// What [`rotate`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rotated {
-    /// The new key's `kid`.
-    pub kid: String,
+    /// The new keys' `kid`s, one per algorithm, in [`Algorithm::ALL`] order.
+    pub kids: Vec<String>,
     /// When it starts to sign.
     pub signs_from: i64,
     /// Until when the keys it replaces stay published.
@@ -415,9 +572,9 @@ pub struct Rotated {
     pub pruned: u64,
 }
 
-/// Makes a new signing key, published now and signing after `lead` seconds (at least
-/// [`RELOAD_INTERVAL`], so every instance publishes it before any signs with it). The keys it
-/// replaces sign until then and stay published until every ID token they can have signed has
+/// Makes a new signing key for each algorithm, published now and signing after `lead` seconds
+/// (at least [`RELOAD_INTERVAL`], so every instance publishes it before any signs with it). The
+/// keys they replace sign until then and stay published until every ID token they can have signed has
 /// expired: `signs_from + id_token_lifetime`. Keys past their publication are deleted.
 pub async fn rotate<S: KeyStore + ?Sized>(
     store: &S,
@@ -427,13 +584,16 @@ pub async fn rotate<S: KeyStore + ?Sized>(
     now: i64,
 ) -> Result<Rotated, KeyringError> {
     let signs_from = now.saturating_add(lead.max(RELOAD_INTERVAL));
-    let key = generate(Algorithm::Rs256, kek, signs_from, now)?;
-    let kid = key.kid.clone();
+    let keys = Algorithm::ALL
+        .into_iter()
+        .map(|alg| generate(alg, kek, signs_from, now))
+        .collect::<Result<Vec<_>, _>>()?;
+    let kids = keys.iter().map(|k| k.kid.clone()).collect();
     let old_published_until = signs_from.saturating_add(id_token_lifetime);
     let pruned = store.prune_signing_keys(now).await?;
-    store.rotate_signing_key(key, old_published_until).await?;
+    store.rotate_signing_keys(keys, old_published_until).await?;
     Ok(Rotated {
-        kid,
+        kids,
         signs_from,
         old_published_until,
         pruned,
@@ -463,18 +623,35 @@ mod tests {
     }
 
     #[test]
-    fn the_newest_active_key_signs_and_every_published_key_is_listed() {
+    fn the_newest_active_key_of_each_algorithm_signs_and_every_published_key_is_listed() {
         let kek = kek();
-        let old = generate(Algorithm::Rs256, &kek, 0, 0).unwrap();
-        let new = generate(Algorithm::Rs256, &kek, 100, 50).unwrap();
+        for alg in Algorithm::ALL {
+            newest_signs(&kek, alg);
+        }
+    }
+
+    fn newest_signs(kek: &EncryptionKey, alg: Algorithm) {
+        let old = generate(alg, kek, 0, 0).unwrap();
+        let new = generate(alg, kek, 100, 50).unwrap();
         let both = [old.clone(), new.clone()];
-        let before = KeySet::load(&both, &kek, 99).unwrap();
-        assert_eq!(before.signing_kid(), Some(old.kid.as_str()));
+        let before = KeySet::load(&both, kek, 99).unwrap();
+        assert_eq!(before.signing_kid(alg), Some(old.kid.as_str()), "{alg:?}");
         assert_eq!(before.jwks()["keys"].as_array().map(Vec::len), Some(2));
-        let after = KeySet::load(&both, &kek, 100).unwrap();
-        assert_eq!(after.signing_kid(), Some(new.kid.as_str()));
-        let old_jws = before.sign(&json!({"sub": "0"})).unwrap().unwrap();
-        let jws = after.sign(&json!({"sub": "1"})).unwrap().unwrap();
+        let after = KeySet::load(&both, kek, 100).unwrap();
+        assert_eq!(after.signing_kid(alg), Some(new.kid.as_str()));
+        let other = Algorithm::ALL.into_iter().find(|a| *a != alg).unwrap();
+        assert_eq!(after.signing_kid(other), None, "no key of {other:?}");
+        assert_eq!(after.sign(other, &json!({})).unwrap(), None);
+        let old_jws = before.sign(alg, &json!({"sub": "0"})).unwrap().unwrap();
+        let jws = after.sign(alg, &json!({"sub": "1"})).unwrap().unwrap();
+        let header: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(jws.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(header["alg"], alg.as_str());
+        assert_eq!(header["kid"], new.kid.as_str());
         assert_eq!(
             after.verify(&jws),
             Some(json!({"sub": "1"})),
@@ -485,26 +662,57 @@ mod tests {
             Some(json!({"sub": "0"})),
             "the old key's, still published"
         );
-        let only_old = KeySet::load(std::slice::from_ref(&old), &kek, 100).unwrap();
+        let only_old = KeySet::load(std::slice::from_ref(&old), kek, 100).unwrap();
         assert_eq!(only_old.verify(&jws), None, "a key it does not publish");
         let mut tampered = jws.clone();
         tampered.insert(jws.find('.').unwrap() + 2, 'x');
         assert_eq!(after.verify(&tampered), None);
-        // `alg` is this server's, never the token's choice.
         let (_, rest) = jws.split_once('.').unwrap();
-        let none = URL_SAFE_NO_PAD.encode(json!({"alg": "none", "kid": new.kid}).to_string());
-        assert_eq!(after.verify(&format!("{none}.{rest}")), None);
+        // `alg` is the key's, never the token's choice: not `none`, not another algorithm
+        // (HS256 with the public key as the secret, the classic confusion).
+        for forged in ["none", "HS256", other.as_str()] {
+            let h = URL_SAFE_NO_PAD.encode(json!({"alg": forged, "kid": new.kid}).to_string());
+            assert_eq!(after.verify(&format!("{h}.{rest}")), None, "{forged}");
+        }
         assert_eq!(after.verify("not.a.jws.at-all"), None);
         let retired = StoredKey {
             publish_until: Some(200),
             ..old
         };
-        let later = KeySet::load(&[retired, new], &kek, 200).unwrap();
+        let later = KeySet::load(&[retired, new], kek, 200).unwrap();
         assert_eq!(later.jwks()["keys"].as_array().map(Vec::len), Some(1));
         assert_eq!(
             later.verify(&old_jws),
             None,
             "a retired key's, once unpublished"
         );
+    }
+
+    #[test]
+    fn keys_of_one_moment_settle_on_the_unretired_one() {
+        // Two instances that raced to make the first key: the one kept (unretired) signs,
+        // whatever the kid order.
+        let kek = kek();
+        let a = generate(Algorithm::Es256, &kek, 10, 10).unwrap();
+        let b = generate(Algorithm::Es256, &kek, 10, 10).unwrap();
+        for (kept, retired) in [(&a, &b), (&b, &a)] {
+            let retired = StoredKey {
+                publish_until: Some(5_000),
+                ..retired.clone()
+            };
+            let set = KeySet::load(&[kept.clone(), retired], &kek, 20).unwrap();
+            assert_eq!(set.signing_kid(Algorithm::Es256), Some(kept.kid.as_str()));
+        }
+    }
+
+    #[test]
+    fn algorithm_names_are_jwa_names() {
+        for alg in Algorithm::ALL {
+            assert_eq!(Algorithm::parse(alg.as_str()), Some(alg));
+        }
+        assert_eq!(Algorithm::parse("EdDSA"), Some(Algorithm::EdDsa));
+        for unknown in ["rs256", "HS256", "none", "", "ES384"] {
+            assert_eq!(Algorithm::parse(unknown), None, "{unknown}");
+        }
     }
 }

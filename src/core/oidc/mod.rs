@@ -4,12 +4,15 @@
 pub mod keys;
 pub mod logout;
 
+use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
 
-use self::keys::{KeyError, KeySet};
+use self::keys::{Algorithm, EncryptionKey, KeyError, KeySet};
+use super::client_rules::sector;
+use super::model::{Client, SubjectType};
 
 /// The scope that makes an authorization request an OpenID Connect authentication request.
 pub const OPENID: &str = "openid";
@@ -24,22 +27,25 @@ pub const ID_TOKEN_LIFETIME: i64 = 3600;
 /// Longest `nonce` accepted; it is stored with the code and echoed in the ID token.
 pub const MAX_NONCE: usize = 512;
 
-/// What the token endpoint needs to sign ID tokens: the issuer and the keys of the moment.
+/// What the token endpoint needs to sign ID tokens: the issuer, the keys of the moment and the
+/// subject identifiers.
 #[derive(Debug, Clone, Copy)]
 pub struct IdTokens<'a> {
     /// The `iss` claim: the issuer setting.
     pub issuer: &'a str,
     /// The keys; `None` when no `key_encryption_key` is set, so no key can be kept.
     pub keys: Option<&'a KeySet>,
+    /// How each client names its users.
+    pub subjects: &'a Subjects,
 }
 
 /// The facts an ID token states about one authentication.
 #[derive(Debug, Clone)]
 pub struct Authentication<'a> {
-    /// The user's subject identifier.
-    pub subject: String,
-    /// The client's `client_id` (the audience).
-    pub client_id: &'a str,
+    /// The user's storage key; the `sub` is [`Subjects::of`] it.
+    pub user_id: i64,
+    /// The client (the audience): its `client_id`, signing algorithm and subject type.
+    pub client: &'a Client,
     /// When the user signed in, unix seconds.
     pub auth_time: i64,
     /// The authentication request's `nonce`, echoed.
@@ -52,9 +58,15 @@ pub struct Authentication<'a> {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IdTokenError {
-    /// No signing key exists, or none is active yet.
+    /// No signing key exists, or none of the client's algorithm is active yet.
     #[error("no signing key is configured: set key_encryption_key, or run rotate-keys")]
     NoKey,
+    /// A pairwise client without the key pairwise subjects are made with, or whose redirect
+    /// URIs name no single sector.
+    #[error(
+        "no pairwise subject: it needs key_encryption_key and the client's redirect URIs on one host"
+    )]
+    NoPairwiseSubject,
     /// Signing failed.
     #[error(transparent)]
     Key(#[from] KeyError),
@@ -105,20 +117,72 @@ fn audiences(claims: &Value) -> Vec<String> {
     }
 }
 
-/// The subject identifier of a user (Core §2 `sub`): the user's storage key, which neither
-/// backend ever reuses (SQLite `AUTOINCREMENT`, PostgreSQL `BIGSERIAL`), so it is stable.
-pub fn subject(user_id: i64) -> String {
-    user_id.to_string()
+/// The one place a user's subject identifier (Core §2 `sub`, §8) is made, for ID tokens,
+/// userinfo and the `id_token_hint` check alike.
+/// - Public: the user's storage key, which neither backend ever reuses (SQLite `AUTOINCREMENT`,
+///   PostgreSQL `BIGSERIAL`), so it is stable.
+/// - Pairwise: HMAC-SHA256 over the client's sector (its redirect URIs' one host) and the
+///   storage key, under a key derived from `key_encryption_key`; base64url. Stable per sector,
+///   and clients of other sectors cannot correlate it.
+#[derive(Clone)]
+pub struct Subjects {
+    pairwise: Option<hmac::Key>,
 }
 
-/// `at_hash` (Core §3.1.3.6): the left half of the SHA-256 of the access token, base64url.
-pub fn at_hash(access_token: &str) -> String {
-    let digest = Sha256::digest(access_token.as_bytes());
-    URL_SAFE_NO_PAD.encode(&digest[..16])
+impl std::fmt::Debug for Subjects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subjects")
+            .field("pairwise", &self.pairwise.is_some())
+            .finish()
+    }
+}
+
+impl Subjects {
+    /// Public subjects only: with no `key_encryption_key`, a pairwise client gets no `sub` at
+    /// all (never the public one).
+    pub const PUBLIC_ONLY: Subjects = Subjects { pairwise: None };
+
+    /// Subjects with pairwise ones made under a key derived from `kek`.
+    pub fn new(kek: Option<&EncryptionKey>) -> Self {
+        kek.map_or(Self::PUBLIC_ONLY, |k| Self {
+            pairwise: Some(k.pairwise_subject_key()),
+        })
+    }
+
+    /// The `sub` of the user `user_id` as `client` sees it.
+    pub fn of(&self, client: &Client, user_id: i64) -> Result<String, IdTokenError> {
+        match client.id_token.subject_type {
+            SubjectType::Public => Ok(user_id.to_string()),
+            SubjectType::Pairwise => {
+                let key = self
+                    .pairwise
+                    .as_ref()
+                    .ok_or(IdTokenError::NoPairwiseSubject)?;
+                let sector =
+                    sector(&client.redirect_uris).ok_or(IdTokenError::NoPairwiseSubject)?;
+                // The NUL keeps (sector, user) pairs apart: a host never contains one.
+                let input = format!("{sector}\0{user_id}");
+                Ok(URL_SAFE_NO_PAD.encode(hmac::sign(key, input.as_bytes())))
+            }
+        }
+    }
+}
+
+/// `at_hash` (Core §3.1.3.6): the left half of the hash of the access token, base64url. The
+/// hash is the ID token algorithm's: SHA-256 for RS256 and ES256, and SHA-512 for EdDSA on
+/// Ed25519 (the hash Ed25519 uses; what other providers and relying-party libraries agree on,
+/// since JWA names none for EdDSA).
+pub fn at_hash(alg: Algorithm, access_token: &str) -> String {
+    let token = access_token.as_bytes();
+    match alg {
+        Algorithm::Rs256 | Algorithm::Es256 => URL_SAFE_NO_PAD.encode(&Sha256::digest(token)[..16]),
+        Algorithm::EdDsa => URL_SAFE_NO_PAD.encode(&Sha512::digest(token)[..32]),
+    }
 }
 
 impl IdTokens<'_> {
-    /// The signed ID token (Core §2) for `auth`, valid for `lifetime` seconds from `now`.
+    /// The signed ID token (Core §2) for `auth`, valid for `lifetime` seconds from `now`,
+    /// signed with the client's algorithm, naming the user as the client sees them.
     pub fn sign(
         &self,
         auth: &Authentication<'_>,
@@ -126,19 +190,20 @@ impl IdTokens<'_> {
         now: i64,
     ) -> Result<String, IdTokenError> {
         let keys = self.keys.ok_or(IdTokenError::NoKey)?;
+        let alg = auth.client.id_token.alg;
         let mut claims = json!({
             "iss": self.issuer,
-            "sub": auth.subject,
-            "aud": auth.client_id,
+            "sub": self.subjects.of(auth.client, auth.user_id)?,
+            "aud": auth.client.client_id,
             "exp": now.saturating_add(lifetime),
             "iat": now,
             "auth_time": auth.auth_time,
-            "at_hash": at_hash(auth.access_token),
+            "at_hash": at_hash(alg, auth.access_token),
         });
         if let (Some(nonce), Value::Object(map)) = (auth.nonce, &mut claims) {
             map.insert("nonce".into(), Value::String(nonce.to_owned()));
         }
-        keys.sign(&claims)?.ok_or(IdTokenError::NoKey)
+        keys.sign(alg, &claims)?.ok_or(IdTokenError::NoKey)
     }
 }
 
@@ -149,9 +214,10 @@ mod tests {
     #[test]
     fn at_hash_follows_the_core_example() {
         // OpenID Connect Core, Appendix A.3: the access token and the at_hash it gives.
-        assert_eq!(
-            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
-            "77QmUPtjPfzWtF2AnpK9RQ"
-        );
+        let token = "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y";
+        assert_eq!(at_hash(Algorithm::Rs256, token), "77QmUPtjPfzWtF2AnpK9RQ");
+        assert_eq!(at_hash(Algorithm::Es256, token), "77QmUPtjPfzWtF2AnpK9RQ");
+        // SHA-512's left half for Ed25519: 32 bytes, 43 characters.
+        assert_eq!(at_hash(Algorithm::EdDsa, token).len(), 43);
     }
 }

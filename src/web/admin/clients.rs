@@ -26,6 +26,8 @@ pub(crate) struct ClientForm {
     grant_types: Vec<String>,
     redirect_uris: String,
     post_logout_redirect_uris: String,
+    id_token_signed_response_alg: String,
+    subject_type: String,
     scopes: Vec<String>,
     code_lifetime: String,
     access_token_lifetime: String,
@@ -47,6 +49,8 @@ impl ClientForm {
             grant_types: d.grant_types,
             redirect_uris: d.redirect_uris.join("\n"),
             post_logout_redirect_uris: d.post_logout_redirect_uris.join("\n"),
+            id_token_signed_response_alg: d.id_token_alg,
+            subject_type: d.subject_type,
             scopes: d.scopes,
             code_lifetime: d.code_lifetime.unwrap_or_default(),
             access_token_lifetime: d.access_token_lifetime.unwrap_or_default(),
@@ -66,6 +70,8 @@ impl ClientForm {
             grant_types: f.all("grant_types"),
             redirect_uris: f.get("redirect_uris").to_owned(),
             post_logout_redirect_uris: f.get("post_logout_redirect_uris").to_owned(),
+            id_token_signed_response_alg: f.get("id_token_signed_response_alg").to_owned(),
+            subject_type: f.get("subject_type").to_owned(),
             scopes: f.all("scopes"),
             code_lifetime: f.get("code_lifetime").trim().to_owned(),
             access_token_lifetime: f.get("access_token_lifetime").trim().to_owned(),
@@ -88,6 +94,8 @@ impl ClientForm {
             grant_types: self.grant_types.clone(),
             redirect_uris: forms::redirect_lines(&self.redirect_uris),
             post_logout_redirect_uris: forms::redirect_lines(&self.post_logout_redirect_uris),
+            id_token_alg: self.id_token_signed_response_alg.clone(),
+            subject_type: self.subject_type.clone(),
             scopes: self.scopes.clone(),
             code_lifetime: lifetime(&self.code_lifetime),
             access_token_lifetime: lifetime(&self.access_token_lifetime),
@@ -142,6 +150,10 @@ async fn form_page(
     let mut ctx = v.context();
     ctx.insert("section", "clients");
     ctx.insert("form", form);
+    ctx.insert(
+        "id_token",
+        &forms::id_token_view(&form.id_token_signed_response_alg, &form.subject_type),
+    );
     ctx.insert("errors", errors);
     ctx.insert("secret", &secret);
     let all_scopes: Vec<serde_json::Value> = scopes

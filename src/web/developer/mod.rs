@@ -35,6 +35,7 @@ pub fn routes() -> Route {
         .at("/apps/:client_id", get(dashboard))
         .at("/apps/:client_id/branding", post(save_branding))
         .at("/apps/:client_id/redirects", post(save_redirects))
+        .at("/apps/:client_id/id-token", post(save_id_token))
         .at("/apps/:client_id/secret", post(regenerate_secret))
         .at("/apps/:client_id/members", post(add_member))
         .at("/apps/:client_id/members/remove", post(remove_member))
@@ -212,6 +213,8 @@ struct Extras {
     branding: Option<[String; 3]>,
     redirect_uris: Option<String>,
     post_logout_redirect_uris: Option<String>,
+    /// The OpenID Connect form's algorithm and subject type, as typed.
+    id_token: Option<[String; 2]>,
     member: String,
 }
 
@@ -263,6 +266,11 @@ async fn dashboard_page(
             .clone()
             .unwrap_or_else(|| c.post_logout_redirect_uris.join("\n")),
     );
+    let [alg, subject_type] = extras.id_token.clone().unwrap_or([
+        c.id_token.alg.as_str().to_owned(),
+        c.id_token.subject_type.as_str().to_owned(),
+    ]);
+    ctx.insert("id_token", &forms::id_token_view(&alg, &subject_type));
     ctx.insert(
         "members",
         &members
@@ -418,6 +426,55 @@ pub async fn save_redirects(
             if let Some(message) = post_logout {
                 extras.errors.insert("post_logout_redirect_uris", message);
             }
+            dashboard_page(state, &v, StatusCode::UNPROCESSABLE_ENTITY, &c, &extras).await
+        }
+    }
+}
+
+/// `POST /developer/apps/:client_id/id-token`: the OpenID Connect settings, the ID-token signing
+/// algorithm and the subject type, checked with the whole client.
+#[handler]
+pub async fn save_id_token(
+    CsrfForm(v, f): CsrfForm<Visitor>,
+    Path(client_id): Path<String>,
+    Data(state): Data<&State>,
+) -> Result<Response, PageError> {
+    let mut c = editable(state, &v, &client_id).await?;
+    let typed = [
+        f.get("id_token_signed_response_alg").to_owned(),
+        f.get("subject_type").to_owned(),
+    ];
+    let mut draft = ClientDraft::of(&c);
+    [draft.id_token_alg, draft.subject_type] = typed.clone();
+    let rules = ClientRules {
+        debug: state.settings.debug,
+        registered_scopes: None,
+    };
+    match draft.validate(&rules) {
+        Ok(valid) => {
+            state.store.update_client(c.id, &valid).await?;
+            valid.apply_to(&mut c);
+            let detail = format!(
+                "{} {}",
+                c.id_token.alg.as_str(),
+                c.id_token.subject_type.as_str()
+            );
+            forms::audited_redirect(
+                state,
+                &v,
+                "app.id_token",
+                &client_target(&c),
+                &detail,
+                &app_path(&c),
+            )
+            .await
+        }
+        Err(errors) => {
+            let extras = Extras {
+                errors: forms::field_errors(&errors),
+                id_token: Some(typed),
+                ..Extras::default()
+            };
             dashboard_page(state, &v, StatusCode::UNPROCESSABLE_ENTITY, &c, &extras).await
         }
     }
