@@ -82,8 +82,25 @@ both_backends! {
         assert_eq!(actions(&server).await, ["client.approve", "token.issued", "token.issued", "token.issued", "token.issued"]);
         let (ok, out) = cli(&server.db.url, &["cleartokens", "--batch-size", "2"]);
         assert!(ok, "{out}");
-        assert!(out.contains("and 3 token-lifecycle audit lines"), "{out}");
+        assert!(out.contains(", 3 token-lifecycle audit lines past their retention"), "{out}");
         assert_eq!(actions(&server).await, ["client.approve", "token.issued"], "the admin's line and the fresh event stay");
+        server.stop().await;
+    }
+
+    async fn spent_nonces_are_cleared_once_their_id_tokens_have_expired(db: Backend) {
+        let server = TestServer::start(db).await;
+        let app = server.client(ClientSpec::public()).await;
+        let store = server.store();
+        for n in 0..3 {
+            assert!(store.claim_nonce(app.client.id, &format!("old-{n}"), now() - 10).await.unwrap());
+        }
+        assert!(store.claim_nonce(app.client.id, "live", now() + 3600).await.unwrap());
+        assert!(!store.claim_nonce(app.client.id, "live", now() + 3600).await.unwrap(), "a replay");
+        let (ok, out) = cli(&server.db.url, &["cleartokens", "--batch-size", "2"]);
+        assert!(ok, "{out}");
+        assert!(out.contains("and 3 spent sign-in nonces"), "{out}");
+        assert!(!store.claim_nonce(app.client.id, "live", now() + 3600).await.unwrap(), "a live one stays spent");
+        assert!(store.claim_nonce(app.client.id, "old-0", now() + 3600).await.unwrap(), "an expired one is gone");
         server.stop().await;
     }
 

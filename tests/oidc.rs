@@ -8,11 +8,13 @@ use openidconnect::core::{
     CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
 use openidconnect::{
-    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
+    AccessTokenHash, AuthorizationCode, AuthorizationCodeHash, ClientId, ClientSecret, CsrfToken,
+    IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 use poem::Route;
-use scopegate::core::model::{ClientPermissions, ClientType, IdTokenOptions, SubjectType};
+use scopegate::core::model::{
+    ClientPermissions, ClientType, GrantType, IdTokenOptions, ResponseType, SubjectType,
+};
 use scopegate::core::oidc::keys::{Algorithm, EncryptionKey, KeySet};
 use scopegate::core::portal::ListQuery;
 use serde_json::Value;
@@ -880,9 +882,16 @@ async fn relying_party(program: &str, script: &str, steps: &[&str]) {
             "alg": alg.as_str(), "subject_type": subject_type.as_str(),
         }));
     }
+    let hybrid = server
+        .client(ClientSpec {
+            redirect_uris: vec![c.redirect_uri.clone()],
+            ..front_channel_spec()
+        })
+        .await;
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rp");
     let secret = c.secret.clone().unwrap();
     let out = tokio::process::Command::new(program.replace("{dir}", dir))
+        .env("HYBRID_CLIENT", &hybrid.client_id)
         .env("EXTRA_CLIENTS", Value::from(extras).to_string())
         .arg(format!("{dir}/{script}"))
         .args([
@@ -926,6 +935,7 @@ async fn oauth4webapi_signs_in_and_uses_every_advertised_capability() {
         "ES256 public",
         "EdDSA pairwise",
         "RS256 pairwise",
+        "hybrid code id_token",
         "RP-initiated logout",
     ];
     relying_party("node", "oauth4webapi.mjs", &steps).await;
@@ -1055,6 +1065,120 @@ both_backends! {
         let mut algs: Vec<&str> = kept.iter().map(|k| k.alg.as_str()).collect();
         algs.sort();
         assert_eq!(algs, ["ES256", "EdDSA", "RS256"]);
+        server.stop().await;
+    }
+}
+
+/// The parameters of a URL's fragment.
+fn fragment_params(location: &str) -> std::collections::HashMap<String, String> {
+    let url = url::Url::parse(location).unwrap();
+    serde_urlencoded::from_str(url.fragment().unwrap_or_default()).unwrap()
+}
+
+/// A public client with the code and implicit grants: the implicit and hybrid flows.
+fn front_channel_spec() -> ClientSpec {
+    ClientSpec {
+        grants: vec![GrantType::AuthorizationCode, GrantType::Implicit],
+        ..ClientSpec {
+            client_type: ClientType::Public,
+            ..rp_spec()
+        }
+    }
+}
+
+both_backends! {
+    async fn implicit_and_hybrid_answers_carry_an_id_token_bound_to_the_nonce(db: Backend) {
+        let (server, _, browser) = alice_signed_in(db).await;
+        let c = server.client(front_channel_spec()).await;
+        let jwks = jwks_of(&server.base).await;
+        let verifier = CoreIdTokenVerifier::new_public_client(
+            ClientId::new(c.client_id.clone()),
+            IssuerUrl::new(server.base.clone()).unwrap(),
+            jwks,
+        );
+        let authorize = |response_type: &str, nonce: &str| {
+            format!(
+                "/oauth/authorize?response_type={}&client_id={}&scope=openid%20profile&state=s1&nonce={nonce}{CHALLENGE}",
+                response_type.replace(' ', "%20"),
+                c.client_id
+            )
+        };
+        for (i, response_type) in ["id_token", "id_token token", "code id_token", "code token", "code id_token token"].into_iter().enumerate() {
+            let parsed = ResponseType::parse(response_type).unwrap();
+            let nonce = format!("nonce-{i}");
+            let location = browser.approve(&authorize(response_type, &nonce)).await;
+            assert!(!location.contains('?'), "everything in the fragment: {location}");
+            let back = fragment_params(&location);
+            assert_eq!((back["state"].as_str(), back["iss"].as_str()), ("s1", server.base.as_str()));
+            assert_eq!(back.contains_key("code"), parsed.issues_code(), "{response_type}: {back:?}");
+            assert_eq!(back.contains_key("access_token"), parsed.issues_token(), "{response_type}");
+            assert_eq!(back.contains_key("id_token"), parsed.issues_id_token(), "{response_type}");
+            if let Some(raw) = back.get("id_token") {
+                // Verified through the JWKS, with its nonce, by the crate.
+                let token: openidconnect::core::CoreIdToken = raw.parse().unwrap();
+                let claims = token.claims(&verifier, &Nonce::new(nonce.clone())).expect("the ID token verifies");
+                assert_eq!(claims.subject().as_str(), "1");
+                assert!(claims.auth_time().is_some());
+                let (alg, key) = (token.signing_alg().unwrap(), token.signing_key(&verifier).unwrap());
+                let at_hash = back.get("access_token").map(|t| AccessTokenHash::from_token(&openidconnect::AccessToken::new(t.clone()), alg, key).unwrap());
+                assert_eq!(claims.access_token_hash(), at_hash.as_ref(), "{response_type}: at_hash");
+                let c_hash = back.get("code").map(|code| AuthorizationCodeHash::from_code(&AuthorizationCode::new(code.clone()), alg, key).unwrap());
+                assert_eq!(claims.code_hash(), c_hash.as_ref(), "{response_type}: c_hash");
+            }
+            if let Some(code) = back.get("code") {
+                // The hybrid flow's code is redeemed as any code, with PKCE; its ID token
+                // carries the same nonce and subject.
+                let resp = http()
+                    .post(server.url("/oauth/token"))
+                    .form(&[
+                        ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", &c.redirect_uri),
+                        ("client_id", &c.client_id), ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+                    ])
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status(), 200, "{response_type}");
+                let tokens: Value = resp.json().await.unwrap();
+                let token: openidconnect::core::CoreIdToken = tokens["id_token"].as_str().unwrap().parse().unwrap();
+                let claims = token.claims(&verifier, &Nonce::new(nonce.clone())).expect("the token endpoint's ID token verifies");
+                assert_eq!(claims.subject().as_str(), "1");
+            }
+        }
+
+        // A nonce comes back in an ID token once per client: a replay is refused, in the
+        // fragment, with no token.
+        for response_type in ["id_token", "code id_token"] {
+            let location = browser.approve(&authorize(response_type, "nonce-0")).await;
+            let back = fragment_params(&location);
+            assert_eq!(back["error"], "invalid_request", "{response_type}: {location}");
+            assert!(back["error_description"].contains("nonce"));
+            assert!(!back.contains_key("id_token") && !back.contains_key("code"));
+        }
+        // The refusals that need no consent page: no nonce, no openid, a confidential client.
+        let refused = |url: String| {
+            let browser = &browser;
+            async move {
+                let resp = browser.get(&url).await;
+                assert_eq!(resp.status(), 302, "{url}");
+                fragment_params(resp.headers()["location"].to_str().unwrap())
+            }
+        };
+        let no_nonce = format!("/oauth/authorize?response_type=id_token&client_id={}&scope=openid&state=s1", c.client_id);
+        let back = refused(no_nonce).await;
+        assert_eq!(back["error"], "invalid_request");
+        assert!(back["error_description"].contains("needs a nonce"), "{back:?}");
+        let no_openid = format!("/oauth/authorize?response_type=id_token&client_id={}&scope=profile&state=s1&nonce=x", c.client_id);
+        let back = refused(no_openid).await;
+        assert!(back["error_description"].contains("needs the openid scope"), "{back:?}");
+        let unknown = format!("/oauth/authorize?response_type=id_token%20id_token&client_id={}&scope=openid&state=s1&nonce=x", c.client_id);
+        let resp = browser.get(&unknown).await;
+        let location = resp.headers()["location"].to_str().unwrap().to_owned();
+        assert!(location.contains("unsupported_response_type"), "{location}");
+        // A confidential client: the client rules never give it the implicit grant.
+        let confidential = server.client(rp_spec()).await;
+        let url = format!("/oauth/authorize?response_type=code%20id_token&client_id={}&scope=openid&state=s1&nonce=x", confidential.client_id);
+        let back = refused(url).await;
+        assert_eq!(back["error"], "unauthorized_client", "{back:?}");
         server.stop().await;
     }
 }

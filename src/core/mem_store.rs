@@ -34,6 +34,7 @@ struct Rows {
     attempts: Vec<Attempt>,
     attempts_made: i64,
     events: Vec<(&'static str, String)>,
+    nonces: Vec<(i64, String)>,
 }
 
 struct Attempt {
@@ -257,6 +258,20 @@ impl ClientStore for MemStore {
 
 #[async_trait]
 impl GrantStore for MemStore {
+    async fn claim_nonce(
+        &self,
+        client_id: i64,
+        nonce_hash: &str,
+        _: i64,
+    ) -> Result<bool, StoreError> {
+        let mut rows = self.rows();
+        let key = (client_id, nonce_hash.to_owned());
+        if rows.nonces.contains(&key) {
+            return Ok(false);
+        }
+        rows.nonces.push(key);
+        Ok(true)
+    }
     async fn create_code(&self, code: NewCode) -> Result<(), StoreError> {
         let mut rows = self.rows();
         let id = i64::try_from(rows.codes.len()).unwrap_or(i64::MAX) + 1;

@@ -109,37 +109,113 @@ impl GrantType {
     }
 }
 
-/// What an authorization request asks for (RFC 6749 §3.1.1).
+/// What an authorization request asks for (RFC 6749 §3.1.1, OAuth 2.0 Multiple Response Type
+/// Encoding Practices, OpenID Connect Core §3.2 and §3.3): a code, an access token, an ID token,
+/// or several of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResponseType {
     /// `code`: an authorization code, delivered in the redirect's query (§4.1).
     Code,
     /// `token`: an access token, delivered in the redirect's fragment (§4.2, implicit).
     Token,
+    /// `id_token`: an ID token alone (Core §3.2, implicit).
+    IdToken,
+    /// `id_token token` (Core §3.2, implicit).
+    IdTokenToken,
+    /// `code id_token` (Core §3.3, hybrid).
+    CodeIdToken,
+    /// `code token` (Core §3.3, hybrid).
+    CodeToken,
+    /// `code id_token token` (Core §3.3, hybrid).
+    CodeIdTokenToken,
 }
 
 impl ResponseType {
-    /// The wire and stored name.
+    /// Every response type, as discovery lists them.
+    pub const ALL: [ResponseType; 7] = [
+        Self::Code,
+        Self::Token,
+        Self::IdToken,
+        Self::IdTokenToken,
+        Self::CodeIdToken,
+        Self::CodeToken,
+        Self::CodeIdTokenToken,
+    ];
+
+    /// The wire and stored name, its words in the order the registry spells them.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Code => "code",
             Self::Token => "token",
+            Self::IdToken => "id_token",
+            Self::IdTokenToken => "id_token token",
+            Self::CodeIdToken => "code id_token",
+            Self::CodeToken => "code token",
+            Self::CodeIdTokenToken => "code id_token token",
         }
     }
-    /// Parses the wire and stored name.
+
+    /// Parses a wire name: space-separated words in any order (RFC 6749 §3.1.1), each once.
+    ///
+    /// ```
+    /// use scopegate::core::model::ResponseType;
+    /// assert_eq!(ResponseType::parse("token id_token"), Some(ResponseType::IdTokenToken));
+    /// assert_eq!(ResponseType::parse("id_token code"), Some(ResponseType::CodeIdToken));
+    /// assert_eq!(ResponseType::parse("code"), Some(ResponseType::Code));
+    /// assert_eq!(ResponseType::parse("id_token id_token"), None);
+    /// assert_eq!(ResponseType::parse("code  token"), None);
+    /// assert_eq!(ResponseType::parse("none"), None);
+    /// ```
     pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "code" => Some(Self::Code),
-            "token" => Some(Self::Token),
-            _ => None,
+        let mut words: Vec<&str> = name.split(' ').collect();
+        words.sort_unstable();
+        let before = words.len();
+        words.dedup();
+        if words.len() != before {
+            return None;
         }
+        Self::ALL.into_iter().find(|t| {
+            let mut own: Vec<&str> = t.as_str().split(' ').collect();
+            own.sort_unstable();
+            own == words
+        })
     }
-    /// The grant a client needs to ask for it.
-    pub fn grant(self) -> GrantType {
-        match self {
-            Self::Code => GrantType::AuthorizationCode,
-            Self::Token => GrantType::Implicit,
+
+    /// It issues an authorization code.
+    pub fn issues_code(self) -> bool {
+        matches!(
+            self,
+            Self::Code | Self::CodeIdToken | Self::CodeToken | Self::CodeIdTokenToken
+        )
+    }
+
+    /// It issues an access token from the authorization endpoint.
+    pub fn issues_token(self) -> bool {
+        matches!(
+            self,
+            Self::Token | Self::IdTokenToken | Self::CodeToken | Self::CodeIdTokenToken
+        )
+    }
+
+    /// It issues an ID token from the authorization endpoint.
+    pub fn issues_id_token(self) -> bool {
+        matches!(
+            self,
+            Self::IdToken | Self::IdTokenToken | Self::CodeIdToken | Self::CodeIdTokenToken
+        )
+    }
+
+    /// The grants a client needs to ask for it (Registration §2): `authorization_code` for a
+    /// code, `implicit` for anything the authorization endpoint hands out itself.
+    pub fn grants(self) -> Vec<GrantType> {
+        let mut grants = Vec::new();
+        if self.issues_code() {
+            grants.push(GrantType::AuthorizationCode);
         }
+        if self != Self::Code {
+            grants.push(GrantType::Implicit);
+        }
+        grants
     }
 }
 

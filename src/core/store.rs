@@ -238,10 +238,21 @@ pub trait GrantStore: Send + Sync {
         &self,
         q: &super::portal::ListQuery,
     ) -> Result<super::portal::Page<super::portal::TokenSummary>, StoreError>;
+    /// Records that an ID token from the authorization endpoint answered the nonce hashed as
+    /// `nonce_hash` for the client `client_id`, kept until `expires_at`; `false` when it had
+    /// answered it before (a replay, OpenID Connect Core §15.5.2). One statement, so two
+    /// instances answering the same nonce at once cannot both get `true`.
+    async fn claim_nonce(
+        &self,
+        client_id: i64,
+        nonce_hash: &str,
+        expires_at: i64,
+    ) -> Result<bool, StoreError>;
     /// Deletes at most `batch` expired codes, `batch` expired tokens, `batch` login attempts
     /// older than `attempts_before`, `batch` expired consent requests and browser sessions, and
-    /// `batch` token-lifecycle audit lines (`token.*`) older than `events_before`; the lines of
-    /// people's actions stay. Safe to run from many instances at once.
+    /// `batch` token-lifecycle audit lines (`token.*`) older than `events_before`, and `batch`
+    /// spent nonces past their expiry; the lines of people's actions stay. Safe to run from many
+    /// instances at once.
     async fn clear_expired(
         &self,
         now: i64,
@@ -463,4 +474,6 @@ pub struct Cleared {
     pub sessions: u64,
     /// Token-lifecycle audit lines past their retention.
     pub events: u64,
+    /// Spent implicit and hybrid sign-in nonces whose ID tokens have expired.
+    pub nonces: u64,
 }

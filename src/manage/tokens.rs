@@ -41,12 +41,14 @@ pub(super) fn clear(settings: &Settings, args: ClearArgs) -> Result<(), CommandE
             total.attempts += done.attempts;
             total.sessions += done.sessions;
             total.events += done.events;
+            total.nonces += done.nonces;
             // A kind that filled its batch may have more; the sessions count two kinds.
             if done.codes < batch
                 && done.tokens < batch
                 && done.attempts < batch
                 && done.sessions < batch
                 && done.events < batch
+                && done.nonces < batch
             {
                 return Ok::<_, CommandError>(total);
             }
@@ -54,9 +56,9 @@ pub(super) fn clear(settings: &Settings, args: ClearArgs) -> Result<(), CommandE
     })??;
     println!(
         "Deleted {} expired authorization codes, {} expired tokens, {} stale login attempts, \
-         {} expired browser sessions and consent requests, and {} token-lifecycle audit lines \
-         past their retention.",
-        total.codes, total.tokens, total.attempts, total.sessions, total.events
+         {} expired browser sessions and consent requests, {} token-lifecycle audit lines past \
+         their retention, and {} spent sign-in nonces.",
+        total.codes, total.tokens, total.attempts, total.sessions, total.events, total.nonces
     );
     Ok(())
 }

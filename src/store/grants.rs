@@ -9,7 +9,8 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use super::models::{CodeRow, TokenRow, pkce_columns};
 use super::revocation::{Owner, revoke_all};
 use super::schema::{
-    audit_log, auth_codes, clients, login_attempts, pending_authorizations, sessions, tokens, users,
+    audit_log, auth_codes, clients, login_attempts, pending_authorizations, sessions, tokens,
+    used_nonces, users,
 };
 use super::search::{lower_n, matching, paged, pattern, user_or_client};
 use super::{AnyConnection, DbStore, count};
@@ -510,6 +511,33 @@ impl GrantStore for DbStore {
         .await
     }
 
+    async fn claim_nonce(
+        &self,
+        client_id: i64,
+        nonce_hash: &str,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let nonce_hash = nonce_hash.to_owned();
+        self.run(move |conn| {
+            let claimed = diesel::insert_into(used_nonces::table)
+                .values((
+                    used_nonces::client_id.eq(client_id),
+                    used_nonces::nonce_hash.eq(nonce_hash),
+                    used_nonces::expires_at.eq(expires_at),
+                ))
+                .execute(conn);
+            match claimed {
+                Ok(_) => Ok(true),
+                Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                )) => Ok(false),
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
+    }
+
     async fn clear_expired(
         &self,
         now: i64,
@@ -568,12 +596,21 @@ impl GrantStore for DbStore {
                 .load(conn)?;
             let events = diesel::delete(audit_log::table.filter(audit_log::id.eq_any(&event_ids)))
                 .execute(conn)?;
+            let nonce_ids: Vec<i64> = used_nonces::table
+                .filter(used_nonces::expires_at.lt(now))
+                .select(used_nonces::id)
+                .limit(batch)
+                .load(conn)?;
+            let nonces =
+                diesel::delete(used_nonces::table.filter(used_nonces::id.eq_any(&nonce_ids)))
+                    .execute(conn)?;
             Ok(Cleared {
                 codes: count(codes),
                 tokens: count(toks),
                 attempts: count(attempts),
                 sessions: count(pending).saturating_add(count(expired_sessions)),
                 events: count(events),
+                nonces: count(nonces),
             })
         })
         .await

@@ -222,3 +222,11 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+diesel::table! {
+    used_nonces (id) {
+        id -> BigInt,
+        client_id -> BigInt,
+        nonce_hash -> Text,
+        expires_at -> BigInt,
+    }
+}

@@ -21,6 +21,7 @@ use crate::core::grant::authorize::{
     self, AuthorizeError, Redirect, ResumeError, SIGN_IN_PARAMS, SignedIn, Step, ValidateOptions,
     validate,
 };
+use crate::core::oidc::IdTokens;
 use crate::core::params::Params;
 
 /// Sends the browser to the client with core's answer.
@@ -94,9 +95,16 @@ pub(crate) async fn show_params(
     match pending.next_step(signed_in, granted.as_ref(), now) {
         Step::Approve(pending) => {
             let v = visitor_of(visitor)?;
-            let answer = approve(state, pending, v.user.id, v.session.session.created_at, now)
-                .await
-                .map_err(PageError::from)?;
+            let answer = approve(
+                state,
+                req,
+                pending,
+                v.user.id,
+                v.session.session.created_at,
+                now,
+            )
+            .await
+            .map_err(PageError::from)?;
             Ok(send(state, req, &answer)?)
         }
         Step::Consent(pending) => Ok(consent_page(state, &visitor_of(visitor)?, pending).await?),
@@ -202,17 +210,19 @@ pub async fn decide(
             e => PageError::unavailable(&e),
         })?;
     let answer = if form.get("decision") == Some("approve") {
-        approve(state, pending, user_id, auth_time, now).await?
+        approve(state, req, pending, user_id, auth_time, now).await?
     } else {
         pending.deny()
     };
     send(state, req, &answer)
 }
 
-/// Approves for `user_id`, signed in at `auth_time`, with the server's lifetimes and its
-/// implicit-grant switch as they are now: the consent page's answer, or a remembered consent.
+/// Approves for `user_id`, signed in at `auth_time`, with the server's lifetimes, its
+/// implicit-grant switch and its keys as they are now: the consent page's answer, or a
+/// remembered consent.
 async fn approve(
     state: &State,
+    req: &Request,
     pending: authorize::Pending,
     user_id: i64,
     auth_time: i64,
@@ -221,7 +231,20 @@ async fn approve(
     let lifetimes = state.settings.lifetimes();
     let implicit = state.settings.implicit_grant;
     let store = state.store.as_ref();
+    // The keys are read only for a response that carries an ID token.
+    let keys = match pending.response_type().issues_id_token() {
+        true => super::metadata::signing_keys(state, now).await,
+        false => None,
+    };
+    let issuer = super::metadata::issuer(state, req);
+    let id_tokens = IdTokens {
+        issuer: &issuer,
+        keys: keys.as_deref(),
+        subjects: state.keyring.subjects(),
+    };
     pending
-        .approve(store, user_id, auth_time, lifetimes, implicit, now)
+        .approve(
+            store, user_id, auth_time, lifetimes, implicit, id_tokens, now,
+        )
         .await
 }

@@ -1,6 +1,6 @@
 //! `GET /.well-known/oauth-authorization-server` (RFC 8414).
 
-use crate::core::model::SubjectType;
+use crate::core::model::{ResponseType, SubjectType};
 use crate::core::oidc::keys::Algorithm;
 use poem::web::{Data, Json};
 use poem::{IntoResponse, Request, Response, handler};
@@ -125,8 +125,14 @@ pub async fn openid_configuration(req: &Request, Data(state): Data<&State>) -> R
     }
     let mut doc = document(state, req).await;
     if let Some(map) = doc.as_object_mut() {
-        // Discovery §3: these three are required. Only the code flow yields ID tokens.
-        map.insert("response_types_supported".into(), json!(["code"]));
+        // Discovery §3: these three are required. The implicit and hybrid response types come
+        // with the implicit-grant switch, as `token` does in the RFC 8414 document.
+        let response_types: Vec<&str> = ResponseType::ALL
+            .iter()
+            .filter(|t| state.settings.implicit_grant || **t == ResponseType::Code)
+            .map(|t| t.as_str())
+            .collect();
+        map.insert("response_types_supported".into(), json!(response_types));
         map.insert(
             "subject_types_supported".into(),
             json!([SubjectType::Public.as_str(), SubjectType::Pairwise.as_str()]),
@@ -153,7 +159,8 @@ pub async fn openid_configuration(req: &Request, Data(state): Data<&State>) -> R
                 "iat",
                 "auth_time",
                 "nonce",
-                "at_hash"
+                "at_hash",
+                "c_hash"
             ]),
         );
     }

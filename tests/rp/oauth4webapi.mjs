@@ -96,6 +96,7 @@ async function authorize(extra = {}, id = clientId) {
   }
   must(resp.status === 302, `the authorization answer redirects (got ${resp.status})`);
   const back = new URL(resp.headers.get('location'));
+  if (params.response_type !== 'code') return { back, state, verifier, nonce };
   // Checks state, and iss against the discovered issuer (RFC 9207).
   const callback = oauth.validateAuthResponse(as, client, back, state);
   return { callback, verifier, nonce };
@@ -212,6 +213,27 @@ for (const e of extras) {
   must((theirs.sub === claims.sub) === (e.subject_type === 'public'), `${e.subject_type} sub`);
   step(`${e.alg} ${e.subject_type}`);
 }
+
+// The hybrid flow (Core §3.3), which discovery lists: `code id_token` answered in the
+// fragment, its ID token checked by the library (signature through jwks_uri, nonce, c_hash),
+// then the code redeemed with PKCE by the public client HYBRID_CLIENT.
+must(as.response_types_supported.includes('code id_token'), 'the hybrid flow advertised');
+const hybrid = { client_id: process.env.HYBRID_CLIENT };
+must(hybrid.client_id, 'a public client for the hybrid flow (HYBRID_CLIENT)');
+const front = await authorize({ response_type: 'code id_token' }, hybrid.client_id);
+const hybridCallback = await oauth.validateCodeIdTokenResponse(
+  as, hybrid, front.back, front.nonce, front.state, undefined, insecure,
+);
+const hybridTokens = await oauth.processAuthorizationCodeResponse(
+  as,
+  hybrid,
+  await oauth.authorizationCodeGrantRequest(
+    as, hybrid, oauth.None(), hybridCallback, redirectUri, front.verifier, insecure,
+  ),
+  { expectedNonce: front.nonce, requireIdToken: true },
+);
+must(oauth.getValidatedIdTokenClaims(hybridTokens).sub === claims.sub, 'hybrid: the same user');
+step('hybrid code id_token');
 
 // RP-initiated logout: confirmed on the page, then back to the registered URI with state.
 const logout = new URL(as.end_session_endpoint);

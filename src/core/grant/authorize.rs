@@ -13,13 +13,13 @@
 //! answered once.
 
 use crate::core::error::{ErrorCode, OAuthError};
-use crate::core::grant::{Grant, mint, new_grant_id};
+use crate::core::grant::{Grant, mint, new_grant_id, signed_id_token};
 use crate::core::model::{
     Approval, Client, ClientType, GrantType, Lifetimes, NewCode, PendingAuthorization, ResponseType,
 };
-use crate::core::oidc::Subjects;
 use crate::core::oidc::keys::KeySet;
 use crate::core::oidc::{self, MAX_NONCE, OPENID};
+use crate::core::oidc::{Authentication, ID_TOKEN_LIFETIME, IdTokens, Subjects};
 use crate::core::params::Params;
 use crate::core::pkce;
 use crate::core::scope::ScopeSet;
@@ -43,9 +43,11 @@ pub enum ResponseMode {
 impl ResponseMode {
     /// The mode `response_type` answers in.
     pub fn of(response_type: ResponseType) -> Self {
+        // Core §3.2.2.5, §3.3.2.5: anything beside a lone code goes in the fragment, so the
+        // tokens never reach the client's server or a proxy's log.
         match response_type {
             ResponseType::Code => Self::Query,
-            ResponseType::Token => Self::Fragment,
+            _ => Self::Fragment,
         }
     }
 }
@@ -332,11 +334,17 @@ impl Pending {
         self.refusal(&err)
     }
 
-    /// `user_id`, signed in at `auth_time`, approved: records the consent, then issues a code
-    /// (§4.1.2) or, for the implicit grant, an access token and no refresh token (§4.2.2).
-    /// `implicit_enabled` is the server-wide switch, read again here since it may have been
-    /// turned off while the consent page was open; `defaults` are the server's lifetimes, which
-    /// the client's override.
+    /// `user_id`, signed in at `auth_time`, approved: records the consent, then issues what the
+    /// response type asks for: a code (§4.1.2), an access token and no refresh token (§4.2.2),
+    /// an ID token (Core §3.2.2.5), or several (Core §3.3.2.5). `implicit_enabled` is the
+    /// server-wide switch, read again here since it may have been turned off while the consent
+    /// page was open; `defaults` are the server's lifetimes, which the client's override.
+    ///
+    /// An ID token from this endpoint travels through the browser, so each nonce gets one only
+    /// once per client (Core §15.5.2): a replayed nonce is `invalid_request`. Everything is
+    /// made and signed before anything is stored, so a signing failure leaves no code or token
+    /// behind.
+    #[allow(clippy::too_many_arguments)]
     pub async fn approve<S: ConsentStore + GrantStore + ?Sized>(
         self,
         store: &S,
@@ -344,70 +352,97 @@ impl Pending {
         auth_time: i64,
         defaults: Lifetimes,
         implicit_enabled: bool,
+        id_tokens: IdTokens<'_>,
         now: i64,
     ) -> Result<Redirect, StoreError> {
-        if self.response_type == ResponseType::Token && !implicit_enabled {
+        let response_type = self.response_type;
+        if response_type != ResponseType::Code && !implicit_enabled {
             let err = OAuthError::new(
                 ErrorCode::UnsupportedResponseType,
                 "the implicit grant is switched off",
             );
             return Ok(self.refusal(&err));
         }
+        if response_type.issues_id_token() {
+            let nonce = hash_secret(self.nonce.as_deref().unwrap_or_default());
+            let until = now.saturating_add(ID_TOKEN_LIFETIME);
+            if !store.claim_nonce(self.client.id, &nonce, until).await? {
+                let err = OAuthError::invalid_request(
+                    "this nonce was answered before: send a fresh one with every request",
+                );
+                return Ok(self.refusal(&err));
+            }
+        }
         store
             .record_consent(user_id, self.client.id, &self.scope, now)
             .await?;
         let lifetimes = self.client.lifetimes(defaults);
-        let mut params = match self.response_type {
-            ResponseType::Code => {
-                let code = generate_token();
-                store
-                    .create_code(NewCode {
-                        code_hash: hash_secret(&code),
-                        client_id: self.client.id,
-                        user_id,
-                        redirect_uri: self.redirect_uri.clone(),
-                        redirect_uri_given: self.redirect_uri_given,
-                        scope: self.scope.clone(),
-                        pkce: self.pkce,
-                        grant_id: new_grant_id(),
-                        expires_at: now.saturating_add(lifetimes.code),
-                        nonce: self.nonce,
-                        auth_time,
-                    })
-                    .await?;
-                vec![("code", code)]
+        let code = response_type.issues_code().then(generate_token);
+        let minted = response_type.issues_token().then(|| {
+            let grant = Grant {
+                client: &self.client,
+                user_id: Some(user_id),
+                scope: self.scope.clone(),
+                refresh_scope: None,
+                grant_id: new_grant_id(),
+                auth_time: None,
+            };
+            mint(grant, lifetimes, now)
+        });
+        let id_token = if response_type.issues_id_token() {
+            let auth = Authentication {
+                user_id,
+                client: &self.client,
+                auth_time,
+                nonce: self.nonce.as_deref(),
+                access_token: minted.as_ref().map(|m| m.response.access_token.as_str()),
+                code: code.as_deref(),
+            };
+            match signed_id_token(id_tokens, &auth, now) {
+                Ok(signed) => Some(signed),
+                Err(err) => return Ok(self.refusal(&err)),
             }
-            ResponseType::Token => {
-                let minted = mint(
-                    Grant {
-                        client: &self.client,
-                        user_id: Some(user_id),
-                        scope: self.scope.clone(),
-                        refresh_scope: None,
-                        grant_id: new_grant_id(),
-                        auth_time: None,
-                    },
-                    lifetimes,
-                    now,
-                );
-                store
-                    .issue_tokens(minted.access, None, GrantType::Implicit)
-                    .await?;
-                let tokens = minted.response;
-                vec![
-                    ("access_token", tokens.access_token),
-                    ("token_type", tokens.token_type.to_owned()),
-                    ("expires_in", tokens.expires_in.to_string()),
-                    ("scope", tokens.scope),
-                ]
-            }
+        } else {
+            None
         };
-        tracing::info!(client = ?self.client.client_id, user_id, scope = %self.scope, decision = "approve", response_type = self.response_type.as_str(), "authorization decision");
+        let mut params = Vec::new();
+        if let Some(code) = code {
+            store
+                .create_code(NewCode {
+                    code_hash: hash_secret(&code),
+                    client_id: self.client.id,
+                    user_id,
+                    redirect_uri: self.redirect_uri.clone(),
+                    redirect_uri_given: self.redirect_uri_given,
+                    scope: self.scope.clone(),
+                    pkce: self.pkce,
+                    grant_id: new_grant_id(),
+                    expires_at: now.saturating_add(lifetimes.code),
+                    nonce: self.nonce.clone(),
+                    auth_time,
+                })
+                .await?;
+            params.push(("code", code));
+        }
+        if let Some(minted) = minted {
+            store
+                .issue_tokens(minted.access, None, GrantType::Implicit)
+                .await?;
+            let tokens = minted.response;
+            params.extend([
+                ("access_token", tokens.access_token),
+                ("token_type", tokens.token_type.to_owned()),
+                ("expires_in", tokens.expires_in.to_string()),
+                ("scope", tokens.scope),
+            ]);
+        }
+        params.extend(id_token.map(|t| ("id_token", t)));
+        tracing::info!(client = ?self.client.client_id, user_id, scope = %self.scope, decision = "approve", response_type = response_type.as_str(), "authorization decision");
         params.extend(self.state.map(|s| ("state", s)));
         Ok(Redirect {
             uri: self.redirect_uri,
             params,
-            mode: ResponseMode::of(self.response_type),
+            mode: ResponseMode::of(response_type),
         })
     }
 }
@@ -534,11 +569,11 @@ pub async fn validate<S: ClientStore + ?Sized>(
         },
     };
     let state = params.get("state").map(str::to_owned);
-    // `token` answers in the fragment even when refused: its client reads only the fragment.
-    let mode = match params.get("response_type") {
-        Some("token") => ResponseMode::Fragment,
-        _ => ResponseMode::Query,
-    };
+    // A fragment response type is refused in the fragment too: its client reads only that.
+    let mode = params
+        .get("response_type")
+        .and_then(ResponseType::parse)
+        .map_or(ResponseMode::Query, ResponseMode::of);
     let redirect = |error: OAuthError| {
         tracing::info!(error = error.code.as_str(), "authorization request refused");
         AuthorizeError::Redirect(Redirect::error(
@@ -565,7 +600,7 @@ pub async fn validate<S: ClientStore + ?Sized>(
     }
     let raw_response_type = params.require("response_type").map_err(redirect)?;
     let response_type = match ResponseType::parse(raw_response_type) {
-        Some(ResponseType::Token) if !implicit_enabled => None,
+        Some(t) if t != ResponseType::Code && !implicit_enabled => None,
         parsed => parsed,
     }
     .ok_or_else(|| {
@@ -574,13 +609,13 @@ pub async fn validate<S: ClientStore + ?Sized>(
             format!("response_type `{raw_response_type}` is not supported"),
         ))
     })?;
-    let grant = response_type.grant();
-    if !client.allows(grant) {
+    let grants = response_type.grants();
+    if !grants.iter().all(|g| client.allows(*g)) {
         return Err(redirect(OAuthError::unauthorized_client(format!(
             "this application may not use response_type `{raw_response_type}`"
         ))));
     }
-    if grant == GrantType::Implicit && client.client_type != ClientType::Public {
+    if grants.contains(&GrantType::Implicit) && client.client_type != ClientType::Public {
         return Err(redirect(OAuthError::unauthorized_client(
             "the implicit grant is for public clients only",
         )));
@@ -624,7 +659,7 @@ pub async fn validate<S: ClientStore + ?Sized>(
     };
     let pkce_optional =
         !options.public_clients_need_pkce && client.permissions.allow_public_without_pkce;
-    if grant == GrantType::AuthorizationCode
+    if response_type.issues_code()
         && client.client_type == ClientType::Public
         && !pkce_optional
         && pkce.is_none()
@@ -652,6 +687,20 @@ pub async fn validate<S: ClientStore + ?Sized>(
         }
         _ => None,
     };
+    // An ID token from the authorization endpoint is an OpenID Connect answer, and its nonce is
+    // what binds it to the request (Core §3.2.2.1, §3.3.2.11).
+    if response_type.issues_id_token() {
+        if !scope.contains(OPENID) {
+            return Err(redirect(OAuthError::invalid_request(format!(
+                "response_type `{raw_response_type}` needs the openid scope"
+            ))));
+        }
+        if nonce.is_none() {
+            return Err(redirect(OAuthError::invalid_request(format!(
+                "response_type `{raw_response_type}` needs a nonce (OpenID Connect Core §3.2.2.1)"
+            ))));
+        }
+    }
 
     let (sign_in, login_hint) = if scope.contains(OPENID) {
         let hint = oidc::login_hint(params.get("login_hint")).map(str::to_owned);
@@ -764,7 +813,13 @@ mod tests {
     }
 
     async fn approved(store: &MemStore, pending: Pending, implicit_enabled: bool) -> Redirect {
-        let answer = pending.approve(store, 7, NOW, Lifetimes::default(), implicit_enabled, NOW);
+        let id_tokens = IdTokens {
+            issuer: "https://issuer.test",
+            keys: None,
+            subjects: &Subjects::PUBLIC_ONLY,
+        };
+        let defaults = Lifetimes::default();
+        let answer = pending.approve(store, 7, NOW, defaults, implicit_enabled, id_tokens, NOW);
         match answer.await {
             Ok(answer) => answer,
             Err(e) => panic!("approval failed: {e}"),

@@ -102,7 +102,8 @@ pub async fn exchange<S: GrantStore + ?Sized>(
             client,
             auth_time: code.auth_time.unwrap_or(now),
             nonce: code.nonce.as_deref(),
-            access_token: &minted.response.access_token,
+            access_token: Some(&minted.response.access_token),
+            code: None,
         };
         minted.response.id_token = Some(signed_id_token(id_tokens, &auth, now)?);
     }

@@ -98,7 +98,8 @@ pub async fn refresh<S: GrantStore + ?Sized>(
                 client,
                 auth_time,
                 nonce: None,
-                access_token: &minted.response.access_token,
+                access_token: Some(&minted.response.access_token),
+                code: None,
             };
             minted.response.id_token = Some(signed_id_token(id_tokens, &auth, now)?);
         }

@@ -50,8 +50,11 @@ pub struct Authentication<'a> {
     pub auth_time: i64,
     /// The authentication request's `nonce`, echoed.
     pub nonce: Option<&'a str>,
-    /// The access token issued beside it, for `at_hash`.
-    pub access_token: &'a str,
+    /// The access token issued beside it, for `at_hash`; `None` when there is none
+    /// (`response_type=id_token`).
+    pub access_token: Option<&'a str>,
+    /// The authorization code issued beside it in the hybrid flow, for `c_hash`.
+    pub code: Option<&'a str>,
 }
 
 /// Why no ID token could be made for a request that asked for one.
@@ -168,12 +171,12 @@ impl Subjects {
     }
 }
 
-/// `at_hash` (Core §3.1.3.6): the left half of the hash of the access token, base64url. The
-/// hash is the ID token algorithm's: SHA-256 for RS256 and ES256, and SHA-512 for EdDSA on
-/// Ed25519 (the hash Ed25519 uses; what other providers and relying-party libraries agree on,
-/// since JWA names none for EdDSA).
-pub fn at_hash(alg: Algorithm, access_token: &str) -> String {
-    let token = access_token.as_bytes();
+/// `at_hash` (Core §3.1.3.6) of an access token, or `c_hash` (§3.3.2.11) of a code: the left
+/// half of its hash, base64url. The hash is the ID token algorithm's: SHA-256 for RS256 and
+/// ES256, and SHA-512 for EdDSA on Ed25519 (the hash Ed25519 uses; what other providers and
+/// relying-party libraries agree on, since JWA names none for EdDSA).
+pub fn half_hash(alg: Algorithm, value: &str) -> String {
+    let token = value.as_bytes();
     match alg {
         Algorithm::Rs256 | Algorithm::Es256 => URL_SAFE_NO_PAD.encode(&Sha256::digest(token)[..16]),
         Algorithm::EdDsa => URL_SAFE_NO_PAD.encode(&Sha512::digest(token)[..32]),
@@ -198,10 +201,17 @@ impl IdTokens<'_> {
             "exp": now.saturating_add(lifetime),
             "iat": now,
             "auth_time": auth.auth_time,
-            "at_hash": at_hash(alg, auth.access_token),
         });
-        if let (Some(nonce), Value::Object(map)) = (auth.nonce, &mut claims) {
-            map.insert("nonce".into(), Value::String(nonce.to_owned()));
+        if let Value::Object(map) = &mut claims {
+            let hashes = [("at_hash", auth.access_token), ("c_hash", auth.code)];
+            for (claim, value) in hashes {
+                if let Some(value) = value {
+                    map.insert(claim.into(), Value::String(half_hash(alg, value)));
+                }
+            }
+            if let Some(nonce) = auth.nonce {
+                map.insert("nonce".into(), Value::String(nonce.to_owned()));
+            }
         }
         keys.sign(alg, &claims)?.ok_or(IdTokenError::NoKey)
     }
@@ -215,9 +225,9 @@ mod tests {
     fn at_hash_follows_the_core_example() {
         // OpenID Connect Core, Appendix A.3: the access token and the at_hash it gives.
         let token = "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y";
-        assert_eq!(at_hash(Algorithm::Rs256, token), "77QmUPtjPfzWtF2AnpK9RQ");
-        assert_eq!(at_hash(Algorithm::Es256, token), "77QmUPtjPfzWtF2AnpK9RQ");
+        assert_eq!(half_hash(Algorithm::Rs256, token), "77QmUPtjPfzWtF2AnpK9RQ");
+        assert_eq!(half_hash(Algorithm::Es256, token), "77QmUPtjPfzWtF2AnpK9RQ");
         // SHA-512's left half for Ed25519: 32 bytes, 43 characters.
-        assert_eq!(at_hash(Algorithm::EdDsa, token).len(), 43);
+        assert_eq!(half_hash(Algorithm::EdDsa, token).len(), 43);
     }
 }
