@@ -537,11 +537,20 @@ both_backends! {
             "/oauth/authorize?response_type=code&client_id={}&scope=openid&state=s1&nonce=n1{CHALLENGE}",
             public.client_id
         );
+        // Before any consent, prompt=none is consent_required.
+        let resp = browser.get(&format!("{url}&prompt=none")).await;
+        let back = query_of(resp.headers()["location"].to_str().unwrap());
+        assert_eq!(back["error"], "consent_required");
         let back = query_of(&browser.authorize(&url, "approve").await);
         assert!(back.contains_key("code"));
         let (status, _) = browser.page(&url).await;
         assert_eq!(status, 200, "the consent page again");
+        // With the consent on record, nothing is missing but the page: interaction_required.
         let resp = browser.get(&format!("{url}&prompt=none")).await;
+        let back = query_of(resp.headers()["location"].to_str().unwrap());
+        assert_eq!(back["error"], "interaction_required");
+        // A scope beyond the consent is again consent_required.
+        let resp = browser.get(&format!("{url}&prompt=none").replace("scope=openid", "scope=openid%20profile")).await;
         let back = query_of(resp.headers()["location"].to_str().unwrap());
         assert_eq!(back["error"], "consent_required");
         server.stop().await;
@@ -936,6 +945,9 @@ async fn oauth4webapi_signs_in_and_uses_every_advertised_capability() {
         "EdDSA pairwise",
         "RS256 pairwise",
         "hybrid code id_token",
+        "implicit id_token",
+        "implicit id_token token",
+        "implicit token",
         "RP-initiated logout",
     ];
     relying_party("node", "oauth4webapi.mjs", &steps).await;

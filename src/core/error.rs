@@ -42,6 +42,10 @@ pub enum ErrorCode {
     LoginRequired,
     /// `prompt=none`, but the user would have to consent first (Core §3.1.2.6).
     ConsentRequired,
+    /// `prompt=none`, but the user must see a page though nothing is missing: a public
+    /// client's request is always shown to the user, even with their consent on record (Core
+    /// §3.1.2.6).
+    InteractionRequired,
     /// The request sent a request object (`request`), which this server does not take (Core
     /// §3.1.2.6, §6).
     RequestNotSupported,
@@ -69,6 +73,7 @@ impl ErrorCode {
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::LoginRequired => "login_required",
             Self::ConsentRequired => "consent_required",
+            Self::InteractionRequired => "interaction_required",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
         }

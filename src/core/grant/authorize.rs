@@ -265,17 +265,26 @@ impl Pending {
                 back_with: self.sign_in.ask_consent.then_some(("prompt", "consent")),
             };
         }
-        let remembered = self.client.client_type == ClientType::Confidential
-            && granted.is_some_and(|g| self.scope.is_subset(g));
+        let covered = granted.is_some_and(|g| self.scope.is_subset(g));
+        let remembered = self.client.client_type == ClientType::Confidential && covered;
         let trusted = self.client.permissions.skip_consent;
         if (remembered || trusted) && !self.sign_in.ask_consent {
             return Step::Approve(self);
         }
         if self.sign_in.no_interaction {
-            let err = OAuthError::new(
-                ErrorCode::ConsentRequired,
-                "prompt=none, but the user has to consent to this application first",
-            );
+            // The consent on record covers it, but a public client's request is shown anyway:
+            // nothing is missing that the user could grant.
+            let err = if covered {
+                OAuthError::new(
+                    ErrorCode::InteractionRequired,
+                    "prompt=none, but a public client's request is always shown to the user",
+                )
+            } else {
+                OAuthError::new(
+                    ErrorCode::ConsentRequired,
+                    "prompt=none, but the user has to consent to this application first",
+                )
+            };
             return Step::Refuse(self.refusal(&err));
         }
         self.granted = granted.cloned();
