@@ -542,26 +542,20 @@ impl ClientDraft {
         redirect_uris: &[String],
         errors: &mut ClientErrors,
     ) -> IdTokenOptions {
-        let alg = match self.id_token_alg.trim() {
-            "" => Algorithm::default(),
-            name => Algorithm::parse(name).unwrap_or_else(|| {
-                errors.add(
-                    Field::IdTokenAlg,
-                    ClientError::UnknownAlgorithm(name.to_owned()),
-                );
-                Algorithm::default()
-            }),
-        };
-        let subject_type = match self.subject_type.trim() {
-            "" => SubjectType::default(),
-            name => SubjectType::parse(name).unwrap_or_else(|| {
-                errors.add(
-                    Field::SubjectType,
-                    ClientError::UnknownSubjectType(name.to_owned()),
-                );
-                SubjectType::default()
-            }),
-        };
+        let alg = named(
+            &self.id_token_alg,
+            Algorithm::parse,
+            Field::IdTokenAlg,
+            ClientError::UnknownAlgorithm,
+            errors,
+        );
+        let subject_type = named(
+            &self.subject_type,
+            SubjectType::parse,
+            Field::SubjectType,
+            ClientError::UnknownSubjectType,
+            errors,
+        );
         if subject_type == SubjectType::Pairwise && sector(redirect_uris).is_none() {
             errors.add(Field::SubjectType, ClientError::PairwiseNeedsOneHost);
         }
@@ -602,6 +596,24 @@ impl ClientDraft {
             rules.debug,
             errors,
         )
+    }
+}
+
+/// The value `text` names, by `parse`: empty is the default, and an unknown name is the error
+/// `unknown` makes of it, against `field`.
+fn named<T: Default>(
+    text: &str,
+    parse: fn(&str) -> Option<T>,
+    field: Field,
+    unknown: fn(String) -> ClientError,
+    errors: &mut ClientErrors,
+) -> T {
+    match text.trim() {
+        "" => T::default(),
+        name => parse(name).unwrap_or_else(|| {
+            errors.add(field, unknown(name.to_owned()));
+            T::default()
+        }),
     }
 }
 

@@ -16,7 +16,7 @@ use super::forms::{self, check_optional_url, client_target, word_count};
 use super::methods::{get, post};
 use super::reply::see_other;
 use super::state::State;
-use crate::core::client_rules::{ClientDraft, ClientRules, Field};
+use crate::core::client_rules::{ClientDraft, ClientErrors, ClientRules, Field};
 use crate::core::model::{Approval, Client, ClientType, GrantType};
 use crate::core::portal::ClientProfile;
 use crate::core::secret::{generate_token, hash_secret};
@@ -372,6 +372,41 @@ pub async fn save_branding(
     Ok(back(&c))
 }
 
+/// Saves the edit `change` makes to `c`'s settings: the whole client is checked again, so an
+/// edit cannot leave it in a shape the endpoints refuse (its scopes are not edited: one since
+/// removed from the registry stays). Saved, it is audited as `action` with what the app's
+/// redirect URIs and ID-token options now are, and the dashboard follows; refused, the errors.
+async fn save_edit(
+    state: &State,
+    v: &Visitor,
+    c: &mut Client,
+    action: &str,
+    change: impl FnOnce(&mut ClientDraft),
+) -> Result<Result<Response, ClientErrors>, PageError> {
+    let mut draft = ClientDraft::of(c);
+    change(&mut draft);
+    let rules = ClientRules {
+        debug: state.settings.debug,
+        registered_scopes: None,
+    };
+    let valid = match draft.validate(&rules) {
+        Ok(valid) => valid,
+        Err(errors) => return Ok(Err(errors)),
+    };
+    state.store.update_client(c.id, &valid).await?;
+    valid.apply_to(c);
+    let detail = format!(
+        "{} post-logout: {} id_token: {} {}",
+        c.redirect_uris.join(" "),
+        c.post_logout_redirect_uris.join(" "),
+        c.id_token.alg.as_str(),
+        c.id_token.subject_type.as_str()
+    );
+    let target = client_target(c);
+    let done = forms::audited_redirect(state, v, action, &target, &detail, &app_path(c)).await?;
+    Ok(Ok(done))
+}
+
 /// `POST /developer/apps/:client_id/redirects`: the redirect URIs and the post-logout ones.
 #[handler]
 pub async fn save_redirects(
@@ -382,33 +417,13 @@ pub async fn save_redirects(
     let mut c = editable(state, &v, &client_id).await?;
     let text = f.get("redirect_uris").to_owned();
     let post_logout_text = f.get("post_logout_redirect_uris").to_owned();
-    // The whole client is checked again, so an edit cannot leave it in a shape the endpoints
-    // refuse. Its scopes are not being edited: one since removed from the registry stays.
-    let mut draft = ClientDraft::of(&c);
-    draft.redirect_uris = forms::redirect_lines(&text);
-    draft.post_logout_redirect_uris = forms::redirect_lines(&post_logout_text);
-    let rules = ClientRules {
-        debug: state.settings.debug,
-        registered_scopes: None,
-    };
-    match draft.validate(&rules) {
-        Ok(valid) => {
-            state.store.update_client(c.id, &valid).await?;
-            valid.apply_to(&mut c);
-            forms::audited_redirect(
-                state,
-                &v,
-                "app.redirect_uris",
-                &client_target(&c),
-                &format!(
-                    "{} post-logout: {}",
-                    c.redirect_uris.join(" "),
-                    c.post_logout_redirect_uris.join(" ")
-                ),
-                &app_path(&c),
-            )
-            .await
-        }
+    let saved = save_edit(state, &v, &mut c, "app.redirect_uris", |draft| {
+        draft.redirect_uris = forms::redirect_lines(&text);
+        draft.post_logout_redirect_uris = forms::redirect_lines(&post_logout_text);
+    })
+    .await?;
+    match saved {
+        Ok(done) => Ok(done),
         Err(errors) => {
             // Only the two lists are on this form: any other broken rule (a row written before
             // the rules) is shown with the redirect URIs, so it is not hidden.
@@ -444,31 +459,12 @@ pub async fn save_id_token(
         f.get("id_token_signed_response_alg").to_owned(),
         f.get("subject_type").to_owned(),
     ];
-    let mut draft = ClientDraft::of(&c);
-    [draft.id_token_alg, draft.subject_type] = typed.clone();
-    let rules = ClientRules {
-        debug: state.settings.debug,
-        registered_scopes: None,
-    };
-    match draft.validate(&rules) {
-        Ok(valid) => {
-            state.store.update_client(c.id, &valid).await?;
-            valid.apply_to(&mut c);
-            let detail = format!(
-                "{} {}",
-                c.id_token.alg.as_str(),
-                c.id_token.subject_type.as_str()
-            );
-            forms::audited_redirect(
-                state,
-                &v,
-                "app.id_token",
-                &client_target(&c),
-                &detail,
-                &app_path(&c),
-            )
-            .await
-        }
+    let saved = save_edit(state, &v, &mut c, "app.id_token", |draft| {
+        [draft.id_token_alg, draft.subject_type] = typed.clone();
+    })
+    .await?;
+    match saved {
+        Ok(done) => Ok(done),
         Err(errors) => {
             let extras = Extras {
                 errors: forms::field_errors(&errors),
