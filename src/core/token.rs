@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::model::{Approval, Client, Token, TokenKind, User};
+use super::model::{Approval, Client, SubjectType, Token, TokenKind, User};
+use super::oidc::Subjects;
 use super::secret::hash_secret;
 use super::store::StoreError;
 use super::store::prelude::*;
@@ -68,7 +69,8 @@ pub struct Introspection {
     /// The client it was issued to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
-    /// The resource owner's username.
+    /// The resource owner's username; left out for a client with pairwise subjects, whose
+    /// users it would name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
@@ -80,7 +82,8 @@ pub struct Introspection {
     /// Issue time, unix seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
-    /// Subject: the user's id, or the client_id for a client's own token.
+    /// Subject: the user as the token's client sees them ([`Subjects::of`], so pairwise for a
+    /// pairwise client), or the client_id for a client's own token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
     /// Audience: the client the token was issued to.
@@ -92,25 +95,30 @@ pub struct Introspection {
 }
 
 impl Introspection {
-    /// The RFC 7662 description of an active token.
-    pub fn of(active: &ActiveToken, issuer: String) -> Self {
+    /// The RFC 7662 description of an active token; `subjects` name its user.
+    pub fn of(active: &ActiveToken, issuer: String, subjects: &Subjects) -> Self {
+        let pairwise = active.client.id_token.subject_type == SubjectType::Pairwise;
         let sub = match &active.user {
-            Some(u) => u.id.to_string(),
-            None => active.client.client_id.clone(),
+            Some(u) => subjects.of(&active.client, u.id).ok(),
+            None => Some(active.client.client_id.clone()),
         };
         Introspection {
             active: true,
             scope: Some(active.token.scope.to_string()),
             aud: Some(active.client.client_id.clone()),
             client_id: Some(active.client.client_id.clone()),
-            username: active.user.as_ref().map(|u| u.username.clone()),
+            username: active
+                .user
+                .as_ref()
+                .filter(|_| !pairwise)
+                .map(|u| u.username.clone()),
             token_type: Some(match active.token.kind {
                 TokenKind::Access => "Bearer",
                 TokenKind::Refresh => "refresh_token",
             }),
             exp: Some(active.token.expires_at),
             iat: Some(active.token.created_at),
-            sub: Some(sub),
+            sub,
             iss: Some(issuer),
         }
     }
@@ -185,7 +193,7 @@ mod tests {
         let issuer = || "https://auth.example".to_owned();
 
         let users = find_active(&store, "users", NOW).await.ok().flatten();
-        let body = users.map(|a| Introspection::of(&a, issuer()));
+        let body = users.map(|a| Introspection::of(&a, issuer(), &Subjects::PUBLIC_ONLY));
         let body = serde_json::to_value(body).unwrap_or_default();
         assert_eq!(body["active"], true);
         assert_eq!(body["sub"], "7");
@@ -198,7 +206,7 @@ mod tests {
         );
 
         let own = find_active(&store, "clients-own", NOW).await.ok().flatten();
-        let body = own.map(|a| Introspection::of(&a, issuer()));
+        let body = own.map(|a| Introspection::of(&a, issuer(), &Subjects::PUBLIC_ONLY));
         let body = serde_json::to_value(body).unwrap_or_default();
         assert_eq!(body["sub"], "client-1");
         assert!(body.get("username").is_none());

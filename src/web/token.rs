@@ -96,7 +96,10 @@ pub async fn introspect(
     let body = match inspect(state, &oauth).await?.1 {
         None => Introspection::default(),
         // The issuer is the connection's when no `issuer` is set: a fact of this request.
-        Some(active) => Introspection::of(&active, super::metadata::issuer(state, req)),
+        Some(active) => {
+            let subjects = state.keyring.subjects();
+            Introspection::of(&active, super::metadata::issuer(state, req), subjects)
+        }
     };
     Ok(no_store_json(&body))
 }
