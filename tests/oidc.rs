@@ -1056,6 +1056,25 @@ both_backends! {
         assert_eq!(introspected["active"], true);
         assert_eq!(introspected["sub"], alice_here.as_str(), "{introspected}");
         assert!(introspected.get("username").is_none(), "{introspected}");
+        // The legacy shapes keep to that too: Omniport's user data and Spring's check_token.
+        let omniport: Value = http().get(server.url("/open_auth/get_user_data/")).bearer_auth(&first.access_token).send().await.unwrap().json().await.unwrap();
+        assert!(omniport.get("userId").is_none() && omniport.get("username").is_none(), "{omniport}");
+        let spring: Value = http()
+            .post(server.url("/oauth-server/oauth/check_token"))
+            .basic_auth(&here.client_id, here.secret.as_deref())
+            .form(&[("token", first.access_token.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(spring["active"], true, "{spring}");
+        assert!(spring.get("user_name").is_none(), "{spring}");
+        // A public client's tokens still carry the user's names there.
+        let public_token = sign_in(&server.base, &public, "alice", "pw-alice-123").await.access_token;
+        let omniport: Value = http().get(server.url("/open_auth/get_user_data/")).bearer_auth(&public_token).send().await.unwrap().json().await.unwrap();
+        assert_eq!((omniport["userId"].as_i64(), omniport["username"].as_str()), (Some(alice.id), Some("alice")));
 
         // A pairwise hint names the signed-in user: prompt=none answers; bob's hint does not.
         let browser = Browser::new(&server);

@@ -412,6 +412,12 @@ pub struct Client {
 }
 
 impl Client {
+    /// The client knows its users only by a pairwise `sub`: nothing sent to it, or about its
+    /// tokens, names a user globally (storage id, username), which would undo that.
+    pub fn pairwise(&self) -> bool {
+        self.id_token.subject_type == SubjectType::Pairwise
+    }
+
     /// True when the client may use `grant`.
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)

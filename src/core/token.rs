@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::model::{Approval, Client, SubjectType, Token, TokenKind, User};
+use super::model::{Approval, Client, Token, TokenKind, User};
 use super::oidc::Subjects;
 use super::secret::hash_secret;
 use super::store::StoreError;
@@ -97,7 +97,7 @@ pub struct Introspection {
 impl Introspection {
     /// The RFC 7662 description of an active token; `subjects` name its user.
     pub fn of(active: &ActiveToken, issuer: String, subjects: &Subjects) -> Self {
-        let pairwise = active.client.id_token.subject_type == SubjectType::Pairwise;
+        let pairwise = active.client.pairwise();
         let sub = match &active.user {
             Some(u) => subjects.of(&active.client, u.id).ok(),
             None => Some(active.client.client_id.clone()),

@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use super::model::{Client, SubjectType, User};
+use super::model::{Client, User};
 use super::oidc::Subjects;
 use super::scope::ScopeSet;
 
@@ -37,8 +37,7 @@ impl UserInfoProvider for DefaultUserInfo {
 }
 
 /// [`document`] with the claims of OpenID Connect Core §5.3.2: `sub`, always (the same as the
-/// ID token's, from `subjects`), and `preferred_username` under `profile`. A client with
-/// pairwise subjects does not get `userId` or `username` either, which would undo them.
+/// ID token's, from `subjects`), and `preferred_username` under `profile`.
 pub async fn openid_document(
     provider: &dyn UserInfoProvider,
     user: &User,
@@ -47,12 +46,8 @@ pub async fn openid_document(
     scope: &ScopeSet,
 ) -> Result<Value, String> {
     let sub = subjects.of(client, user.id).map_err(|e| e.to_string())?;
-    let mut doc = document(provider, user, scope).await?;
+    let mut doc = document(provider, user, client, scope).await?;
     if let Value::Object(map) = &mut doc {
-        if client.id_token.subject_type == SubjectType::Pairwise {
-            map.remove("userId");
-            map.remove("username");
-        }
         map.insert("sub".into(), Value::String(sub));
         if scope.contains("profile") {
             map.insert(
@@ -64,17 +59,21 @@ pub async fn openid_document(
     Ok(doc)
 }
 
-/// The document for `user` as seen by a token with `scope`: `userId`, `username`, then each
-/// provided field whose declared scope the token holds.
+/// The document for `user` as seen by a token of `client` with `scope`: `userId` and
+/// `username` (not for a [pairwise](Client::pairwise) client, whose users they would name),
+/// then each provided field whose declared scope the token holds.
 pub async fn document(
     provider: &dyn UserInfoProvider,
     user: &User,
+    client: &Client,
     scope: &ScopeSet,
 ) -> Result<Value, String> {
     let declared = provider.field_scopes();
     let mut out = Map::new();
-    out.insert("userId".into(), Value::from(user.id));
-    out.insert("username".into(), Value::String(user.username.clone()));
+    if !client.pairwise() {
+        out.insert("userId".into(), Value::from(user.id));
+        out.insert("username".into(), Value::String(user.username.clone()));
+    }
     for (field, value) in provider.fields(user).await? {
         let unlocked = declared
             .iter()

@@ -137,7 +137,9 @@ pub async fn onesait_check_token(
         "aud": [active.client.client_id],
         "authorities": authorities(active.user.as_deref()),
     });
-    if let (Some(user), Value::Object(map)) = (&active.user, &mut body) {
+    if let (Some(user), Value::Object(map)) = (&active.user, &mut body)
+        && !active.client.pairwise()
+    {
         map.insert("user_name".into(), json!(user.username));
     }
     Ok(no_store_json(&body))

@@ -37,7 +37,7 @@ async fn lookup(
         )
         .await
     } else {
-        crate::core::userinfo::document(provider, user, caller.scopes()).await
+        crate::core::userinfo::document(provider, user, &caller.client, caller.scopes()).await
     };
     doc.map_err(|e| {
         tracing::error!(error = %e, "the user-info provider failed");
