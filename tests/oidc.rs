@@ -51,6 +51,7 @@ struct SignIn {
     sub: String,
     auth_time: Option<i64>,
     access_token: String,
+    refresh_token: Option<String>,
 }
 
 /// The crate's name for the algorithm `c` was registered with: its verifier accepts that one
@@ -145,6 +146,7 @@ async fn sign_in(base: &str, c: &TestClient, user: &str, password: &str) -> Sign
         sub: claims.subject().to_string(),
         auth_time: claims.auth_time().map(|t| t.timestamp()),
         access_token: tokens.access_token().secret().clone(),
+        refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
     }
 }
 
@@ -1071,6 +1073,26 @@ both_backends! {
             .unwrap();
         assert_eq!(spring["active"], true, "{spring}");
         assert!(spring.get("user_name").is_none(), "{spring}");
+        // Every flow names her so: a refresh's ID token, and an implicit one from a public
+        // client of the same sector.
+        let resp = http()
+            .post(server.url("/oauth/token"))
+            .basic_auth(&here.client_id, here.secret.as_deref())
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", first.refresh_token.as_deref().unwrap())])
+            .send()
+            .await
+            .unwrap();
+        let refreshed: Value = resp.json().await.unwrap();
+        assert_eq!(jws_part(refreshed["id_token"].as_str().unwrap(), 1)["sub"], alice_here.as_str(), "{refreshed}");
+        let spa = server.client(ClientSpec {
+            id_token: IdTokenOptions { alg: Algorithm::EdDsa, subject_type: SubjectType::Pairwise },
+            ..front_channel_spec()
+        }).await;
+        let alice_browser = Browser::new(&server);
+        alice_browser.login("alice", "pw-alice-123").await;
+        let url = format!("/oauth/authorize?response_type=id_token&client_id={}&scope=openid&nonce=spa-1&state=s", spa.client_id);
+        let back = fragment_params(&alice_browser.approve(&url).await);
+        assert_eq!(jws_part(&back["id_token"], 1)["sub"], alice_here.as_str(), "{back:?}");
         // A public client's tokens still carry the user's names there.
         let public_token = sign_in(&server.base, &public, "alice", "pw-alice-123").await.access_token;
         let omniport: Value = http().get(server.url("/open_auth/get_user_data/")).bearer_auth(&public_token).send().await.unwrap().json().await.unwrap();
