@@ -228,23 +228,22 @@ async fn approve(
     auth_time: i64,
     now: i64,
 ) -> Result<Redirect, crate::core::store::StoreError> {
-    let lifetimes = state.settings.lifetimes();
-    let implicit = state.settings.implicit_grant;
-    let store = state.store.as_ref();
     // The keys are read only for a response that carries an ID token.
     let keys = match pending.response_type().issues_id_token() {
         true => super::metadata::signing_keys(state, now).await,
         false => None,
     };
     let issuer = super::metadata::issuer(state, req);
-    let id_tokens = IdTokens {
-        issuer: &issuer,
-        keys: keys.as_deref(),
-        subjects: state.keyring.subjects(),
+    let server = authorize::Answering {
+        defaults: state.settings.lifetimes(),
+        implicit_enabled: state.settings.implicit_grant,
+        id_tokens: IdTokens {
+            issuer: &issuer,
+            keys: keys.as_deref(),
+            subjects: state.keyring.subjects(),
+        },
     };
     pending
-        .approve(
-            store, user_id, auth_time, lifetimes, implicit, id_tokens, now,
-        )
+        .approve(state.store.as_ref(), user_id, auth_time, server, now)
         .await
 }

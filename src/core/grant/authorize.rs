@@ -195,6 +195,17 @@ pub struct Held {
     pub redirect_uri: String,
 }
 
+/// What the server brings to [`Pending::approve`], as it is at the moment of the answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Answering<'a> {
+    /// The server's lifetimes, which the client's override.
+    pub defaults: Lifetimes,
+    /// The implicit-grant switch (every response type but `code`).
+    pub implicit_enabled: bool,
+    /// The issuer, keys and subjects an ID token from the authorization endpoint is made with.
+    pub id_tokens: IdTokens<'a>,
+}
+
 /// Why a held request cannot be answered.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -347,23 +358,26 @@ impl Pending {
     /// response type asks for: a code (§4.1.2), an access token and no refresh token (§4.2.2),
     /// an ID token (Core §3.2.2.5), or several (Core §3.3.2.5). `implicit_enabled` is the
     /// server-wide switch, read again here since it may have been turned off while the consent
-    /// page was open; `defaults` are the server's lifetimes, which the client's override.
+    /// page was open; `defaults` are the server's lifetimes, which the client's override (both in
+    /// `server`, with the ID-token signing).
     ///
     /// An ID token from this endpoint travels through the browser, so each nonce gets one only
     /// once per client (Core §15.5.2): a replayed nonce is `invalid_request`. Everything is
     /// made and signed before anything is stored, so a signing failure leaves no code or token
     /// behind.
-    #[allow(clippy::too_many_arguments)]
     pub async fn approve<S: ConsentStore + GrantStore + ?Sized>(
         self,
         store: &S,
         user_id: i64,
         auth_time: i64,
-        defaults: Lifetimes,
-        implicit_enabled: bool,
-        id_tokens: IdTokens<'_>,
+        server: Answering<'_>,
         now: i64,
     ) -> Result<Redirect, StoreError> {
+        let Answering {
+            defaults,
+            implicit_enabled,
+            id_tokens,
+        } = server;
         let response_type = self.response_type;
         if response_type != ResponseType::Code && !implicit_enabled {
             let err = OAuthError::new(
@@ -827,8 +841,12 @@ mod tests {
             keys: None,
             subjects: &Subjects::PUBLIC_ONLY,
         };
-        let defaults = Lifetimes::default();
-        let answer = pending.approve(store, 7, NOW, defaults, implicit_enabled, id_tokens, NOW);
+        let server = Answering {
+            defaults: Lifetimes::default(),
+            implicit_enabled,
+            id_tokens,
+        };
+        let answer = pending.approve(store, 7, NOW, server, NOW);
         match answer.await {
             Ok(answer) => answer,
             Err(e) => panic!("approval failed: {e}"),
