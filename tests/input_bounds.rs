@@ -122,3 +122,34 @@ async fn an_oversized_body_gets_its_answer_not_a_reset() {
     }
     server.stop().await;
 }
+
+/// The same for a body sent slowly, as over a slow link: it is read to its end (up to a bound)
+/// before the answer, so the client, still writing, reads its 400 instead of meeting a closed
+/// connection.
+#[tokio::test]
+async fn a_slowly_sent_oversized_body_is_read_to_its_end_before_the_answer() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start(crate::support::Backend::Sqlite).await;
+    let mut conn = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let len = 512 * 1024;
+    let head = format!(
+        "POST /oauth/token HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: {len}\r\n\r\n"
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let chunk = vec![b'x'; 32 * 1024];
+    for _ in 0..len / chunk.len() {
+        // Slowly, so a server that answered at the headers has closed before the end.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        conn.write_all(&chunk)
+            .await
+            .expect("the server still reads the body");
+    }
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("too large"), "{answer}");
+    server.stop().await;
+}

@@ -205,10 +205,9 @@ pub async fn presented_token(req: &Request, body: &mut RequestBody) -> Result<St
     found.extend(access_tokens_in(req.uri().query().unwrap_or("").as_bytes()));
     if is_form(req) && body.is_some() {
         let bytes = match body.take() {
-            Ok(b) => b
-                .into_bytes_limit(MAX_FORM)
+            Ok(b) => super::request::read_bounded(b, MAX_FORM)
                 .await
-                .map_err(|_| GuardError::new(Refusal::UnreadableBody))?,
+                .ok_or_else(|| GuardError::new(Refusal::UnreadableBody))?,
             Err(_) => Default::default(),
         };
         found.extend(access_tokens_in(&bytes));

@@ -340,11 +340,15 @@ impl OAuthDocsMore {
     ///
     /// Shows the sign-in and consent pages, then redirects to the client's registered
     /// `redirect_uri` with `code` (or `access_token` in the fragment, for `token`), `state` and
-    /// `iss` (RFC 9207). Public clients must send a PKCE `code_challenge` (RFC 7636).
+    /// `iss` (RFC 9207). Public clients must send a PKCE `code_challenge` (RFC 7636). With the
+    /// `openid` scope and a `nonce`, the OpenID Connect response types carry an `id_token` in the
+    /// fragment too (`id_token`, `id_token token`, `code id_token`, `code token`,
+    /// `code id_token token`).
     #[oai(path = "/oauth/authorize", method = "get", tag = "DocTag::OAuth")]
     async fn authorize(
         &self,
-        /// `code`, or `token` when the implicit grant is on.
+        /// `code`; when the implicit grant is on, also `token` and the OpenID Connect implicit
+        /// and hybrid types.
         response_type: Query<String>,
         /// The client's id.
         client_id: Query<String>,

@@ -12,6 +12,30 @@ use crate::core::params::{MAX_VALUE, Params, check_value};
 /// many times over.
 const MAX_BODY: usize = 64 * 1024;
 
+/// How much of an over-long body is still read, and dropped, before the answer: a client that
+/// sent a little too much reads its error instead of a reset connection (it is still writing
+/// when the server would otherwise answer and close). Past this it is cut off.
+const DRAIN_LIMIT: u64 = 1024 * 1024;
+
+/// The whole body when it is at most `limit` bytes; `None` when it is longer or unreadable.
+/// Every body this server reads goes through here.
+pub async fn read_bounded(body: Body, limit: usize) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut reader = body.into_async_read();
+    let mut bytes = Vec::new();
+    let most = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    (&mut reader)
+        .take(most)
+        .read_to_end(&mut bytes)
+        .await
+        .ok()?;
+    if bytes.len() > limit {
+        let _ = tokio::io::copy(&mut reader.take(DRAIN_LIMIT), &mut tokio::io::sink()).await;
+        return None;
+    }
+    Some(bytes)
+}
+
 /// Parses an `application/x-www-form-urlencoded` string into parameters.
 pub fn parse_form(text: &[u8]) -> Result<Params, OAuthError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(text)
@@ -42,10 +66,9 @@ pub async fn form_params(req: &Request, body: Body) -> Result<Params, OAuthError
             "the body must be application/x-www-form-urlencoded",
         ));
     }
-    let bytes = body
-        .into_bytes_limit(MAX_BODY)
+    let bytes = read_bounded(body, MAX_BODY)
         .await
-        .map_err(|_| OAuthError::invalid_request("the body is unreadable or too large"))?;
+        .ok_or_else(|| OAuthError::invalid_request("the body is unreadable or too large"))?;
     parse_form(&bytes)
 }
 
@@ -86,10 +109,9 @@ pub async fn query_and_form(req: &Request, body: Body) -> Result<Params, OAuthEr
     let mut pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(req.uri().query().unwrap_or("")).map_err(|_| bad())?;
     if is_form(req) {
-        let bytes = body
-            .into_bytes_limit(MAX_BODY)
+        let bytes = read_bounded(body, MAX_BODY)
             .await
-            .map_err(|_| OAuthError::invalid_request("the body is unreadable or too large"))?;
+            .ok_or_else(|| OAuthError::invalid_request("the body is unreadable or too large"))?;
         let body_pairs: Vec<(String, String)> =
             serde_urlencoded::from_bytes(&bytes).map_err(|_| bad())?;
         pairs.extend(body_pairs);
@@ -122,7 +144,7 @@ impl FormData {
         if !is_form(req) {
             return None;
         }
-        let bytes = body.into_bytes_limit(MAX_BODY).await.ok()?;
+        let bytes = read_bounded(body, MAX_BODY).await?;
         Self::parse(&bytes)
     }
 
