@@ -362,9 +362,9 @@ impl Pending {
     /// `server`, with the ID-token signing).
     ///
     /// An ID token from this endpoint travels through the browser, so each nonce gets one only
-    /// once per client (Core §15.5.2): a replayed nonce is `invalid_request`. Everything is
-    /// made and signed before anything is stored, so a signing failure leaves no code or token
-    /// behind.
+    /// once per client (Core §15.5.2): a replayed nonce is `invalid_request`. The code and the
+    /// access token are stored only once the ID token is signed, so a signing failure leaves
+    /// neither behind.
     pub async fn approve<S: ConsentStore + GrantStore + ?Sized>(
         self,
         store: &S,

@@ -220,6 +220,38 @@ impl IdTokens<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::mem_store::client;
+
+    #[test]
+    fn a_pairwise_client_gets_its_own_sub_and_never_the_public_one() {
+        let kek = EncryptionKey::from_base64(
+            &base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
+        )
+        .unwrap();
+        let subjects = Subjects::new(Some(&kek));
+        let public = client(1);
+        assert_eq!(subjects.of(&public, 42).unwrap(), "42");
+        let mut pairwise = client(2);
+        pairwise.id_token.subject_type = SubjectType::Pairwise;
+        let sub = subjects.of(&pairwise, 42).unwrap();
+        assert_ne!(sub, "42");
+        assert_eq!(sub.len(), 43, "base64url of 32 bytes");
+        assert_eq!(subjects.of(&pairwise, 42).unwrap(), sub, "stable");
+        assert_ne!(subjects.of(&pairwise, 43).unwrap(), sub, "per user");
+        let mut elsewhere = pairwise.clone();
+        elsewhere.redirect_uris = vec!["https://other.example/cb".into()];
+        assert_ne!(subjects.of(&elsewhere, 42).unwrap(), sub, "per sector");
+        // Without the key, or without one sector, no sub at all: never the public one.
+        assert!(matches!(
+            Subjects::PUBLIC_ONLY.of(&pairwise, 42),
+            Err(IdTokenError::NoPairwiseSubject)
+        ));
+        let mut scattered = pairwise.clone();
+        scattered
+            .redirect_uris
+            .push("https://other.example/cb".into());
+        assert!(subjects.of(&scattered, 42).is_err());
+    }
 
     #[test]
     fn at_hash_follows_the_core_example() {
