@@ -1047,14 +1047,7 @@ both_backends! {
         assert!(info.get("userId").is_none() && info.get("username").is_none(), "{info}");
         assert_eq!(info["preferred_username"], "alice", "profile was granted");
         // Introspection names the user as the token's client sees them, and not by username.
-        let resp = http()
-            .post(server.url("/oauth/introspect"))
-            .basic_auth(&here.client_id, here.secret.as_deref())
-            .form(&[("token", first.access_token.as_str())])
-            .send()
-            .await
-            .unwrap();
-        let introspected: Value = resp.json().await.unwrap();
+        let introspected = crate::support::introspect(&server, &here, &first.access_token).await;
         assert_eq!(introspected["active"], true);
         assert_eq!(introspected["sub"], alice_here.as_str(), "{introspected}");
         assert!(introspected.get("username").is_none(), "{introspected}");
