@@ -228,6 +228,18 @@ pub fn generate(
     })
 }
 
+/// A new key of each of `algs`, as [`generate`] makes one.
+fn generate_each(
+    algs: impl IntoIterator<Item = Algorithm>,
+    kek: &EncryptionKey,
+    signs_from: i64,
+    now: i64,
+) -> Result<Vec<StoredKey>, KeyError> {
+    algs.into_iter()
+        .map(|alg| generate(alg, kek, signs_from, now))
+        .collect()
+}
+
 /// The private half of a key, ready to sign.
 enum Private {
     Rsa(RsaKeyPair),
@@ -545,10 +557,7 @@ impl Keyring {
             } else {
                 now.saturating_add(RELOAD_INTERVAL)
             };
-            let keys = missing
-                .into_iter()
-                .map(|alg| generate(alg, kek, signs_from, now))
-                .collect::<Result<Vec<_>, _>>()?;
+            let keys = generate_each(missing, kek, signs_from, now)?;
             // Another instance may have added them first; the store keeps one per algorithm.
             store.add_signing_keys(keys).await?;
             stored = store.signing_keys().await?;
@@ -584,10 +593,7 @@ pub async fn rotate<S: KeyStore + ?Sized>(
     now: i64,
 ) -> Result<Rotated, KeyringError> {
     let signs_from = now.saturating_add(lead.max(RELOAD_INTERVAL));
-    let keys = Algorithm::ALL
-        .into_iter()
-        .map(|alg| generate(alg, kek, signs_from, now))
-        .collect::<Result<Vec<_>, _>>()?;
+    let keys = generate_each(Algorithm::ALL, kek, signs_from, now)?;
     let kids = keys.iter().map(|k| k.kid.clone()).collect();
     let old_published_until = signs_from.saturating_add(id_token_lifetime);
     let pruned = store.prune_signing_keys(now).await?;
