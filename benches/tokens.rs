@@ -164,6 +164,7 @@ async fn bench(label: &str, database_url: String, n: usize, concurrency: usize) 
                 expires_at: now() + 3600,
                 nonce: None,
                 auth_time: now(),
+                resource: None,
             })
             .await
             .unwrap();
@@ -187,6 +188,7 @@ async fn bench(label: &str, database_url: String, n: usize, concurrency: usize) 
             created_at: now(),
             expires_at: now() + 3600,
             auth_time: None,
+            resource: None,
         };
         let mut refresh_row = row(&refresh, TokenKind::Refresh);
         let mut access_row = row(&access, TokenKind::Access);

@@ -462,11 +462,12 @@ both_backends! {
         fields.push(("post_logout_redirect_uris", "http://127.0.0.1:9/bye\nhttp://127.0.0.1:9/bye2"));
         fields.push(("id_token_signed_response_alg", "ES256"));
         fields.push(("subject_type", "pairwise"));
+        fields.push(("access_token_format", "jwt"));
         let (status, _, page) = b.submit("/admin/clients/new", "/admin/clients/new", &fields).await;
         assert_eq!(status, 201);
         let client_id = crate::support::element_text(&page, "client-id").unwrap();
         let c = server.store().client_by_client_id(&client_id).await.unwrap().unwrap();
-        assert_eq!((c.id_token.alg.as_str(), c.id_token.subject_type.as_str()), ("ES256", "pairwise"));
+        assert_eq!((c.tokens.alg.as_str(), c.tokens.subject_type.as_str(), c.tokens.access.as_str()), ("ES256", "pairwise", "jwt"));
         assert_eq!(c.permissions, ClientPermissions { allow_public_without_pkce: true, ..ClientPermissions::default() });
         assert_eq!(c.code_lifetime, Some(3600));
         assert_eq!(c.post_logout_redirect_uris, ["http://127.0.0.1:9/bye", "http://127.0.0.1:9/bye2"]);

@@ -37,6 +37,7 @@ fn token(client: i64, expires_at: i64) -> (String, NewToken) {
             created_at: now() - 100,
             expires_at,
             auth_time: None,
+            resource: None,
         },
     )
 }
@@ -143,6 +144,7 @@ both_backends! {
                 response_type: scopegate::core::model::ResponseType::Code,
                 nonce: None,
                 expires_at: now() - 1,
+                resource: None,
             })
             .await
             .unwrap();

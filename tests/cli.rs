@@ -444,13 +444,22 @@ both_backends! {
         // OpenID Connect options: the defaults, a chosen algorithm and pairwise subjects, and a
         // one-line refusal of an unknown algorithm, subject type, or pairwise across hosts.
         let c = server.store().client_by_client_id(plain["client_id"].as_str().unwrap()).await.unwrap().unwrap();
-        assert_eq!((c.id_token.alg.as_str(), c.id_token.subject_type.as_str()), ("RS256", "public"));
+        assert_eq!((c.tokens.alg.as_str(), c.tokens.subject_type.as_str()), ("RS256", "public"));
         let r = run(&url, &register_args(&["--id-token-alg", "EdDSA", "--subject-type", "pairwise"]), None);
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert!(r.stdout.contains("ID tokens: signed with EdDSA, pairwise subject identifiers."), "{}", r.stdout);
         let id = r.stdout.lines().find_map(|l| l.strip_prefix("client_id:")).unwrap().trim().to_owned();
         let c = server.store().client_by_client_id(&id).await.unwrap().unwrap();
-        assert_eq!((c.id_token.alg.as_str(), c.id_token.subject_type.as_str()), ("EdDSA", "pairwise"));
+        assert_eq!((c.tokens.alg.as_str(), c.tokens.subject_type.as_str()), ("EdDSA", "pairwise"));
+        assert_eq!(c.tokens.access.as_str(), "opaque", "the default format");
+        let r = run(&url, &register_args(&["--access-token-format", "jwt"]), None);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stdout.contains("Access tokens: jwt."), "{}", r.stdout);
+        let id = r.stdout.lines().find_map(|l| l.strip_prefix("client_id:")).unwrap().trim().to_owned();
+        let c = server.store().client_by_client_id(&id).await.unwrap().unwrap();
+        assert_eq!(c.tokens.access.as_str(), "jwt");
+        let r = run(&url, &register_args(&["--access-token-format", "paseto"]), None);
+        assert_one_line_usage_error(&r, "--access-token-format: the access-token format must be opaque or jwt, not “paseto”");
         let r = run(&url, &register_args(&["--id-token-alg", "HS256"]), None);
         assert_one_line_usage_error(&r, "--id-token-alg: unknown signing algorithm “HS256”");
         let r = run(&url, &register_args(&["--subject-type", "secret"]), None);

@@ -68,6 +68,7 @@ fn token(kind: TokenKind, client: i64, user: i64, grant: &str) -> (String, NewTo
         created_at: now(),
         expires_at: now() + 3600,
         auth_time: None,
+        resource: None,
     };
     (value, row)
 }
@@ -114,6 +115,7 @@ both_backends! {
                 expires_at: now() + 60,
                 nonce: Some("n-0S6_WzA2Mj".into()),
                 auth_time: 1_700_000_000,
+                resource: None,
             })
             .await
             .unwrap();
@@ -215,6 +217,7 @@ both_backends! {
             response_type: scopegate::core::model::ResponseType::Code,
             nonce: Some("n-1".into()),
             expires_at: now() + 600,
+            resource: None,
         };
         store.create_pending("n1", s.id, pending.clone()).await.unwrap();
         assert!(store.take_pending("n1", s.id + 1, now()).await.unwrap().is_none(), "bound to its session");

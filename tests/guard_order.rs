@@ -110,7 +110,7 @@ both_backends! {
                             assert_eq!(status, 401, "{case}: {text}");
                             assert_eq!(
                                 challenge.as_deref(),
-                                Some("Bearer realm=\"scopegate\""),
+                                Some(bare_challenge(&server).as_str()),
                                 "{case}: a request without a token gets a bare challenge"
                             );
                         }
@@ -157,7 +157,7 @@ both_backends! {
         for path in ["/polls/", "/polls/stats", "/api/stats", "/api/polls/1/results", "/oauth/userinfo"] {
             let resp = http().get(server.url(path)).send().await.unwrap();
             assert_eq!(resp.status(), 401, "{path}");
-            assert_eq!(resp.headers()["www-authenticate"], "Bearer realm=\"scopegate\"", "{path}");
+            assert_eq!(resp.headers()["www-authenticate"], bare_challenge(&server).as_str(), "{path}");
             for bad in ["nope", ""] {
                 let resp = http()
                     .get(server.url(path))
@@ -206,4 +206,13 @@ fn the_missing_token_reason_is_a_value_not_a_wording() {
     let failed = GuardError::new(Refusal::StoreFailed).response();
     assert_eq!(failed.status(), 500);
     assert!(failed.headers().get("www-authenticate").is_none());
+}
+
+/// RFC 6750 §3.1's challenge for a request without a token, naming the resource's RFC 9728
+/// metadata (§5.1), which clients follow to find where tokens come from.
+fn bare_challenge(server: &crate::support::TestServer) -> String {
+    format!(
+        "Bearer realm=\"scopegate\", resource_metadata=\"{}\"",
+        server.url("/.well-known/oauth-protected-resource")
+    )
 }

@@ -91,7 +91,10 @@ both_backends! {
         let resp = http().get(&url).send().await.unwrap();
         assert_eq!(resp.status(), 401);
         // RFC 6750 §3.1: no token at all gets a bare challenge.
-        assert_eq!(challenge(&resp), "Bearer realm=\"scopegate\"");
+        assert_eq!(
+            challenge(&resp),
+            format!("Bearer realm=\"scopegate\", resource_metadata=\"{}\"", server.url("/.well-known/oauth-protected-resource"))
+        );
         let resp = http().get(&url).bearer_auth("not-a-token").send().await.unwrap();
         assert_eq!(resp.status(), 401);
         assert!(challenge(&resp).contains("error=\"invalid_token\""));
@@ -126,7 +129,10 @@ both_backends! {
         assert!(challenge(&resp).contains("scope=\"polls:stats\""));
         let resp = http().get(server.url("/api/stats")).send().await.unwrap();
         assert_eq!(resp.status(), 401);
-        assert_eq!(challenge(&resp), "Bearer realm=\"scopegate\"");
+        assert_eq!(
+            challenge(&resp),
+            format!("Bearer realm=\"scopegate\", resource_metadata=\"{}\"", server.url("/.well-known/oauth-protected-resource"))
+        );
         let resp = http().get(server.url("/api/stats")).bearer_auth("not-a-token").send().await.unwrap();
         assert_eq!(resp.status(), 401);
         assert!(challenge(&resp).contains("error=\"invalid_token\""));

@@ -33,6 +33,7 @@ mod permissions;
 mod portal;
 mod portal_store;
 mod refresh_grace;
+mod resource_server;
 mod revocation_races;
 mod rolling_upgrade;
 mod serve_before_db;

@@ -13,7 +13,7 @@ use openidconnect::{
 };
 use poem::Route;
 use scopegate::core::model::{
-    ClientPermissions, ClientType, GrantType, IdTokenOptions, ResponseType, SubjectType,
+    ClientPermissions, ClientType, GrantType, ResponseType, SubjectType, TokenOptions,
 };
 use scopegate::core::oidc::keys::{Algorithm, EncryptionKey, KeySet};
 use scopegate::core::portal::ListQuery;
@@ -57,7 +57,7 @@ struct SignIn {
 /// The crate's name for the algorithm `c` was registered with: its verifier accepts that one
 /// alone, so a token signed any other way fails.
 fn crate_alg(c: &TestClient) -> CoreJwsSigningAlgorithm {
-    match c.client.id_token.alg {
+    match c.client.tokens.alg {
         Algorithm::Rs256 => CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
         Algorithm::Es256 => CoreJwsSigningAlgorithm::EcdsaP256Sha256,
         Algorithm::EdDsa => CoreJwsSigningAlgorithm::EdDsa,
@@ -970,7 +970,11 @@ async fn authlib_signs_in_and_validates_the_id_token() {
 
 fn spec_with(alg: Algorithm, subject_type: SubjectType, redirect_uri: &str) -> ClientSpec {
     ClientSpec {
-        id_token: IdTokenOptions { alg, subject_type },
+        tokens: TokenOptions {
+            alg,
+            subject_type,
+            ..TokenOptions::default()
+        },
         redirect_uris: vec![redirect_uri.to_owned()],
         ..rp_spec()
     }
@@ -1078,7 +1082,7 @@ both_backends! {
         let refreshed: Value = resp.json().await.unwrap();
         assert_eq!(jws_part(refreshed["id_token"].as_str().unwrap(), 1)["sub"], alice_here.as_str(), "{refreshed}");
         let spa = server.client(ClientSpec {
-            id_token: IdTokenOptions { alg: Algorithm::EdDsa, subject_type: SubjectType::Pairwise },
+            tokens: TokenOptions { alg: Algorithm::EdDsa, subject_type: SubjectType::Pairwise, ..TokenOptions::default() },
             ..front_channel_spec()
         }).await;
         let alice_browser = Browser::new(&server);

@@ -239,10 +239,15 @@ both_backends! {
         let (status, _, page) = alice.submit(&app, &format!("{app}/id-token"), &[("id_token_signed_response_alg", "ES512"), ("subject_type", "pairwise")]).await;
         assert_eq!(status, 422);
         assert!(element_text(&page, "id-token-alg-error").is_some_and(|e| e.contains("ES512")), "{page}");
-        let (status, _, _) = alice.submit(&app, &format!("{app}/id-token"), &[("id_token_signed_response_alg", "EdDSA"), ("subject_type", "pairwise")]).await;
+        let (status, _, page) = alice.submit(&app, &format!("{app}/id-token"), &[("id_token_signed_response_alg", "EdDSA"), ("subject_type", "pairwise"), ("access_token_format", "macaroon")]).await;
+        assert_eq!(status, 422);
+        assert!(element_text(&page, "access-token-format-error").is_some_and(|e| e.contains("macaroon")), "{page}");
+        let (status, _, _) = alice.submit(&app, &format!("{app}/id-token"), &[("id_token_signed_response_alg", "EdDSA"), ("subject_type", "pairwise"), ("access_token_format", "jwt")]).await;
         assert_eq!(status, 303);
         let client = server.store().client_by_client_id(&client_id).await.unwrap().unwrap();
-        assert_eq!((client.id_token.alg.as_str(), client.id_token.subject_type.as_str()), ("EdDSA", "pairwise"));
+        assert_eq!((client.tokens.alg.as_str(), client.tokens.subject_type.as_str(), client.tokens.access.as_str()), ("EdDSA", "pairwise", "jwt"));
+        let (_, page) = alice.page(&app).await;
+        assert!(page.contains("<option value=\"jwt\" selected>"), "the format shown back");
         // A pairwise app cannot then spread its redirect URIs over two hosts.
         let (status, _, page) = alice.submit(&app, &format!("{app}/redirects"), &[("redirect_uris", "https://team.example/cb\nhttps://elsewhere.example/cb")]).await;
         assert_eq!(status, 422);

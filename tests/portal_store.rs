@@ -68,6 +68,7 @@ fn token(kind: TokenKind, client: i64, user: Option<i64>) -> NewToken {
         created_at: now(),
         expires_at: now() + 3600,
         auth_time: None,
+        resource: None,
     }
 }
 

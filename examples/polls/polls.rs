@@ -8,8 +8,9 @@
 use std::sync::{Arc, Mutex};
 
 use poem::web::{Data, Form, Html, Json, Path};
-use poem::{EndpointExt, Route, handler};
+use poem::{EndpointExt, Request, Route, handler};
 use poem_openapi::{ApiResponse, Object, OpenApi, payload};
+use scopegate::resource_server::ResourceServer;
 use scopegate::web::methods::{get, post};
 use scopegate::web::openapi::ApiCaller;
 use scopegate::{Caller, oauth_api, oauth_required};
@@ -90,17 +91,27 @@ fn not_found() -> poem::Error {
     poem::Error::from_status(poem::http::StatusCode::NOT_FOUND)
 }
 
+/// The home page: the polls, and where to sign in (here, or at the issuer of a resource server,
+/// `examples/polls_api`).
 #[handler]
-fn home(Data(polls): Data<&Polls>) -> Html<String> {
+fn home(req: &Request, Data(polls): Data<&Polls>) -> Html<String> {
     let items: String = polls
         .all()
         .iter()
         .map(|p| format!("<li>{}: {}</li>", p.id, p.question))
         .collect();
+    let links = match req.data::<ResourceServer>() {
+        Some(server) => format!(
+            "<a href=\"{}/login\">Sign in at the issuer</a> · <a href=\"/openapi.json\">OpenAPI</a> · \
+             <a href=\"/.well-known/oauth-protected-resource\">Resource metadata</a>",
+            server.config().issuer
+        ),
+        None => "<a href=\"/login\">Sign in</a> · <a href=\"/docs\">API explorer</a> · \
+                 <a href=\"/.well-known/oauth-authorization-server\">OAuth metadata</a>"
+            .to_owned(),
+    };
     Html(format!(
-        "<!doctype html><title>Polls</title><h1>Polls</h1><ul>{items}</ul>\
-         <p><a href=\"/login\">Sign in</a> · <a href=\"/docs\">API explorer</a> · \
-         <a href=\"/.well-known/oauth-authorization-server\">OAuth metadata</a></p>"
+        "<!doctype html><title>Polls</title><h1>Polls</h1><ul>{items}</ul><p>{links}</p>"
     ))
 }
 
@@ -134,9 +145,8 @@ fn vote(
     Data(polls): Data<&Polls>,
 ) -> poem::Result<Json<serde_json::Value>> {
     let poll = polls.vote(id, form.choice).ok_or_else(not_found)?;
-    let voter = caller.user.as_ref().map(|u| u.username.clone());
     Ok(Json(
-        serde_json::json!({ "poll": poll.id, "voter": voter, "client": caller.client.client_id }),
+        serde_json::json!({ "poll": poll.id, "voter": caller.username(), "client": caller.client_id() }),
     ))
 }
 
@@ -238,7 +248,9 @@ impl PollsApi {
     }
 }
 
-/// Adds the polls routes, the JSON API under `/api`, and its docs, to scopegate's.
+/// Adds the polls routes, the JSON API under `/api`, and its docs, to scopegate's (the demo) or
+/// to a resource server's (`examples/polls_api`): the guards and `/openapi.json` validate and
+/// document by whichever the app is mounted in.
 pub fn routes(route: Route) -> Route {
     let polls = Polls::demo();
     let route = route

@@ -14,7 +14,7 @@ use proc_macro::TokenStream;
 /// /// Vote on a poll.
 /// #[oauth_required(scope = "polls:vote")]
 /// #[poem::handler]
-/// async fn vote(caller: Caller) -> String { caller.client.name.clone() }
+/// async fn vote(caller: Caller) -> String { caller.client_id().to_owned() }
 ///
 /// /// See the results of a poll.
 /// #[oauth_required(scope_auto)] // `polls:results` when this is in module `polls`

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::model::{
-    Approval, Client, ClientPermissions, ClientType, GrantType, IdTokenOptions, LifetimeError,
-    LifetimeKind, NewClient, Scope, SubjectType,
+    AccessTokenFormat, Approval, Client, ClientPermissions, ClientType, GrantType, LifetimeError,
+    LifetimeKind, NewClient, Scope, SubjectType, TokenOptions,
 };
 use super::oidc::keys::Algorithm;
 use super::scope::{ScopeSet, is_scope_token};
@@ -42,6 +42,8 @@ pub struct ClientDraft {
     pub id_token_alg: String,
     /// `public` or `pairwise`; empty is `public`.
     pub subject_type: String,
+    /// `opaque` or `jwt` (RFC 9068); empty is `opaque`.
+    pub access_token_format: String,
     /// Scope tokens.
     pub scopes: Vec<String>,
     /// Code lifetime in seconds, as typed; `None` keeps the server's.
@@ -86,6 +88,8 @@ pub enum Field {
     IdTokenAlg,
     /// [`ClientDraft::subject_type`].
     SubjectType,
+    /// [`ClientDraft::access_token_format`].
+    AccessTokenFormat,
     /// [`ClientDraft::code_lifetime`].
     CodeLifetime,
     /// [`ClientDraft::access_token_lifetime`].
@@ -111,6 +115,7 @@ impl Field {
             Self::PostLogoutRedirectUris => "post_logout_redirect_uris",
             Self::IdTokenAlg => "id_token_signed_response_alg",
             Self::SubjectType => "subject_type",
+            Self::AccessTokenFormat => "access_token_format",
             Self::CodeLifetime => "code_lifetime",
             Self::AccessTokenLifetime => "access_token_lifetime",
             Self::RefreshTokenLifetime => "refresh_token_lifetime",
@@ -201,6 +206,9 @@ pub enum ClientError {
     /// Neither `public` nor `pairwise`.
     #[error("the subject type must be public or pairwise, not “{0}”")]
     UnknownSubjectType(String),
+    /// Neither `opaque` nor `jwt`.
+    #[error("the access-token format must be opaque or jwt, not “{0}”")]
+    UnknownAccessTokenFormat(String),
     /// Pairwise subjects with redirect URIs on several hosts, or none: the sector a pairwise
     /// `sub` is made for is the redirect URIs' one host (Core §8.1).
     #[error("pairwise subjects need every redirect URI on one host (the sector they are made for)")]
@@ -258,7 +266,7 @@ pub struct ValidClient {
     grant_types: Vec<GrantType>,
     redirect_uris: Vec<String>,
     post_logout_redirect_uris: Vec<String>,
-    id_token: IdTokenOptions,
+    tokens: TokenOptions,
     scopes: ScopeSet,
     code_lifetime: Option<i64>,
     access_token_lifetime: Option<i64>,
@@ -293,8 +301,8 @@ impl ValidClient {
     }
 
     /// How its ID tokens are signed and its users named.
-    pub fn id_token(&self) -> IdTokenOptions {
-        self.id_token
+    pub fn tokens(&self) -> TokenOptions {
+        self.tokens
     }
 
     /// The widest scope the client may ask for.
@@ -339,7 +347,7 @@ impl ValidClient {
             grant_types: self.grant_types,
             redirect_uris: self.redirect_uris,
             post_logout_redirect_uris: self.post_logout_redirect_uris,
-            id_token: self.id_token,
+            tokens: self.tokens,
             scopes: self.scopes,
             approval,
             code_lifetime: self.code_lifetime,
@@ -360,7 +368,7 @@ impl ValidClient {
         client.grant_types = self.grant_types;
         client.redirect_uris = self.redirect_uris;
         client.post_logout_redirect_uris = self.post_logout_redirect_uris;
-        client.id_token = self.id_token;
+        client.tokens = self.tokens;
         client.scopes = self.scopes;
         client.code_lifetime = self.code_lifetime;
         client.access_token_lifetime = self.access_token_lifetime;
@@ -430,8 +438,9 @@ impl ClientDraft {
                 .collect(),
             redirect_uris: client.redirect_uris.clone(),
             post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
-            id_token_alg: client.id_token.alg.as_str().to_owned(),
-            subject_type: client.id_token.subject_type.as_str().to_owned(),
+            id_token_alg: client.tokens.alg.as_str().to_owned(),
+            subject_type: client.tokens.subject_type.as_str().to_owned(),
+            access_token_format: client.tokens.access.as_str().to_owned(),
             scopes: client.scopes.iter().map(str::to_owned).collect(),
             code_lifetime: text(client.code_lifetime),
             access_token_lifetime: text(client.access_token_lifetime),
@@ -486,7 +495,7 @@ impl ClientDraft {
             rules.debug,
             &mut errors,
         );
-        let id_token = self.check_id_token(&redirect_uris, &mut errors);
+        let tokens = self.check_tokens(&redirect_uris, &mut errors);
 
         let lifetimes = [
             (Field::CodeLifetime, LifetimeKind::Code, &self.code_lifetime),
@@ -523,7 +532,7 @@ impl ClientDraft {
                     grant_types,
                     redirect_uris,
                     post_logout_redirect_uris,
-                    id_token,
+                    tokens,
                     scopes,
                     code_lifetime,
                     access_token_lifetime,
@@ -535,13 +544,9 @@ impl ClientDraft {
         }
     }
 
-    /// The ID-token options: known names (empty for the default), and for pairwise subjects
+    /// The token options: known names (empty for the default), and for pairwise subjects
     /// one host across the (checked) redirect URIs.
-    fn check_id_token(
-        &self,
-        redirect_uris: &[String],
-        errors: &mut ClientErrors,
-    ) -> IdTokenOptions {
+    fn check_tokens(&self, redirect_uris: &[String], errors: &mut ClientErrors) -> TokenOptions {
         let alg = named(
             &self.id_token_alg,
             Algorithm::parse,
@@ -559,7 +564,18 @@ impl ClientDraft {
         if subject_type == SubjectType::Pairwise && sector(redirect_uris).is_none() {
             errors.add(Field::SubjectType, ClientError::PairwiseNeedsOneHost);
         }
-        IdTokenOptions { alg, subject_type }
+        let access = named(
+            &self.access_token_format,
+            AccessTokenFormat::parse,
+            Field::AccessTokenFormat,
+            ClientError::UnknownAccessTokenFormat,
+            errors,
+        );
+        TokenOptions {
+            alg,
+            subject_type,
+            access,
+        }
     }
 
     fn check_scopes(&self, rules: &ClientRules<'_>, errors: &mut ClientErrors) -> ScopeSet {
@@ -718,8 +734,8 @@ mod tests {
     fn id_token_options_are_known_names_and_pairwise_needs_one_host() {
         let valid = good().validate(&STRICT).unwrap();
         assert_eq!(
-            valid.id_token(),
-            IdTokenOptions::default(),
+            valid.tokens(),
+            TokenOptions::default(),
             "empty is the default"
         );
         let chosen = ClientDraft {
@@ -731,7 +747,7 @@ mod tests {
             ],
             ..good()
         };
-        let options = chosen.validate(&STRICT).unwrap().id_token();
+        let options = chosen.validate(&STRICT).unwrap().tokens();
         assert_eq!(options.alg, Algorithm::Es256);
         assert_eq!(options.subject_type, SubjectType::Pairwise);
         assert_eq!(
@@ -1179,7 +1195,7 @@ mod tests {
             grant_types: new.grant_types,
             redirect_uris: new.redirect_uris,
             post_logout_redirect_uris: new.post_logout_redirect_uris,
-            id_token: new.id_token,
+            tokens: new.tokens,
             scopes: new.scopes,
             approval: new.approval,
             code_lifetime: Some(30),

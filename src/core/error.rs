@@ -51,6 +51,9 @@ pub enum ErrorCode {
     RequestNotSupported,
     /// The request sent `request_uri`, which this server does not take (Core §3.1.2.6, §6).
     RequestUriNotSupported,
+    /// The `resource` is not an absolute URI without a fragment, or not one this grant may
+    /// target (RFC 8707 §2).
+    InvalidTarget,
 }
 
 impl ErrorCode {
@@ -76,6 +79,7 @@ impl ErrorCode {
             Self::InteractionRequired => "interaction_required",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::InvalidTarget => "invalid_target",
         }
     }
 }

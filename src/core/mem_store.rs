@@ -121,6 +121,7 @@ impl Rows {
             used_at: None,
             revoked_at: None,
             auth_time: new.auth_time,
+            resource: new.resource,
         };
         self.tokens.push((new.token_hash, token));
         id
@@ -288,6 +289,7 @@ impl GrantStore for MemStore {
             used_at: None,
             nonce: code.nonce,
             auth_time: Some(code.auth_time),
+            resource: code.resource,
         };
         rows.codes.push((code.code_hash, stored));
         Ok(())
@@ -492,7 +494,7 @@ pub fn client(id: i64) -> Client {
         grant_types: super::model::GrantType::ALL.to_vec(),
         redirect_uris: vec!["https://app.example/cb?keep=1".into()],
         post_logout_redirect_uris: Vec::new(),
-        id_token: super::model::IdTokenOptions::default(),
+        tokens: super::model::TokenOptions::default(),
         scopes: ScopeSet::from_iter(["a", "b"]),
         approval: super::model::Approval::Approved,
         code_lifetime: None,

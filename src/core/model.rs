@@ -58,14 +58,45 @@ impl SubjectType {
     }
 }
 
-/// A client's OpenID Connect settings (Registration §2 `id_token_signed_response_alg`,
-/// `subject_type`).
+/// What a client's access tokens are: random strings only this server can judge, or JWTs a
+/// resource server verifies by itself (RFC 9068).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct IdTokenOptions {
-    /// The algorithm its ID tokens are signed with.
+pub enum AccessTokenFormat {
+    /// 256 random bits; resource servers ask introspection (RFC 7662).
+    #[default]
+    Opaque,
+    /// An RFC 9068 JWT (`typ: at+jwt`), signed with the client's ID-token algorithm.
+    Jwt,
+}
+
+impl AccessTokenFormat {
+    /// The stored and command-line name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Opaque => "opaque",
+            Self::Jwt => "jwt",
+        }
+    }
+    /// Parses the stored and command-line name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "opaque" => Some(Self::Opaque),
+            "jwt" => Some(Self::Jwt),
+            _ => None,
+        }
+    }
+}
+
+/// How a client's tokens are made: its OpenID Connect settings (Registration §2
+/// `id_token_signed_response_alg`, `subject_type`) and its access-token format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenOptions {
+    /// The algorithm its ID tokens (and JWT access tokens) are signed with.
     pub alg: super::oidc::keys::Algorithm,
     /// Public or pairwise `sub`.
     pub subject_type: SubjectType,
+    /// Opaque or JWT access tokens.
+    pub access: AccessTokenFormat,
 }
 
 /// Grant types a client may be allowed.
@@ -395,8 +426,8 @@ pub struct Client {
     pub redirect_uris: Vec<String>,
     /// Where RP-initiated logout may send the browser afterwards, compared exactly.
     pub post_logout_redirect_uris: Vec<String>,
-    /// How its ID tokens are signed and its users named.
-    pub id_token: IdTokenOptions,
+    /// How its ID tokens are signed, its users named, and its access tokens made.
+    pub tokens: TokenOptions,
     /// The widest scope this client may ask for.
     pub scopes: ScopeSet,
     /// Approval state.
@@ -415,7 +446,7 @@ impl Client {
     /// The client knows its users only by a pairwise `sub`: nothing sent to it, or about its
     /// tokens, names a user globally (storage id, username), which would undo that.
     pub fn pairwise(&self) -> bool {
-        self.id_token.subject_type == SubjectType::Pairwise
+        self.tokens.subject_type == SubjectType::Pairwise
     }
 
     /// True when the client may use `grant`.
@@ -452,8 +483,8 @@ pub struct NewClient {
     pub(crate) redirect_uris: Vec<String>,
     /// See [`Client::post_logout_redirect_uris`].
     pub(crate) post_logout_redirect_uris: Vec<String>,
-    /// See [`Client::id_token`].
-    pub(crate) id_token: IdTokenOptions,
+    /// See [`Client::tokens`].
+    pub(crate) tokens: TokenOptions,
     /// Allowed scope.
     pub(crate) scopes: ScopeSet,
     /// Initial approval.
@@ -540,6 +571,8 @@ pub struct AuthCode {
     /// When the user signed in, unix seconds (the ID token's `auth_time`); `None` on codes an
     /// older release issued.
     pub auth_time: Option<i64>,
+    /// The resource its tokens are for (RFC 8707), when the request named one.
+    pub resource: Option<String>,
 }
 
 /// A new authorization code.
@@ -567,6 +600,8 @@ pub struct NewCode {
     pub nonce: Option<String>,
     /// See [`AuthCode::auth_time`].
     pub auth_time: i64,
+    /// See [`AuthCode::resource`].
+    pub resource: Option<String>,
 }
 
 /// Access or refresh.
@@ -615,6 +650,8 @@ pub struct Token {
     pub revoked_at: Option<i64>,
     /// When the user signed in for its grant (the code flow), unix seconds.
     pub auth_time: Option<i64>,
+    /// The resource it is for (RFC 8707 `resource`, its `aud`), when its grant named one.
+    pub resource: Option<String>,
 }
 
 impl Token {
@@ -645,6 +682,8 @@ pub struct NewToken {
     pub expires_at: i64,
     /// When the user signed in for its grant, when one did (the code flow).
     pub auth_time: Option<i64>,
+    /// See [`Token::resource`].
+    pub resource: Option<String>,
 }
 
 /// A browser session (server-side; the cookie holds only a random id).
@@ -685,6 +724,8 @@ pub struct PendingAuthorization {
     pub response_type: ResponseType,
     /// The OpenID Connect request's `nonce`.
     pub nonce: Option<String>,
+    /// The requested resource (RFC 8707).
+    pub resource: Option<String>,
     /// Expiry, unix seconds.
     pub expires_at: i64,
 }

@@ -86,7 +86,7 @@ pub struct Introspection {
     /// pairwise client), or the client_id for a client's own token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
-    /// Audience: the client the token was issued to.
+    /// Audience: the resource the token is for (RFC 8707), else the client it was issued to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
     /// The issuer, as in the metadata document.
@@ -105,7 +105,13 @@ impl Introspection {
         Introspection {
             active: true,
             scope: Some(active.token.scope.to_string()),
-            aud: Some(active.client.client_id.clone()),
+            aud: Some(
+                active
+                    .token
+                    .resource
+                    .clone()
+                    .unwrap_or_else(|| active.client.client_id.clone()),
+            ),
             client_id: Some(active.client.client_id.clone()),
             username: active
                 .user
@@ -144,6 +150,7 @@ mod tests {
             created_at: NOW - 10,
             expires_at: NOW + 10,
             auth_time: None,
+            resource: None,
         };
         let issued = store.issue_tokens(token, None, GrantType::Password).await;
         assert!(issued.is_ok());

@@ -71,6 +71,10 @@ pub struct ClientArgs {
     /// every redirect URI must be on one host).
     #[arg(long, default_value = "public")]
     subject_type: String,
+    /// opaque (default: random strings that resource servers introspect) or jwt (RFC 9068
+    /// JWTs that resource servers verify against the JWKS; needs `key_encryption_key`).
+    #[arg(long, default_value = "opaque")]
+    access_token_format: String,
 }
 
 fn usage(msg: impl Into<String>) -> CommandError {
@@ -89,6 +93,7 @@ fn flag(field: Field) -> &'static str {
         Field::PostLogoutRedirectUris => "--post-logout-redirect-uri",
         Field::IdTokenAlg => "--id-token-alg",
         Field::SubjectType => "--subject-type",
+        Field::AccessTokenFormat => "--access-token-format",
         Field::CodeLifetime => "--code-lifetime",
         Field::AccessTokenLifetime => "--access-token-lifetime",
         Field::RefreshTokenLifetime => "--refresh-token-lifetime",
@@ -117,6 +122,7 @@ pub(super) fn register(settings: &Settings, args: ClientArgs) -> Result<(), Comm
         post_logout_redirect_uris: args.post_logout_redirect_uris,
         id_token_alg: args.id_token_alg,
         subject_type: args.subject_type,
+        access_token_format: args.access_token_format,
         scopes: words(&args.scopes, char::is_whitespace),
         code_lifetime: args.code_lifetime,
         access_token_lifetime: args.access_token_lifetime,
@@ -181,9 +187,10 @@ pub(super) fn register(settings: &Settings, args: ClientArgs) -> Result<(), Comm
         }
         println!(
             "ID tokens: signed with {}, {} subject identifiers.",
-            client.id_token.alg.as_str(),
-            client.id_token.subject_type.as_str()
+            client.tokens.alg.as_str(),
+            client.tokens.subject_type.as_str()
         );
+        println!("Access tokens: {}.", client.tokens.access.as_str());
     }
     Ok(())
 }

@@ -35,6 +35,7 @@ struct NewClientRow<'a> {
     post_logout_redirect_uris: String,
     id_token_signed_response_alg: &'static str,
     subject_type: &'static str,
+    access_token_format: &'static str,
 }
 
 /// Inserts a client (registered now); returns its storage key.
@@ -60,8 +61,9 @@ pub(super) fn insert_client(conn: &mut AnyConnection, c: &NewClient) -> Result<i
             allow_public_without_pkce: c.permissions.allow_public_without_pkce,
             skip_consent: c.permissions.skip_consent,
             post_logout_redirect_uris: c.post_logout_redirect_uris.join(" "),
-            id_token_signed_response_alg: c.id_token.alg.as_str(),
-            subject_type: c.id_token.subject_type.as_str(),
+            id_token_signed_response_alg: c.tokens.alg.as_str(),
+            subject_type: c.tokens.subject_type.as_str(),
+            access_token_format: c.tokens.access.as_str(),
         })
         .returning(clients::id)
         .get_result(conn)?)
@@ -98,7 +100,7 @@ impl ClientStore for DbStore {
                 grant_types: client.grant_types,
                 redirect_uris: client.redirect_uris,
                 post_logout_redirect_uris: client.post_logout_redirect_uris,
-                id_token: client.id_token,
+                tokens: client.tokens,
                 scopes: client.scopes,
                 approval: client.approval,
                 code_lifetime: client.code_lifetime,
@@ -190,8 +192,9 @@ impl ClientStore for DbStore {
                     clients::allow_public_without_pkce
                         .eq(c.permissions().allow_public_without_pkce),
                     clients::skip_consent.eq(c.permissions().skip_consent),
-                    clients::id_token_signed_response_alg.eq(c.id_token().alg.as_str()),
-                    clients::subject_type.eq(c.id_token().subject_type.as_str()),
+                    clients::id_token_signed_response_alg.eq(c.tokens().alg.as_str()),
+                    clients::subject_type.eq(c.tokens().subject_type.as_str()),
+                    clients::access_token_format.eq(c.tokens().access.as_str()),
                 ))
                 .execute(conn)?;
             Ok(())

@@ -33,6 +33,7 @@ struct NewTokenRow<'a> {
     expires_at: i64,
     created_at: i64,
     auth_time: Option<i64>,
+    resource: Option<&'a str>,
 }
 
 #[derive(Insertable)]
@@ -51,6 +52,7 @@ struct NewCodeRow<'a> {
     created_at: i64,
     nonce: Option<&'a str>,
     auth_time: Option<i64>,
+    resource: Option<&'a str>,
 }
 
 /// A code as the admin lists it, with its client and user.
@@ -151,6 +153,7 @@ fn insert_token(
             expires_at: t.expires_at,
             created_at: t.created_at,
             auth_time: t.auth_time,
+            resource: t.resource.as_deref(),
         })
         .returning(tokens::id)
         .get_result(conn)?)
@@ -272,6 +275,7 @@ impl GrantStore for DbStore {
                     created_at: crate::core::now(),
                     nonce: code.nonce.as_deref(),
                     auth_time: Some(code.auth_time),
+                    resource: code.resource.as_deref(),
                 })
                 .execute(conn)?;
             Ok(())

@@ -5,8 +5,9 @@ use diesel::prelude::*;
 
 use super::schema::{auth_codes, clients, pending_authorizations, scopes, sessions, tokens, users};
 use crate::core::model::{
-    Approval, AuthCode, Client, ClientPermissions, ClientType, GrantType, IdTokenOptions,
-    PendingAuthorization, ResponseType, Scope, Session, SubjectType, Token, TokenKind, User,
+    AccessTokenFormat, Approval, AuthCode, Client, ClientPermissions, ClientType, GrantType,
+    PendingAuthorization, ResponseType, Scope, Session, SubjectType, Token, TokenKind,
+    TokenOptions, User,
 };
 use crate::core::oidc::keys::Algorithm;
 use crate::core::pkce;
@@ -91,6 +92,7 @@ pub(super) struct ClientRow {
     post_logout_redirect_uris: String,
     id_token_signed_response_alg: String,
     subject_type: String,
+    access_token_format: String,
 }
 
 /// Stored names of the approval states.
@@ -144,7 +146,7 @@ impl TryFrom<ClientRow> for Client {
                 .split_whitespace()
                 .map(str::to_owned)
                 .collect(),
-            id_token: IdTokenOptions {
+            tokens: TokenOptions {
                 alg: Algorithm::parse(&r.id_token_signed_response_alg).ok_or_else(|| {
                     corrupt(
                         "id_token_signed_response_alg",
@@ -153,6 +155,8 @@ impl TryFrom<ClientRow> for Client {
                 })?,
                 subject_type: SubjectType::parse(&r.subject_type)
                     .ok_or_else(|| corrupt("subject_type", &r.subject_type))?,
+                access: AccessTokenFormat::parse(&r.access_token_format)
+                    .ok_or_else(|| corrupt("access_token_format", &r.access_token_format))?,
             },
             scopes: parse_scope(&r.scopes)?,
             approval,
@@ -202,6 +206,7 @@ pub(super) struct CodeRow {
     used_at: Option<i64>,
     nonce: Option<String>,
     auth_time: Option<i64>,
+    resource: Option<String>,
 }
 
 impl TryFrom<CodeRow> for AuthCode {
@@ -220,6 +225,7 @@ impl TryFrom<CodeRow> for AuthCode {
             used_at: r.used_at,
             nonce: r.nonce,
             auth_time: r.auth_time,
+            resource: r.resource,
         })
     }
 }
@@ -239,6 +245,7 @@ pub(super) struct TokenRow {
     used_at: Option<i64>,
     revoked_at: Option<i64>,
     auth_time: Option<i64>,
+    resource: Option<String>,
 }
 
 impl TryFrom<TokenRow> for Token {
@@ -262,6 +269,7 @@ impl TryFrom<TokenRow> for Token {
             used_at: r.used_at,
             revoked_at: r.revoked_at,
             auth_time: r.auth_time,
+            resource: r.resource,
         })
     }
 }
@@ -302,6 +310,7 @@ pub(super) struct PendingRow {
     response_type: String,
     expires_at: i64,
     nonce: Option<String>,
+    resource: Option<String>,
 }
 
 impl TryFrom<PendingRow> for PendingAuthorization {
@@ -318,6 +327,7 @@ impl TryFrom<PendingRow> for PendingAuthorization {
             response_type: ResponseType::parse(&r.response_type)
                 .ok_or_else(|| corrupt("response_type", &r.response_type))?,
             nonce: r.nonce,
+            resource: r.resource,
             expires_at: r.expires_at,
         })
     }

@@ -36,6 +36,7 @@ diesel::table! {
         post_logout_redirect_uris -> Text,
         id_token_signed_response_alg -> Text,
         subject_type -> Text,
+        access_token_format -> Text,
     }
 }
 
@@ -66,6 +67,7 @@ diesel::table! {
         created_at -> BigInt,
         nonce -> Nullable<Text>,
         auth_time -> Nullable<BigInt>,
+        resource -> Nullable<Text>,
     }
 }
 
@@ -86,6 +88,7 @@ diesel::table! {
         parent_id -> Nullable<BigInt>,
         reuse_count -> BigInt,
         auth_time -> Nullable<BigInt>,
+        resource -> Nullable<Text>,
     }
 }
 
@@ -128,6 +131,7 @@ diesel::table! {
         expires_at -> BigInt,
         created_at -> BigInt,
         nonce -> Nullable<Text>,
+        resource -> Nullable<Text>,
     }
 }
 

@@ -36,6 +36,7 @@ struct NewPendingRow<'a> {
     expires_at: i64,
     created_at: i64,
     nonce: Option<&'a str>,
+    resource: Option<&'a str>,
 }
 
 #[async_trait]
@@ -125,6 +126,7 @@ impl SessionStore for DbStore {
                     expires_at: p.expires_at,
                     created_at: crate::core::now(),
                     nonce: p.nonce.as_deref(),
+                    resource: p.resource.as_deref(),
                 })
                 .execute(conn)?;
             Ok(())

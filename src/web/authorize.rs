@@ -228,8 +228,8 @@ async fn approve(
     auth_time: i64,
     now: i64,
 ) -> Result<Redirect, crate::core::store::StoreError> {
-    // The keys are read only for a response that carries an ID token.
-    let keys = match pending.response_type().issues_id_token() {
+    // The keys are read only for a response that carries an ID token or a JWT access token.
+    let keys = match pending.signs() {
         true => super::metadata::signing_keys(state, now).await,
         false => None,
     };

@@ -102,6 +102,7 @@ pub fn no_store_json(body: &impl serde::Serialize) -> Response {
 pub fn bearer_error(
     err: &OAuthError,
     scope: Option<&crate::core::scope::ScopeSet>,
+    resource_metadata: Option<&str>,
     error_code: bool,
 ) -> Response {
     // Descriptions are ours, but quote-escape anyway: a quoted-string may not hold `"` or `\`.
@@ -115,6 +116,9 @@ pub fn bearer_error(
     } else {
         "Bearer realm=\"scopegate\"".to_owned()
     };
+    if let Some(url) = resource_metadata {
+        challenge.push_str(&format!(", resource_metadata=\"{}\"", clean(url)));
+    }
     let mut body = json!({ "error": err.code.as_str(), "error_description": err.description });
     if let Some(scope) = scope {
         challenge.push_str(&format!(", scope=\"{scope}\""));

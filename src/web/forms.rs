@@ -96,14 +96,16 @@ pub fn parse_id(raw: &str) -> Result<i64, PageError> {
     raw.parse::<i64>().map_err(|_| PageError::not_found())
 }
 
-/// What `id_token_fields.html` (the admin's and the portal's OpenID Connect fields) shows: the
+/// What `id_token_fields.html` (the admin's and the portal's token fields) shows: the
 /// algorithms to choose from and the values as typed or stored.
-pub fn id_token_view(alg: &str, subject_type: &str) -> serde_json::Value {
+pub fn id_token_view(alg: &str, subject_type: &str, access: &str) -> serde_json::Value {
     let algs: Vec<&str> = crate::core::oidc::keys::Algorithm::ALL
         .iter()
         .map(|a| a.as_str())
         .collect();
-    serde_json::json!({ "algs": algs, "alg": alg, "subject_type": subject_type })
+    serde_json::json!({
+        "algs": algs, "alg": alg, "subject_type": subject_type, "access": access
+    })
 }
 
 /// The redirect URIs of a textarea: one per line or space-separated.

@@ -1,13 +1,15 @@
 //! The runtime behind `#[oauth_required]`: finds the bearer token (RFC 6750 §2.1–2.3),
-//! validates it through the state's token cache, checks scopes, and hands the handler a
-//! [`Caller`].
+//! validates it, checks scopes, and hands the handler a [`Caller`].
 //!
-//! The cache ([`crate::core::cache`]) lives on the change feed: a revocation, a client's
-//! or a user's change on any instance is honoured by this one on its very next request when
-//! made here, and within milliseconds when made elsewhere (docs/caching.md).
+//! A token is validated one of two ways, by what the app is mounted with ([`caller_from`]):
+//! - inside the authorization server (`scopegate::web::app`), through the state's token cache
+//!   ([`crate::core::cache`]), which lives on the change feed: a revocation, a client's or a
+//!   user's change on any instance is honoured by this one on its very next request when made
+//!   here, and within milliseconds when made elsewhere (docs/caching.md);
+//! - in any other service, through its [`ResourceServer`] (JWT or introspection against the
+//!   issuer, docs/resource-servers.md).
 
 use std::marker::PhantomData;
-use std::ops::Deref;
 use std::sync::Arc;
 
 use poem::error::ResponseError;
@@ -22,32 +24,84 @@ use crate::core::error::{ErrorCode, OAuthError};
 use crate::core::scope::ScopeSet;
 use crate::core::token::ActiveToken;
 use crate::registry::GuardEntry;
+use crate::resource_server::{RemoteToken, ResourceServer};
 
 /// The largest form body read for an `access_token` field.
 const MAX_FORM: usize = 64 * 1024;
 
-/// Who is calling a guarded handler: the active token with its client and its user (none for
-/// client credentials), as `caller.user`, `caller.client` and `caller.token`. Cheap to clone:
-/// it shares the token cache's entry.
+/// Seconds a resource server asks its callers to wait when the issuer cannot be reached.
+const ISSUER_RETRY_AFTER: i64 = 5;
+
+/// Who is calling a guarded handler: the token's scopes, its client, and its user (none for
+/// client credentials). Cheap to clone: it shares the validating cache's entry.
 #[derive(Debug, Clone)]
-pub struct Caller(Arc<ActiveToken>);
+pub struct Caller(Principal);
+
+#[derive(Debug, Clone)]
+enum Principal {
+    /// Validated against this server's own store: the full record.
+    Local(Arc<ActiveToken>),
+    /// Validated by a resource server: what the issuer said of it.
+    Remote(Arc<RemoteToken>),
+}
 
 impl Caller {
     /// The scopes the token grants.
     pub fn scopes(&self) -> &ScopeSet {
-        &self.0.token.scope
+        match &self.0 {
+            Principal::Local(t) => &t.token.scope,
+            Principal::Remote(t) => &t.scope,
+        }
     }
 
     /// When the token expires (Unix seconds).
     pub fn expires_at(&self) -> i64 {
-        self.0.token.expires_at
+        match &self.0 {
+            Principal::Local(t) => t.token.expires_at,
+            Principal::Remote(t) => t.expires_at,
+        }
     }
-}
 
-impl Deref for Caller {
-    type Target = ActiveToken;
-    fn deref(&self) -> &ActiveToken {
-        &self.0
+    /// The `client_id` of the client the token was issued to.
+    pub fn client_id(&self) -> &str {
+        match &self.0 {
+            Principal::Local(t) => &t.client.client_id,
+            Principal::Remote(t) => &t.client_id,
+        }
+    }
+
+    /// The username of the user the token acts for, when known: always inside the
+    /// authorization server, from introspection in a resource server (left out for clients
+    /// with pairwise subjects), never from a JWT.
+    pub fn username(&self) -> Option<&str> {
+        match &self.0 {
+            Principal::Local(t) => t.user.as_ref().map(|u| u.username.as_str()),
+            Principal::Remote(t) => t.username.as_deref(),
+        }
+    }
+
+    /// The token's `sub` as the issuer stated it to a resource server (RFC 9068 §2.2: the user
+    /// as the client sees them, or the client itself for a client's own token); `None` inside
+    /// the authorization server, where [`Caller::local`] has the user.
+    pub fn subject(&self) -> Option<&str> {
+        match &self.0 {
+            Principal::Local(_) => None,
+            Principal::Remote(t) => Some(&t.subject),
+        }
+    }
+
+    /// The stored token with its client and user, for a token validated inside the
+    /// authorization server.
+    pub fn local(&self) -> Option<&ActiveToken> {
+        match &self.0 {
+            Principal::Local(t) => Some(t),
+            Principal::Remote(_) => None,
+        }
+    }
+
+    /// A caller a resource server validated.
+    pub(crate) fn remote(token: Arc<RemoteToken>) -> Self {
+        Self(Principal::Remote(token))
     }
 }
 
@@ -77,8 +131,12 @@ pub enum Refusal {
     NotAnAccessToken,
     /// The token was issued to a client alone, and the resource needs a user.
     NoUser,
+    /// The token was made for another resource (its `aud`, RFC 8707), or by another issuer.
+    WrongAudience,
     /// The token lacks a scope the resource needs.
     InsufficientScope,
+    /// The issuer, which a resource server asks about tokens, cannot be reached now.
+    IssuerUnavailable,
     /// The token store, or the host's user-info provider, failed.
     StoreFailed,
     /// The guard runs outside `scopegate::web::app` (a host set-up error).
@@ -96,8 +154,10 @@ impl Refusal {
             | Self::EmptyToken
             | Self::UnknownToken
             | Self::NotAnAccessToken
+            | Self::WrongAudience
             | Self::NoUser => ErrorCode::InvalidToken,
             Self::InsufficientScope => ErrorCode::InsufficientScope,
+            Self::IssuerUnavailable => ErrorCode::TemporarilyUnavailable,
             Self::StoreFailed | Self::NotMounted => ErrorCode::ServerError,
         }
     }
@@ -113,6 +173,8 @@ impl Refusal {
             Self::UnknownToken => "the access token is unknown, expired or revoked",
             Self::NotAnAccessToken => "a refresh token is not an access token",
             Self::NoUser => "this access token was issued to a client, not for a user",
+            Self::WrongAudience => "the access token is not for this resource",
+            Self::IssuerUnavailable => "the authorization server cannot be reached; retry later",
             Self::InsufficientScope => "the access token lacks a scope this resource needs",
             Self::StoreFailed | Self::NotMounted => "the server met an unexpected condition",
         }
@@ -130,6 +192,8 @@ pub struct GuardError {
     pub error: OAuthError,
     /// For `insufficient_scope`: the scope the resource needs.
     pub scope: Option<ScopeSet>,
+    /// The resource's RFC 9728 metadata URL, named in the challenge.
+    pub resource_metadata: Option<Arc<str>>,
 }
 
 impl GuardError {
@@ -141,11 +205,22 @@ impl GuardError {
 
     /// A refusal without a scope.
     pub fn new(reason: Refusal) -> Self {
+        let error = OAuthError::new(reason.code(), reason.description());
         Self {
             reason,
-            error: OAuthError::new(reason.code(), reason.description()),
+            error: match reason {
+                Refusal::IssuerUnavailable => error.with_retry_after(ISSUER_RETRY_AFTER),
+                _ => error,
+            },
             scope: None,
+            resource_metadata: None,
         }
+    }
+
+    /// The same refusal, naming the resource's metadata URL in its challenge.
+    pub fn with_metadata(mut self, url: Arc<str>) -> Self {
+        self.resource_metadata = Some(url);
+        self
     }
 
     /// The answer, decided here for every guarded resource (and `/oauth/userinfo`): a server
@@ -153,10 +228,18 @@ impl GuardError {
     /// bare challenge `Bearer realm="scopegate"`; every other refusal names its error, and
     /// `insufficient_scope` the scope needed (RFC 6750 §3, §3.1).
     pub fn response(&self) -> poem::Response {
-        if self.error.code == ErrorCode::ServerError {
+        if matches!(
+            self.error.code,
+            ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable
+        ) {
             return super::error::oauth_error(&self.error);
         }
-        super::error::bearer_error(&self.error, self.scope.as_ref(), !self.is_missing_token())
+        super::error::bearer_error(
+            &self.error,
+            self.scope.as_ref(),
+            self.resource_metadata.as_deref(),
+            !self.is_missing_token(),
+        )
     }
 }
 
@@ -223,8 +306,8 @@ pub async fn presented_token(req: &Request, body: &mut RequestBody) -> Result<St
     }
 }
 
-/// Validates a presented token through the state's token cache.
-pub async fn validate(state: &State, token: &str) -> Result<Caller, GuardError> {
+/// Validates a presented token through the state's token cache: the stored token, active now.
+pub async fn validate(state: &State, token: &str) -> Result<Arc<ActiveToken>, GuardError> {
     let active = state
         .caches
         .find_active(state.store.as_ref(), token, crate::core::now())
@@ -237,7 +320,18 @@ pub async fn validate(state: &State, token: &str) -> Result<Caller, GuardError> 
     if active.token.kind != crate::core::model::TokenKind::Access {
         return Err(GuardError::new(Refusal::NotAnAccessToken));
     }
-    Ok(Caller(active))
+    Ok(active)
+}
+
+/// True when a token made for `resource` (RFC 8707) may be used at this authorization server,
+/// known as `issuer`: one made for no resource in particular, for the issuer, or for a URL under
+/// it. A token for another service is refused here, as there.
+fn for_this_server(resource: Option<&str>, issuer: &str) -> bool {
+    resource.is_none_or(|r| {
+        r.trim_end_matches('/') == issuer
+            || r.strip_prefix(issuer)
+                .is_some_and(|rest| rest.starts_with('/'))
+    })
 }
 
 /// Fails with `insufficient_scope` unless `caller` holds every scope of `required`.
@@ -252,14 +346,35 @@ pub fn check_scopes(caller: &Caller, required: &ScopeSet) -> Result<(), GuardErr
     }
 }
 
-/// Finds and validates the token of a request (no scope check).
+/// Finds and validates the token of a request (no scope check): the one place that picks how,
+/// by what the app is mounted with. Every refusal names the resource's metadata (RFC 9728 §5.1).
 pub async fn caller_from(req: &Request, body: &mut RequestBody) -> Result<Caller, GuardError> {
-    let Some(state) = req.data::<State>() else {
-        tracing::error!("a guarded handler is mounted outside scopegate::web::app");
-        return Err(GuardError::new(Refusal::NotMounted));
-    };
-    let token = presented_token(req, body).await?;
-    validate(state, &token).await
+    if let Some(state) = req.data::<State>() {
+        let issuer = super::metadata::issuer(state, req);
+        let metadata = Arc::from(super::metadata::protected_resource_url(&issuer));
+        let validated = async {
+            let token = presented_token(req, body).await?;
+            let active = validate(state, &token).await?;
+            if !for_this_server(active.token.resource.as_deref(), &issuer) {
+                return Err(GuardError::new(Refusal::WrongAudience));
+            }
+            Ok(Caller(Principal::Local(active)))
+        };
+        return validated.await.map_err(|e| e.with_metadata(metadata));
+    }
+    if let Some(server) = req.data::<ResourceServer>() {
+        let validated = async {
+            let token = presented_token(req, body).await?;
+            server.validate(&token).await
+        };
+        return validated
+            .await
+            .map_err(|e| e.with_metadata(server.metadata_url()));
+    }
+    tracing::error!(
+        "a guarded handler is mounted outside scopegate::web::app and without a ResourceServer"
+    );
+    Err(GuardError::new(Refusal::NotMounted))
 }
 
 impl<'a> FromRequest<'a> for Caller {

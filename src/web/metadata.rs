@@ -31,6 +31,19 @@ pub fn local_base(req: &Request) -> Option<String> {
     Some(format!("{scheme}://{addr}"))
 }
 
+/// Where this server's own RFC 9728 metadata is served (`issuer` is its resource identifier).
+pub fn protected_resource_url(issuer: &str) -> String {
+    format!("{issuer}/.well-known/oauth-protected-resource")
+}
+
+/// `GET /.well-known/oauth-protected-resource` (RFC 9728): the host's guarded handlers here,
+/// as a resource this server is the authorization server of.
+#[handler]
+pub fn protected_resource(req: &Request, Data(state): Data<&State>) -> Response {
+    let base = issuer(state, req);
+    Json(crate::resource_server::metadata_document(&base, &base)).into_response()
+}
+
 /// `GET /.well-known/oauth-authorization-server`: every endpoint, grant, auth method, scope
 /// and PKCE method served.
 #[handler]

@@ -56,6 +56,10 @@ pub fn routes(route: Route) -> Route {
             get(metadata::openid_configuration),
         )
         .at("/.well-known/jwks.json", get(metadata::jwks))
+        .at(
+            "/.well-known/oauth-protected-resource",
+            get(metadata::protected_resource),
+        )
         .at("/health/alive", get(health::alive))
         .at("/health/ready", get(health::ready))
         .at("/metrics", get(metrics::scrape))

@@ -133,7 +133,11 @@ impl<'a, S: GuardSpec> ApiExtractor<'a> for ApiGuard<S> {
 
 /// The document before request-specific URLs are filled in, and the explorer's pages.
 struct Docs {
+    /// scopegate's endpoints and the host's operations, as the authorization server serves
+    /// them.
     spec: Value,
+    /// The host's operations alone, as a resource server serves them.
+    host_spec: Value,
     /// Swagger UI, loading `/openapi.json`, with PKCE on and the docs client filled in. Made on
     /// the first visit: it inlines the 1.6 MB Swagger UI bundle, which a server whose docs
     /// nobody browses should not hold (that was most of an idle instance's heap).
@@ -163,8 +167,10 @@ pub fn mount<T: OpenApi + 'static>(route: Route, prefix: &str, api: T, title: &s
     let own_spec = restore_trailing_slashes(own_spec);
     warn_ambiguous_operations();
     let methods = path_methods(&host_spec);
+    let host_spec = document_host_answers(host_spec);
     let docs = Arc::new(Docs {
-        spec: merge(own_spec, document_host_answers(host_spec)),
+        spec: merge(own_spec, host_spec.clone()),
+        host_spec,
         page: OnceLock::new(),
         receiver: OnceLock::new(),
     });
@@ -436,8 +442,17 @@ fn warn_ambiguous_operations() {
     }
 }
 
-/// The finished document for a server reachable at `issuer`.
-pub fn finish(mut spec: Value, issuer: &str) -> Value {
+/// Where the document's OAuth 2 flows get their tokens.
+#[derive(Debug, Clone, Copy)]
+pub struct Flows<'a> {
+    /// The authorization endpoint.
+    pub authorization: &'a str,
+    /// The token endpoint.
+    pub token: &'a str,
+}
+
+/// The finished document for a server reachable at `server`, whose tokens come from `flows`.
+pub fn finish(mut spec: Value, server: &str, flows: Flows<'_>) -> Value {
     let scopes: serde_json::Map<String, Value> = crate::registry::scopes()
         .into_iter()
         .map(|(name, desc)| {
@@ -445,19 +460,19 @@ pub fn finish(mut spec: Value, issuer: &str) -> Value {
             (name, Value::String(desc))
         })
         .collect();
-    spec["servers"] = json!([{ "url": issuer }]);
+    spec["servers"] = json!([{ "url": server }]);
     spec["components"]["securitySchemes"][SCHEME] = json!({
         "type": "oauth2",
         "description": "OAuth 2 by scopegate. Authorization code requires PKCE (S256).",
         "flows": {
             "authorizationCode": {
-                "authorizationUrl": format!("{issuer}/oauth/authorize"),
-                "tokenUrl": format!("{issuer}/oauth/token"),
-                "refreshUrl": format!("{issuer}/oauth/token"),
+                "authorizationUrl": flows.authorization,
+                "tokenUrl": flows.token,
+                "refreshUrl": flows.token,
                 "scopes": scopes,
             },
             "clientCredentials": {
-                "tokenUrl": format!("{issuer}/oauth/token"),
+                "tokenUrl": flows.token,
                 "scopes": scopes,
             }
         }
@@ -514,14 +529,43 @@ pub fn finish(mut spec: Value, issuer: &str) -> Value {
     spec
 }
 
+/// `/openapi.json`: inside the authorization server, its endpoints and the host's operations;
+/// in a resource server, the host's operations, their tokens got at the issuer's endpoints
+/// (from its metadata; 503 while it cannot be reached).
 #[handler]
-fn openapi_json(
-    req: &Request,
-    Data(docs): Data<&Arc<Docs>>,
-    Data(state): Data<&State>,
-) -> Response {
+async fn openapi_json(req: &Request, Data(docs): Data<&Arc<Docs>>) -> Response {
+    let Some(state) = req.data::<State>() else {
+        let Some(server) = req.data::<crate::resource_server::ResourceServer>() else {
+            return StatusCode::NOT_FOUND.into_response();
+        };
+        return match server.endpoints().await {
+            Ok(endpoints) => {
+                let flows = Flows {
+                    authorization: &endpoints.authorization,
+                    token: &endpoints.token,
+                };
+                let resource = &server.config().resource;
+                Json(finish(docs.host_spec.clone(), resource, flows)).into_response()
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no OpenAPI document without the issuer's metadata");
+                super::error::oauth_error(&crate::core::error::OAuthError::busy(
+                    "the authorization server cannot be reached; retry later",
+                    5,
+                ))
+            }
+        };
+    };
     let issuer = super::metadata::issuer(state, req);
-    let mut spec = finish(docs.spec.clone(), &issuer);
+    let (authorization, token) = (
+        format!("{issuer}/oauth/authorize"),
+        format!("{issuer}/oauth/token"),
+    );
+    let flows = Flows {
+        authorization: &authorization,
+        token: &token,
+    };
+    let mut spec = finish(docs.spec.clone(), &issuer, flows);
     // List only the compatibility routes that are switched on.
     let settings = &state.settings;
     if let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) {
@@ -664,18 +708,20 @@ async fn ensure_docs_client(state: &State, redirect_uris: Vec<String>) {
     }
 }
 
+/// `/docs`: the explorer, whose Authorize button needs the docs client this server registers;
+/// a resource server has none, and answers 404.
 #[handler]
-async fn docs_page(
-    req: &Request,
-    Data(docs): Data<&Arc<Docs>>,
-    Data(state): Data<&State>,
-) -> Html<String> {
+async fn docs_page(req: &Request, Data(docs): Data<&Arc<Docs>>) -> Response {
+    let Some(state) = req.data::<State>() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
     ensure_docs_client(state, docs_redirect_uris(state, req)).await;
     Html(
         docs.page
             .get_or_init(|| explorer_page(&swagger_ui().swagger_ui_html()))
             .clone(),
     )
+    .into_response()
 }
 
 /// [`RECEIVER`]: the page Swagger UI's OAuth popup lands on, taken from poem-openapi's UI

@@ -21,6 +21,7 @@ async fn lookup(
     let mut body = RequestBody::new(body);
     let presented = guard::presented_token(req, &mut body).await?;
     let caller = guard::validate(state, &presented).await?;
+    let caller = caller.as_ref();
     let user = caller
         .user
         .as_ref()
@@ -33,11 +34,11 @@ async fn lookup(
             user,
             &caller.client,
             subjects,
-            caller.scopes(),
+            &caller.token.scope,
         )
         .await
     } else {
-        crate::core::userinfo::document(provider, user, &caller.client, caller.scopes()).await
+        crate::core::userinfo::document(provider, user, &caller.client, &caller.token.scope).await
     };
     doc.map_err(|e| {
         tracing::error!(error = %e, "the user-info provider failed");
@@ -52,7 +53,11 @@ pub async fn userinfo(
     body: Body,
     Data(state): Data<&State>,
 ) -> Result<Response, GuardError> {
-    Ok(no_store_json(&lookup(state, req, body, true).await?))
+    let metadata = super::metadata::protected_resource_url(&super::metadata::issuer(state, req));
+    match lookup(state, req, body, true).await {
+        Ok(doc) => Ok(no_store_json(&doc)),
+        Err(e) => Err(e.with_metadata(metadata.into())),
+    }
 }
 
 /// Omniport's `GET /open_auth/get_user_data/`: a bad token gets Django REST framework's 401.

@@ -64,6 +64,7 @@ pub async fn issue_access_token(
                 created_at: now,
                 expires_at: now + lifetime,
                 auth_time: None,
+                resource: None,
             },
             None,
             if user.is_some() {

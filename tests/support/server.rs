@@ -7,7 +7,7 @@ use poem::Route;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use scopegate::core::client_rules::{ClientDraft, ClientRules, ValidClient};
 use scopegate::core::model::{
-    Approval, Client, ClientPermissions, ClientType, GrantType, IdTokenOptions, NewUser, User,
+    Approval, Client, ClientPermissions, ClientType, GrantType, NewUser, TokenOptions, User,
 };
 use scopegate::core::secret::{generate_id, hash_password};
 use scopegate::core::store::prelude::*;
@@ -188,7 +188,7 @@ pub struct ClientSpec {
     pub grants: Vec<GrantType>,
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
-    pub id_token: IdTokenOptions,
+    pub tokens: TokenOptions,
     pub scopes: String,
     pub approval: Approval,
     pub code_lifetime: Option<i64>,
@@ -205,7 +205,7 @@ impl Default for ClientSpec {
             grants: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
             post_logout_redirect_uris: Vec::new(),
-            id_token: IdTokenOptions::default(),
+            tokens: TokenOptions::default(),
             scopes: "polls:vote polls:stats".into(),
             approval: Approval::Approved,
             code_lifetime: None,
@@ -245,8 +245,9 @@ impl ClientSpec {
             grant_types: self.grants.iter().map(|g| g.as_str().into()).collect(),
             redirect_uris: self.redirect_uris.clone(),
             post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
-            id_token_alg: self.id_token.alg.as_str().into(),
-            subject_type: self.id_token.subject_type.as_str().into(),
+            id_token_alg: self.tokens.alg.as_str().into(),
+            subject_type: self.tokens.subject_type.as_str().into(),
+            access_token_format: self.tokens.access.as_str().into(),
             scopes: self.scopes.split_whitespace().map(Into::into).collect(),
             code_lifetime: text(self.code_lifetime),
             access_token_lifetime: text(self.access_token_lifetime),
@@ -306,7 +307,11 @@ impl Instance {
 
     /// [`Instance::start`] with extra environment variables (settings).
     pub async fn start_with(database_url: &str, env: &[(&str, &str)]) -> Instance {
-        let port = free_port();
+        Self::start_on(free_port(), database_url, env).await
+    }
+
+    /// [`Instance::start_with`] on a given port (a restart where the last one listened).
+    pub async fn start_on(port: u16, database_url: &str, env: &[(&str, &str)]) -> Instance {
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_scopegate"))
             .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
             .env("DATABASE_URL", database_url)

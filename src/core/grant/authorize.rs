@@ -15,7 +15,8 @@
 use crate::core::error::{ErrorCode, OAuthError};
 use crate::core::grant::{Grant, mint, new_grant_id, signed_id_token};
 use crate::core::model::{
-    Approval, Client, ClientType, GrantType, Lifetimes, NewCode, PendingAuthorization, ResponseType,
+    AccessTokenFormat, Approval, Client, ClientType, GrantType, Lifetimes, NewCode,
+    PendingAuthorization, ResponseType,
 };
 use crate::core::oidc::keys::KeySet;
 use crate::core::oidc::{self, MAX_NONCE, OPENID};
@@ -119,6 +120,8 @@ pub struct Pending {
     response_type: ResponseType,
     /// OpenID Connect's `nonce`, for the ID token; kept only on `openid` requests.
     nonce: Option<String>,
+    /// The resource the tokens are for (RFC 8707).
+    resource: Option<String>,
     /// OpenID Connect's `prompt` and `max_age`; only on `openid` requests.
     sign_in: SignInRule,
     /// OpenID Connect's `login_hint`, for the sign-in form; only on `openid` requests.
@@ -227,6 +230,12 @@ impl Pending {
         self.response_type
     }
 
+    /// True when the answer carries a signed token: an ID token, or a JWT access token.
+    pub fn signs(&self) -> bool {
+        let jwt = self.client.tokens.access == AccessTokenFormat::Jwt;
+        self.response_type.issues_id_token() || (self.response_type.issues_token() && jwt)
+    }
+
     /// The storage key of the client asking.
     pub fn client_id(&self) -> i64 {
         self.client.id
@@ -327,6 +336,7 @@ impl Pending {
             pkce: self.pkce,
             response_type: self.response_type,
             nonce: self.nonce,
+            resource: self.resource,
             expires_at: now.saturating_add(CONSENT_TTL),
         };
         store
@@ -409,9 +419,14 @@ impl Pending {
                 refresh_scope: None,
                 grant_id: new_grant_id(),
                 auth_time: None,
+                resource: self.resource.clone(),
             };
-            mint(grant, lifetimes, now)
+            mint(grant, lifetimes, id_tokens, now)
         });
+        let minted = match minted.transpose() {
+            Ok(minted) => minted,
+            Err(err) => return Ok(self.refusal(&err)),
+        };
         let id_token = if response_type.issues_id_token() {
             let auth = Authentication {
                 user_id,
@@ -443,6 +458,7 @@ impl Pending {
                     expires_at: now.saturating_add(lifetimes.code),
                     nonce: self.nonce.clone(),
                     auth_time,
+                    resource: self.resource.clone(),
                 })
                 .await?;
             params.push(("code", code));
@@ -499,6 +515,7 @@ pub async fn resume<S: SessionStore + ClientStore + ?Sized>(
         pkce: held.pkce,
         response_type: held.response_type,
         nonce: held.nonce,
+        resource: held.resource,
         // The consent page is shown only once the sign-in satisfied the request.
         sign_in: SignInRule::default(),
         login_hint: None,
@@ -725,6 +742,7 @@ pub async fn validate<S: ClientStore + ?Sized>(
         }
     }
 
+    let resource = super::requested_resource(params).map_err(redirect)?;
     let (sign_in, login_hint) = if scope.contains(OPENID) {
         let hint = oidc::login_hint(params.get("login_hint")).map(str::to_owned);
         (sign_in_rule(params).map_err(redirect)?, hint)
@@ -757,6 +775,7 @@ pub async fn validate<S: ClientStore + ?Sized>(
         pkce,
         response_type,
         nonce,
+        resource,
         sign_in,
         login_hint,
         hinted_subject,

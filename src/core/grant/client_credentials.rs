@@ -4,6 +4,7 @@
 use crate::core::error::OAuthError;
 use crate::core::grant::{Grant, Issued, Owner, mint, new_grant_id};
 use crate::core::model::{Approval, Client, ClientType, GrantType, Lifetimes};
+use crate::core::oidc::IdTokens;
 use crate::core::params::Params;
 use crate::core::scope::ScopeSet;
 use crate::core::store::prelude::*;
@@ -56,6 +57,7 @@ pub async fn grant<S: GrantStore + ?Sized>(
     client: &Client,
     params: &Params,
     defaults: Lifetimes,
+    signer: IdTokens<'_>,
     now: i64,
 ) -> Result<Issued, OAuthError> {
     check_usable(client, GrantType::ClientCredentials)?;
@@ -68,10 +70,12 @@ pub async fn grant<S: GrantStore + ?Sized>(
             refresh_scope: None,
             grant_id: new_grant_id(),
             auth_time: None,
+            resource: super::requested_resource(params)?,
         },
         client.lifetimes(defaults),
+        signer,
         now,
-    );
+    )?;
     store
         .issue_tokens(minted.access, minted.refresh, GrantType::ClientCredentials)
         .await

@@ -91,10 +91,12 @@ pub async fn exchange<S: GrantStore + ?Sized>(
             refresh_scope: Some(code.scope.clone()),
             grant_id: code.grant_id.clone(),
             auth_time: code.auth_time,
+            resource: super::continued_resource(code.resource.as_deref(), params)?,
         },
         client.lifetimes(defaults),
+        id_tokens,
         now,
-    );
+    )?;
     // Signed before the code is spent, so a signing failure leaves the code redeemable.
     if code.scope.contains(OPENID) {
         let auth = Authentication {

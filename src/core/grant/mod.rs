@@ -13,7 +13,7 @@ pub mod revoke;
 use serde::Serialize;
 
 use super::error::{ErrorCode, OAuthError};
-use super::model::{Client, GrantType, Lifetimes, NewToken, TokenKind, User};
+use super::model::{AccessTokenFormat, Client, GrantType, Lifetimes, NewToken, TokenKind, User};
 use super::oidc::{Authentication, ID_TOKEN_LIFETIME, IdTokens};
 use super::params::Params;
 use super::scope::ScopeSet;
@@ -127,7 +127,8 @@ pub async fn issue<S: AccountStore + GrantStore + ?Sized>(
             .await
         }
         Some(GrantType::ClientCredentials) => {
-            client_credentials::grant(store, client, params, lifetimes, now).await
+            client_credentials::grant(store, client, params, lifetimes, endpoint.id_tokens, now)
+                .await
         }
         Some(GrantType::Password) => {
             password::grant(
@@ -138,6 +139,7 @@ pub async fn issue<S: AccountStore + GrantStore + ?Sized>(
                 lifetimes,
                 endpoint.password_throttle,
                 endpoint.client_ip,
+                endpoint.id_tokens,
                 now,
             )
             .await
@@ -189,18 +191,26 @@ pub struct Grant<'a> {
     /// When the user signed in for this grant (the code flow), kept on its tokens so a
     /// refresh's ID token says the same.
     pub auth_time: Option<i64>,
+    /// The resource the tokens are for (RFC 8707), kept on both so a refresh keeps it.
+    pub resource: Option<String>,
 }
 
 /// Mints an access token, and a refresh token when `grant.refresh_scope` is set and the client
 /// holds the `refresh_token` grant: every grant mints here, so no client without that grant is
-/// ever issued a refresh token.
-pub fn mint(grant: Grant<'_>, lifetimes: Lifetimes, now: i64) -> Minted {
+/// ever issued a refresh token, and every access token has the client's format. A JWT access
+/// token is stored by its hash like an opaque one, so this server's own guard, introspection
+/// and revocation treat both alike.
+pub fn mint(
+    grant: Grant<'_>,
+    lifetimes: Lifetimes,
+    signer: IdTokens<'_>,
+    now: i64,
+) -> Result<Minted, OAuthError> {
     let refresh_scope = grant
         .refresh_scope
         .filter(|_| grant.client.allows(GrantType::RefreshToken));
-    let access_token = generate_token();
-    let access = NewToken {
-        token_hash: hash_secret(&access_token),
+    let mut access = NewToken {
+        token_hash: String::new(),
         kind: TokenKind::Access,
         client_id: grant.client.id,
         user_id: grant.user_id,
@@ -209,7 +219,18 @@ pub fn mint(grant: Grant<'_>, lifetimes: Lifetimes, now: i64) -> Minted {
         created_at: now,
         expires_at: now.saturating_add(lifetimes.access),
         auth_time: grant.auth_time,
+        resource: grant.resource.clone(),
     };
+    let access_token = match grant.client.tokens.access {
+        AccessTokenFormat::Opaque => generate_token(),
+        AccessTokenFormat::Jwt => signer
+            .sign_access_token(grant.client, &access, &generate_token())
+            .map_err(|e| {
+                tracing::error!(error = %e, client = ?grant.client.client_id, "no JWT access token could be signed (is key_encryption_key set?)");
+                OAuthError::server_error()
+            })?,
+    };
+    access.token_hash = hash_secret(&access_token);
     let (refresh_token, refresh) = match refresh_scope {
         Some(scope) => {
             let token = generate_token();
@@ -223,12 +244,13 @@ pub fn mint(grant: Grant<'_>, lifetimes: Lifetimes, now: i64) -> Minted {
                 created_at: now,
                 expires_at: now.saturating_add(lifetimes.refresh),
                 auth_time: grant.auth_time,
+                resource: grant.resource,
             };
             (Some(token), Some(row))
         }
         None => (None, None),
     };
-    Minted {
+    Ok(Minted {
         response: TokenResponse {
             access_token,
             expires_in: lifetimes.access,
@@ -239,7 +261,7 @@ pub fn mint(grant: Grant<'_>, lifetimes: Lifetimes, now: i64) -> Minted {
         },
         access,
         refresh,
-    }
+    })
 }
 
 /// The ID token for `auth`, or `server_error` (logged) when none can be signed: a client that
@@ -253,6 +275,38 @@ pub(super) fn signed_id_token(
         tracing::error!(error = %e, "no ID token could be signed");
         OAuthError::server_error()
     })
+}
+
+/// The `resource` of a request (RFC 8707 §2): absent, or one absolute URI without a fragment;
+/// anything else is `invalid_target`. A repeated `resource` is refused with the other repeated
+/// parameters, so each token is for one resource.
+pub fn requested_resource(params: &Params) -> Result<Option<String>, OAuthError> {
+    let Some(raw) = params.get("resource") else {
+        return Ok(None);
+    };
+    match url::Url::parse(raw) {
+        Ok(url) if url.fragment().is_none() && !url.cannot_be_a_base() => Ok(Some(raw.to_owned())),
+        _ => Err(OAuthError::new(
+            ErrorCode::InvalidTarget,
+            "`resource` must be an absolute URI without a fragment (RFC 8707)",
+        )),
+    }
+}
+
+/// The resource of tokens that continue a grant (a code, a refresh token) made for `granted`:
+/// the one requested now may repeat it, never change it.
+pub fn continued_resource(
+    granted: Option<&str>,
+    params: &Params,
+) -> Result<Option<String>, OAuthError> {
+    match (granted, requested_resource(params)?) {
+        (Some(granted), Some(asked)) if granted != asked => Err(OAuthError::new(
+            ErrorCode::InvalidTarget,
+            "`resource` differs from the one this grant was made for",
+        )),
+        (Some(granted), _) => Ok(Some(granted.to_owned())),
+        (None, asked) => Ok(asked),
+    }
 }
 
 /// Logs a storage failure and turns it into `server_error`: the client learns nothing about the
@@ -352,6 +406,7 @@ mod tests {
                 expires_at: 1_060,
                 nonce: None,
                 auth_time: 1_000,
+                resource: None,
             })
             .await;
         assert!(stored.is_ok());

@@ -5,6 +5,7 @@ use crate::core::account::{PasswordRefused, check_password};
 use crate::core::error::OAuthError;
 use crate::core::grant::{Grant, Issued, Owner, mint, new_grant_id};
 use crate::core::model::{Client, GrantType, Lifetimes};
+use crate::core::oidc::IdTokens;
 use crate::core::params::Params;
 use crate::core::secret::PasswordGate;
 use crate::core::store::prelude::*;
@@ -46,12 +47,14 @@ pub async fn grant<S: AccountStore + GrantStore + ?Sized>(
     defaults: Lifetimes,
     throttle: Throttle,
     client_ip: &str,
+    signer: IdTokens<'_>,
     now: i64,
 ) -> Result<Issued, OAuthError> {
     super::client_credentials::check_usable(client, GrantType::Password)?;
     let username = params.require("username")?;
     let password = params.require("password")?.to_owned();
     let scope = super::client_credentials::requested_scope(client, params)?;
+    let resource = super::requested_resource(params)?;
 
     let user = check_password(store, gate, throttle, username, password, client_ip, now)
         .await
@@ -64,10 +67,12 @@ pub async fn grant<S: AccountStore + GrantStore + ?Sized>(
             refresh_scope: Some(scope),
             grant_id: new_grant_id(),
             auth_time: None,
+            resource,
         },
         client.lifetimes(defaults),
+        signer,
         now,
-    );
+    )?;
     store
         .issue_tokens(minted.access, minted.refresh, GrantType::Password)
         .await

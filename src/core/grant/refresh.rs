@@ -74,6 +74,7 @@ pub async fn refresh<S: GrantStore + ?Sized>(
         }
         None => old.scope.clone(),
     };
+    let resource = super::continued_resource(old.resource.as_deref(), params)?;
     // Each pair joins the family with the old token's scope for its refresh token (§6), and is
     // signed for before it is stored, so a signing failure spends nothing.
     let pair = || {
@@ -85,10 +86,12 @@ pub async fn refresh<S: GrantStore + ?Sized>(
                 refresh_scope: Some(old.scope.clone()),
                 grant_id: old.grant_id.clone(),
                 auth_time: old.auth_time,
+                resource: resource.clone(),
             },
             client.lifetimes(defaults),
+            id_tokens,
             now,
-        );
+        )?;
         if let (true, Some(user_id), Some(auth_time)) =
             (scope.contains(OPENID), old.user_id, old.auth_time)
         {

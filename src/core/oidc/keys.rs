@@ -334,13 +334,127 @@ struct Verifier {
     public: Public,
 }
 
+/// Why a compact JWS did not verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwsError {
+    /// Not three base64url parts with a JSON header and payload, or no `kid`.
+    Malformed,
+    /// No published key has its `kid` (a key newer than the set, or none of this issuer's).
+    UnknownKid,
+    /// The key's algorithm is not the header's (`none`, `HS256` with the public key, ...), or
+    /// the signature is wrong.
+    BadSignature,
+}
+
+/// A verified compact JWS: its protected header and its claims.
+#[derive(Debug, Clone)]
+pub struct Jws {
+    /// The JOSE header.
+    pub header: Value,
+    /// The payload, parsed as JSON.
+    pub claims: Value,
+}
+
+/// The public keys of a JWK Set, to verify signatures with: this server's own published keys,
+/// or an issuer's `jwks_uri` as a resource server fetched it.
+#[derive(Default)]
+pub struct PublishedKeys(Vec<Verifier>);
+
+impl std::fmt::Debug for PublishedKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|v| &v.kid))
+            .finish()
+    }
+}
+
+impl PublishedKeys {
+    /// The usable keys of a JWK Set document (RFC 7517 §5): each with a `kid`, an algorithm
+    /// this crate verifies (its `alg`, else the one its `kty`/`crv` imply) and a well-formed
+    /// public half. Others (encryption keys, unknown types) are left out.
+    pub fn from_jwks(jwks: &Value) -> Self {
+        let keys = jwks.get("keys").and_then(Value::as_array);
+        let usable = keys.into_iter().flatten().filter_map(|jwk| {
+            let kid = jwk.get("kid")?.as_str()?.to_owned();
+            if jwk
+                .get("use")
+                .and_then(Value::as_str)
+                .is_some_and(|u| u != "sig")
+            {
+                return None;
+            }
+            let implied = match (
+                jwk.get("kty").and_then(Value::as_str),
+                jwk.get("crv").and_then(Value::as_str),
+            ) {
+                (Some("RSA"), _) => Algorithm::Rs256,
+                (Some("EC"), Some("P-256")) => Algorithm::Es256,
+                (Some("OKP"), Some("Ed25519")) => Algorithm::EdDsa,
+                _ => return None,
+            };
+            let alg = match jwk.get("alg").and_then(Value::as_str) {
+                Some(named) => Algorithm::parse(named).filter(|a| *a == implied)?,
+                None => implied,
+            };
+            let public = Public::of(alg, jwk)?;
+            Some(Verifier { kid, alg, public })
+        });
+        Self(usable.collect())
+    }
+
+    /// True when a key has this `kid`.
+    pub fn has(&self, kid: &str) -> bool {
+        self.0.iter().any(|v| v.kid == kid)
+    }
+
+    /// Verifies a compact JWS (RFC 7515 §7.1) with the key its `kid` names, and only with that
+    /// key's algorithm: never `none`, never one the token picks. Expiry and claims are the
+    /// caller's to judge.
+    pub fn verify(&self, jws: &str) -> Result<Jws, JwsError> {
+        let mut parts = jws.split('.');
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(JwsError::Malformed);
+        };
+        let json = |part: &str| -> Option<Value> {
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).ok()?).ok()
+        };
+        let header = json(h)
+            .filter(Value::is_object)
+            .ok_or(JwsError::Malformed)?;
+        let kid = header
+            .get("kid")
+            .and_then(Value::as_str)
+            .ok_or(JwsError::Malformed)?;
+        let key = self
+            .0
+            .iter()
+            .find(|v| v.kid == kid)
+            .ok_or(JwsError::UnknownKid)?;
+        if header.get("alg").and_then(Value::as_str) != Some(key.alg.as_str()) {
+            return Err(JwsError::BadSignature);
+        }
+        let sig = URL_SAFE_NO_PAD
+            .decode(s)
+            .map_err(|_| JwsError::BadSignature)?;
+        if !key.public.verifies(format!("{h}.{p}").as_bytes(), &sig) {
+            return Err(JwsError::BadSignature);
+        }
+        let claims = json(p)
+            .filter(Value::is_object)
+            .ok_or(JwsError::Malformed)?;
+        Ok(Jws { header, claims })
+    }
+}
+
 /// The keys of one moment: the JWK Set to publish, and for each algorithm the key that signs
 /// now.
 pub struct KeySet {
     jwks: Value,
     signers: Vec<Signer>,
     /// Every published key, to check this server's own signatures (`id_token_hint`).
-    verifiers: Vec<Verifier>,
+    verifiers: PublishedKeys,
 }
 
 impl std::fmt::Debug for KeySet {
@@ -359,7 +473,7 @@ impl KeySet {
         Self {
             jwks: json!({ "keys": [] }),
             signers: Vec::new(),
-            verifiers: Vec::new(),
+            verifiers: PublishedKeys::default(),
         }
     }
 
@@ -409,7 +523,7 @@ impl KeySet {
         Ok(Self {
             jwks: json!({ "keys": keys }),
             signers,
-            verifiers,
+            verifiers: PublishedKeys(verifiers),
         })
     }
 
@@ -430,10 +544,21 @@ impl KeySet {
     /// A compact JWS (RFC 7515 §7.1) of `claims` signed with `alg`, or `None` when no key of
     /// `alg` signs yet.
     pub fn sign(&self, alg: Algorithm, claims: &Value) -> Result<Option<String>, KeyError> {
+        self.sign_typed(alg, "JWT", claims)
+    }
+
+    /// [`Self::sign`] with the header's `typ` set to `typ` (RFC 9068 §2.1 `at+jwt` for access
+    /// tokens, so no ID token passes for one).
+    pub fn sign_typed(
+        &self,
+        alg: Algorithm,
+        typ: &str,
+        claims: &Value,
+    ) -> Result<Option<String>, KeyError> {
         let Some(signer) = self.signer(alg) else {
             return Ok(None);
         };
-        let header = json!({ "alg": signer.alg.as_str(), "typ": "JWT", "kid": signer.kid });
+        let header = json!({ "alg": signer.alg.as_str(), "typ": typ, "kid": signer.kid });
         let input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string()),
@@ -447,25 +572,10 @@ impl KeySet {
     /// verifies; `None` for anything else (another issuer's token, a tampered one, a retired
     /// key's past its publication, not a JWS). Expiry is the caller's to judge.
     pub fn verify(&self, jws: &str) -> Option<Value> {
-        let mut parts = jws.split('.');
-        let (h, p, s) = (parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some() {
-            return None;
-        }
-        let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).ok()?).ok()?;
-        let kid = header.get("kid")?.as_str()?;
-        let key = self.verifiers.iter().find(|v| v.kid == kid)?;
-        // Only the algorithm of the key the `kid` names: never `none`, never one the token
-        // picks.
-        if header.get("alg")?.as_str()? != key.alg.as_str() {
-            return None;
-        }
-        let sig = URL_SAFE_NO_PAD.decode(s).ok()?;
-        let input = format!("{h}.{p}");
-        if !key.public.verifies(input.as_bytes(), &sig) {
-            return None;
-        }
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).ok()?).ok()
+        self.verifiers
+            .verify(jws)
+            .ok()
+            .map(|verified| verified.claims)
     }
 }
 

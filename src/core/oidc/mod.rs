@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256, Sha512};
 
 use self::keys::{Algorithm, EncryptionKey, KeyError, KeySet};
 use super::client_rules::sector;
-use super::model::{Client, SubjectType};
+use super::model::{Client, NewToken, SubjectType};
 
 /// The scope that makes an authorization request an OpenID Connect authentication request.
 pub const OPENID: &str = "openid";
@@ -154,7 +154,7 @@ impl Subjects {
 
     /// The `sub` of the user `user_id` as `client` sees it.
     pub fn of(&self, client: &Client, user_id: i64) -> Result<String, IdTokenError> {
-        match client.id_token.subject_type {
+        match client.tokens.subject_type {
             SubjectType::Public => Ok(user_id.to_string()),
             SubjectType::Pairwise => {
                 let key = self
@@ -193,7 +193,7 @@ impl IdTokens<'_> {
         now: i64,
     ) -> Result<String, IdTokenError> {
         let keys = self.keys.ok_or(IdTokenError::NoKey)?;
-        let alg = auth.client.id_token.alg;
+        let alg = auth.client.tokens.alg;
         let mut claims = json!({
             "iss": self.issuer,
             "sub": self.subjects.of(auth.client, auth.user_id)?,
@@ -215,7 +215,41 @@ impl IdTokens<'_> {
         }
         keys.sign(alg, &claims)?.ok_or(IdTokenError::NoKey)
     }
+
+    /// An RFC 9068 JWT access token for `access`, signed with the client's algorithm:
+    /// `typ: at+jwt`, the resource it is for (else [`Self::issuer`], this server's own APIs) as
+    /// `aud`, the user as the client sees them (else the client itself) as `sub`.
+    pub fn sign_access_token(
+        &self,
+        client: &Client,
+        access: &NewToken,
+        jti: &str,
+    ) -> Result<String, IdTokenError> {
+        let keys = self.keys.ok_or(IdTokenError::NoKey)?;
+        let sub = match access.user_id {
+            Some(user_id) => self.subjects.of(client, user_id)?,
+            None => client.client_id.clone(),
+        };
+        let mut claims = json!({
+            "iss": self.issuer,
+            "sub": sub,
+            "aud": access.resource.as_deref().unwrap_or(self.issuer),
+            "client_id": client.client_id,
+            "scope": access.scope.to_string(),
+            "exp": access.expires_at,
+            "iat": access.created_at,
+            "jti": jti,
+        });
+        if let (Value::Object(map), Some(auth_time)) = (&mut claims, access.auth_time) {
+            map.insert("auth_time".into(), Value::from(auth_time));
+        }
+        keys.sign_typed(client.tokens.alg, ACCESS_TOKEN_TYP, &claims)?
+            .ok_or(IdTokenError::NoKey)
+    }
 }
+
+/// The JOSE `typ` of a JWT access token (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 
 #[cfg(test)]
 mod tests {
@@ -232,7 +266,7 @@ mod tests {
         let public = client(1);
         assert_eq!(subjects.of(&public, 42).unwrap(), "42");
         let mut pairwise = client(2);
-        pairwise.id_token.subject_type = SubjectType::Pairwise;
+        pairwise.tokens.subject_type = SubjectType::Pairwise;
         let sub = subjects.of(&pairwise, 42).unwrap();
         assert_ne!(sub, "42");
         assert_eq!(sub.len(), 43, "base64url of 32 bytes");

@@ -28,6 +28,7 @@ pub(crate) struct ClientForm {
     post_logout_redirect_uris: String,
     id_token_signed_response_alg: String,
     subject_type: String,
+    access_token_format: String,
     scopes: Vec<String>,
     code_lifetime: String,
     access_token_lifetime: String,
@@ -51,6 +52,7 @@ impl ClientForm {
             post_logout_redirect_uris: d.post_logout_redirect_uris.join("\n"),
             id_token_signed_response_alg: d.id_token_alg,
             subject_type: d.subject_type,
+            access_token_format: d.access_token_format,
             scopes: d.scopes,
             code_lifetime: d.code_lifetime.unwrap_or_default(),
             access_token_lifetime: d.access_token_lifetime.unwrap_or_default(),
@@ -72,6 +74,7 @@ impl ClientForm {
             post_logout_redirect_uris: f.get("post_logout_redirect_uris").to_owned(),
             id_token_signed_response_alg: f.get("id_token_signed_response_alg").to_owned(),
             subject_type: f.get("subject_type").to_owned(),
+            access_token_format: f.get("access_token_format").to_owned(),
             scopes: f.all("scopes"),
             code_lifetime: f.get("code_lifetime").trim().to_owned(),
             access_token_lifetime: f.get("access_token_lifetime").trim().to_owned(),
@@ -96,6 +99,7 @@ impl ClientForm {
             post_logout_redirect_uris: forms::redirect_lines(&self.post_logout_redirect_uris),
             id_token_alg: self.id_token_signed_response_alg.clone(),
             subject_type: self.subject_type.clone(),
+            access_token_format: self.access_token_format.clone(),
             scopes: self.scopes.clone(),
             code_lifetime: lifetime(&self.code_lifetime),
             access_token_lifetime: lifetime(&self.access_token_lifetime),
@@ -152,7 +156,11 @@ async fn form_page(
     ctx.insert("form", form);
     ctx.insert(
         "id_token",
-        &forms::id_token_view(&form.id_token_signed_response_alg, &form.subject_type),
+        &forms::id_token_view(
+            &form.id_token_signed_response_alg,
+            &form.subject_type,
+            &form.access_token_format,
+        ),
     );
     ctx.insert("errors", errors);
     ctx.insert("secret", &secret);

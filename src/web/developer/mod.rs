@@ -213,8 +213,8 @@ struct Extras {
     branding: Option<[String; 3]>,
     redirect_uris: Option<String>,
     post_logout_redirect_uris: Option<String>,
-    /// The OpenID Connect form's algorithm and subject type, as typed.
-    id_token: Option<[String; 2]>,
+    /// The token form's algorithm, subject type and access-token format, as typed.
+    id_token: Option<[String; 3]>,
     member: String,
 }
 
@@ -266,11 +266,15 @@ async fn dashboard_page(
             .clone()
             .unwrap_or_else(|| c.post_logout_redirect_uris.join("\n")),
     );
-    let [alg, subject_type] = extras.id_token.clone().unwrap_or([
-        c.id_token.alg.as_str().to_owned(),
-        c.id_token.subject_type.as_str().to_owned(),
+    let [alg, subject_type, access] = extras.id_token.clone().unwrap_or([
+        c.tokens.alg.as_str().to_owned(),
+        c.tokens.subject_type.as_str().to_owned(),
+        c.tokens.access.as_str().to_owned(),
     ]);
-    ctx.insert("id_token", &forms::id_token_view(&alg, &subject_type));
+    ctx.insert(
+        "id_token",
+        &forms::id_token_view(&alg, &subject_type, &access),
+    );
     ctx.insert(
         "members",
         &members
@@ -396,11 +400,12 @@ async fn save_edit(
     state.store.update_client(c.id, &valid).await?;
     valid.apply_to(c);
     let detail = format!(
-        "{} post-logout: {} id_token: {} {}",
+        "{} post-logout: {} id_token: {} {} access_token: {}",
         c.redirect_uris.join(" "),
         c.post_logout_redirect_uris.join(" "),
-        c.id_token.alg.as_str(),
-        c.id_token.subject_type.as_str()
+        c.tokens.alg.as_str(),
+        c.tokens.subject_type.as_str(),
+        c.tokens.access.as_str()
     );
     let target = client_target(c);
     let done = forms::audited_redirect(state, v, action, &target, &detail, &app_path(c)).await?;
@@ -446,8 +451,8 @@ pub async fn save_redirects(
     }
 }
 
-/// `POST /developer/apps/:client_id/id-token`: the OpenID Connect settings, the ID-token signing
-/// algorithm and the subject type, checked with the whole client.
+/// `POST /developer/apps/:client_id/id-token`: the token settings, the ID-token signing
+/// algorithm, the subject type and the access-token format, checked with the whole client.
 #[handler]
 pub async fn save_id_token(
     CsrfForm(v, f): CsrfForm<Visitor>,
@@ -458,9 +463,14 @@ pub async fn save_id_token(
     let typed = [
         f.get("id_token_signed_response_alg").to_owned(),
         f.get("subject_type").to_owned(),
+        f.get("access_token_format").to_owned(),
     ];
     let saved = save_edit(state, &v, &mut c, "app.id_token", |draft| {
-        [draft.id_token_alg, draft.subject_type] = typed.clone();
+        [
+            draft.id_token_alg,
+            draft.subject_type,
+            draft.access_token_format,
+        ] = typed.clone();
     })
     .await?;
     match saved {

@@ -6,7 +6,7 @@ use scopegate::{Caller, oauth_required};
 #[oauth_required(scope = "polls:vote")]
 #[handler]
 async fn vote(caller: Caller) -> String {
-    caller.client.name.clone()
+    caller.client_id().to_owned()
 }
 
 /// Several scopes, all required.

@@ -14,7 +14,7 @@ impl Api {
     #[oauth_required(scope = "polls:stats")]
     #[oai(path = "/stats", method = "get")]
     async fn stats(&self, caller: ApiCaller) -> poem::Result<PlainText<String>> {
-        Ok(PlainText(caller.client.name.clone()))
+        Ok(PlainText(caller.client_id().to_owned()))
     }
 
     /// Derived scope on an operation, the caller after another parameter.
