@@ -7,13 +7,17 @@
 #[doc(hidden)]
 pub mod __private;
 pub mod core;
+#[cfg(feature = "server")]
 pub mod manage;
 pub mod registry;
 pub mod resource_server;
+#[cfg(feature = "server")]
 pub mod settings;
+#[cfg(feature = "server")]
 pub mod store;
 pub mod web;
 
+#[cfg(feature = "server")]
 pub use manage::Scopegate;
 pub use scopegate_macros::{oauth_api, oauth_required};
 pub use web::guard::Caller;

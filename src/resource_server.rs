@@ -12,6 +12,29 @@
 //! Either way, a verified answer is cached per token in bounded memory, an issuer that cannot
 //! be reached gets the caller a 503 with `Retry-After` (never a pass), and the service serves
 //! its RFC 9728 metadata, built from the registry (docs/resource-servers.md).
+//!
+//! A service that is nothing but this builds scopegate without its `server` feature, so without
+//! diesel, the databases' C libraries and tera (`default-features = false`):
+//!
+//! ```no_run
+//! use poem::{Route, handler};
+//! use scopegate::resource_server::{Config, ResourceServer, Validation};
+//! use scopegate::{Caller, oauth_required};
+//!
+//! /// See voting statistics.
+//! #[oauth_required(scope = "polls:stats")]
+//! #[handler]
+//! fn stats(caller: Caller) -> String {
+//!     format!("{} may see the statistics", caller.client_id())
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = Config::new("https://auth.example.com", "https://polls.example.com", Validation::Jwt);
+//! let app = ResourceServer::new(config)?.app(Route::new().at("/stats", poem::get(stats)));
+//! poem::Server::new(poem::listener::TcpListener::bind("127.0.0.1:8100")).run(app).await?;
+//! # Ok(())
+//! # }
+//! ```
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

@@ -238,15 +238,7 @@ both_backends! {
         let c = server.client(rp_spec()).await;
         let old = sign_in(&server.base, &c, "alice", "pw-alice-123").await;
 
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_scopegate"))
-            .args(["rotate-keys", "--signs-in", "60"])
-            .env("DATABASE_URL", &server.db.url)
-            .env("SCOPEGATE_KEY_ENCRYPTION_KEY", KEK)
-            .env_remove("SCOPEGATE_CONFIG")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let said = String::from_utf8_lossy(&out.stdout);
+        let said = crate::support::rotate_keys(&server.db.url, KEK);
         assert!(said.contains("sign from"), "{said}");
         // A new key of each algorithm; the old ones retire together.
         let keys = server.store().signing_keys().await.unwrap();

@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::support::{
-    Backend, Browser, ClientSpec, Instance, TestClient, TestServer, free_port, http, query_of,
+    Backend, Browser, ClientSpec, Instance, TestClient, TestServer, free_port, get_json, http,
+    query_of,
 };
 
 /// A `key_encryption_key` for the tests (32 bytes, base64).
@@ -279,18 +280,7 @@ async fn tokens_of_the_old_and_the_new_key_both_open_the_api_across_a_rotation()
     let unseen = client_credentials(&token_url, &c, "polls:stats", Some(&api.base)).await;
     assert_eq!(api.get("/api/stats", &seen).await.0, 200);
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scopegate"))
-        .args(["rotate-keys", "--signs-in", "60"])
-        .env("DATABASE_URL", &server.db.url)
-        .env("SCOPEGATE_KEY_ENCRYPTION_KEY", KEK)
-        .env_remove("SCOPEGATE_CONFIG")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::rotate_keys(&server.db.url, KEK);
     server
         .db
         .exec_sql("UPDATE signing_keys SET signs_from = signs_from - 100");
@@ -443,14 +433,7 @@ async fn an_unreachable_issuer_gets_503_with_retry_after() {
 async fn the_api_describes_itself_and_syncs_its_scopes_to_the_issuer() {
     let server = TestServer::start(Backend::Sqlite).await;
     let api = Api::start(&server.base, &[], &[]).await;
-    let doc: Value = http()
-        .get(api.url("/.well-known/oauth-protected-resource"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = get_json(&api.url("/.well-known/oauth-protected-resource")).await;
     assert_eq!(doc["resource"], api.base.as_str());
     assert_eq!(doc["authorization_servers"], json!([server.base]));
     let scopes: Vec<&str> = doc["scopes_supported"]
@@ -479,14 +462,7 @@ async fn the_api_describes_itself_and_syncs_its_scopes_to_the_issuer() {
         .as_str()
     );
 
-    let spec: Value = http()
-        .get(api.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec: Value = get_json(&api.url("/openapi.json")).await;
     assert_eq!(spec["servers"][0]["url"], api.base.as_str());
     let flow =
         &spec["components"]["securitySchemes"]["scopegate_oauth2"]["flows"]["authorizationCode"];
@@ -504,14 +480,7 @@ async fn the_api_describes_itself_and_syncs_its_scopes_to_the_issuer() {
     assert_eq!(resp.status(), 404, "the explorer is the issuer's");
 
     // The issuer describes itself the same way, as the resource its own guards protect.
-    let own: Value = http()
-        .get(server.url("/.well-known/oauth-protected-resource"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let own: Value = get_json(&server.url("/.well-known/oauth-protected-resource")).await;
     assert_eq!(
         (
             own["resource"].clone(),

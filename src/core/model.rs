@@ -468,6 +468,8 @@ impl Client {
 /// [`ValidClient::into_new_client`](super::client_rules::ValidClient::into_new_client) makes one,
 /// so every stored client has kept the client rules and a secret exactly when it is confidential.
 #[derive(Debug, Clone)]
+// Its reader is the storage layer, which a resource-server build leaves out.
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
 pub struct NewClient {
     /// The public `client_id`.
     pub(crate) client_id: String,

@@ -19,6 +19,7 @@ use poem::{Body, FromRequest, Request};
 
 use super::error::{Audience, status_of};
 use super::request::is_form;
+#[cfg(feature = "server")]
 use super::state::State;
 use crate::core::error::{ErrorCode, OAuthError};
 use crate::core::scope::ScopeSet;
@@ -40,6 +41,7 @@ pub struct Caller(Principal);
 #[derive(Debug, Clone)]
 enum Principal {
     /// Validated against this server's own store: the full record.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     Local(Arc<ActiveToken>),
     /// Validated by a resource server: what the issuer said of it.
     Remote(Arc<RemoteToken>),
@@ -307,6 +309,7 @@ pub async fn presented_token(req: &Request, body: &mut RequestBody) -> Result<St
 }
 
 /// Validates a presented token through the state's token cache: the stored token, active now.
+#[cfg(feature = "server")]
 pub async fn validate(state: &State, token: &str) -> Result<Arc<ActiveToken>, GuardError> {
     let active = state
         .caches
@@ -323,6 +326,7 @@ pub async fn validate(state: &State, token: &str) -> Result<Arc<ActiveToken>, Gu
     Ok(active)
 }
 
+#[cfg(feature = "server")]
 /// True when a token made for `resource` (RFC 8707) may be used at this authorization server,
 /// known as `issuer`: one made for no resource in particular, for the issuer, or for a URL under
 /// it. A token for another service is refused here, as there.
@@ -349,6 +353,7 @@ pub fn check_scopes(caller: &Caller, required: &ScopeSet) -> Result<(), GuardErr
 /// Finds and validates the token of a request (no scope check): the one place that picks how,
 /// by what the app is mounted with. Every refusal names the resource's metadata (RFC 9728 §5.1).
 pub async fn caller_from(req: &Request, body: &mut RequestBody) -> Result<Caller, GuardError> {
+    #[cfg(feature = "server")]
     if let Some(state) = req.data::<State>() {
         let issuer = super::metadata::issuer(state, req);
         let metadata = Arc::from(super::metadata::protected_resource_url(&issuer));

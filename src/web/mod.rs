@@ -1,45 +1,73 @@
 //! The HTTP surface, on poem: OAuth endpoints, login and consent pages, metadata.
 
+#[cfg(feature = "server")]
 pub mod account;
+#[cfg(feature = "server")]
 pub mod admin;
+#[cfg(feature = "server")]
 pub mod authorize;
+#[cfg(feature = "server")]
 pub mod compat;
+#[cfg(feature = "server")]
 pub mod developer;
+#[cfg(feature = "server")]
 pub mod end_session;
 pub mod error;
+#[cfg(feature = "server")]
 pub mod extract;
+#[cfg(feature = "server")]
 pub mod forms;
 pub mod guard;
+#[cfg(feature = "server")]
 pub mod health;
+#[cfg(feature = "server")]
 pub mod metadata;
 pub mod methods;
+#[cfg(feature = "server")]
 pub mod metrics;
+#[cfg(feature = "server")]
 pub mod middleware;
+#[cfg(feature = "server")]
 pub mod oauth_docs;
 pub mod openapi;
+#[cfg(feature = "server")]
 pub mod pages;
 pub mod reply;
 pub mod request;
+#[cfg(feature = "server")]
 pub mod revoke;
 pub mod server;
+#[cfg(feature = "server")]
 pub mod session;
+#[cfg(feature = "server")]
 pub mod state;
+#[cfg(feature = "server")]
 pub mod templates;
+#[cfg(feature = "server")]
 pub mod tls;
+#[cfg(feature = "server")]
 pub mod token;
+#[cfg(feature = "server")]
 pub mod userinfo;
 
+#[cfg(feature = "server")]
 use std::sync::Arc;
 
+#[cfg(feature = "server")]
 use poem::{Endpoint, EndpointExt, Route};
 
+#[cfg(feature = "server")]
 use methods::{get, post};
 
+#[cfg(feature = "server")]
 use crate::core::userinfo::{DefaultUserInfo, UserInfoProvider};
+#[cfg(feature = "server")]
 use crate::settings::Settings;
 
+#[cfg(feature = "server")]
 pub use state::{AppState, State};
 
+#[cfg(feature = "server")]
 /// Adds scopegate's routes to `route` (the host app's own routes may already be on it).
 pub fn routes(route: Route) -> Route {
     route
@@ -84,6 +112,7 @@ pub fn routes(route: Route) -> Route {
         )
 }
 
+#[cfg(feature = "server")]
 /// The whole application: scopegate's routes plus the host's, with the state and the
 /// middleware (request log, HTTPS rule, security headers) around them.
 pub fn app(state: State, host_routes: Route) -> impl Endpoint {
@@ -94,6 +123,7 @@ pub fn app(state: State, host_routes: Route) -> impl Endpoint {
         .around(move |ep, req| middleware::around(ep, req, shared.clone()))
 }
 
+#[cfg(feature = "server")]
 /// The state `serve` starts with, and the store whose migrations are still to apply when the
 /// database could not be reached at start (`serve` retries them in the background and reports
 /// not-ready meanwhile).
@@ -104,6 +134,7 @@ pub struct Started {
     pub unmigrated: Option<crate::store::DbStore>,
 }
 
+#[cfg(feature = "server")]
 /// Like [`build_state_with`], but never waits for the database: when it cannot be reached or
 /// migrated now, the state is built anyway and [`Started::unmigrated`] says what is left.
 pub fn start_state(
@@ -125,11 +156,13 @@ pub fn start_state(
     Ok(Started { state, unmigrated })
 }
 
+#[cfg(feature = "server")]
 /// Opens the database named by `settings`, applies pending migrations, and loads the templates.
 pub fn build_state(settings: Settings) -> Result<State, String> {
     build_state_with(settings, Arc::new(DefaultUserInfo))
 }
 
+#[cfg(feature = "server")]
 /// `build_state` with the host's user-info provider.
 pub fn build_state_with(
     settings: Settings,
@@ -143,6 +176,7 @@ pub fn build_state_with(
     assemble(settings, user_info, store)
 }
 
+#[cfg(feature = "server")]
 /// The state around an opened store: templates, the password gate, the caches (whose
 /// change-feed listener starts here).
 fn assemble(

@@ -10,17 +10,22 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+#[cfg(feature = "server")]
+use std::sync::OnceLock;
 
-use poem::http::{Method, StatusCode, Uri};
-use poem::web::{Data, Html, Json, RequestBody};
+use poem::http::{Method, StatusCode};
+use poem::web::{Data, Json, RequestBody};
 use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Response, Route, handler};
+#[cfg(feature = "server")]
+use poem::{http::Uri, web::Html};
 use poem_openapi::registry::{MetaOAuthFlow, MetaOAuthFlows, MetaSecurityScheme, Registry};
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, OpenApi, OpenApiService};
 use serde_json::{Value, json};
 
 use super::guard::{Caller, GuardSpec, admit, caller_from};
 use super::methods::get;
+#[cfg(feature = "server")]
 use super::state::State;
 use crate::registry::GuardKind;
 
@@ -135,14 +140,17 @@ impl<'a, S: GuardSpec> ApiExtractor<'a> for ApiGuard<S> {
 struct Docs {
     /// scopegate's endpoints and the host's operations, as the authorization server serves
     /// them.
+    #[cfg(feature = "server")]
     spec: Value,
     /// The host's operations alone, as a resource server serves them.
     host_spec: Value,
     /// Swagger UI, loading `/openapi.json`, with PKCE on and the docs client filled in. Made on
     /// the first visit: it inlines the 1.6 MB Swagger UI bundle, which a server whose docs
     /// nobody browses should not hold (that was most of an idle instance's heap).
+    #[cfg(feature = "server")]
     page: OnceLock<String>,
     /// Swagger UI's OAuth redirect receiver, also made on first use.
+    #[cfg(feature = "server")]
     receiver: OnceLock<String>,
 }
 
@@ -151,7 +159,37 @@ struct Docs {
 pub fn mount<T: OpenApi + 'static>(route: Route, prefix: &str, api: T, title: &str) -> Route {
     let service = OpenApiService::new(api, title, env!("CARGO_PKG_VERSION")).url_prefix(prefix);
     let host_spec: Value = serde_json::from_str(&service.spec()).unwrap_or_else(|_| json!({}));
-    let own_spec: Value = serde_json::from_str(
+    warn_ambiguous_operations();
+    let methods = path_methods(&host_spec);
+    let host_spec = document_host_answers(host_spec);
+    let docs = Arc::new(Docs {
+        #[cfg(feature = "server")]
+        spec: merge(own_spec(title), host_spec.clone()),
+        host_spec,
+        #[cfg(feature = "server")]
+        page: OnceLock::new(),
+        #[cfg(feature = "server")]
+        receiver: OnceLock::new(),
+    });
+    let host = HostApi {
+        inner: service.into_endpoint(),
+        methods,
+    };
+    let route = route
+        .nest(prefix, host)
+        .at("/openapi.json", get(openapi_json).data(docs.clone()));
+    // The explorer's Authorize button needs the docs client only the authorization server has.
+    #[cfg(feature = "server")]
+    let route = route
+        .at("/docs", get(docs_page).data(docs.clone()))
+        .at(RECEIVER, get(receiver_page).data(docs));
+    route
+}
+
+/// The document of scopegate's own endpoints.
+#[cfg(feature = "server")]
+fn own_spec(title: &str) -> Value {
+    let own: Value = serde_json::from_str(
         &OpenApiService::new(
             (
                 super::oauth_docs::OAuthDocs,
@@ -164,33 +202,17 @@ pub fn mount<T: OpenApi + 'static>(route: Route, prefix: &str, api: T, title: &s
         .spec(),
     )
     .unwrap_or_else(|_| json!({}));
-    let own_spec = restore_trailing_slashes(own_spec);
-    warn_ambiguous_operations();
-    let methods = path_methods(&host_spec);
-    let host_spec = document_host_answers(host_spec);
-    let docs = Arc::new(Docs {
-        spec: merge(own_spec, host_spec.clone()),
-        host_spec,
-        page: OnceLock::new(),
-        receiver: OnceLock::new(),
-    });
-    let host = HostApi {
-        inner: service.into_endpoint(),
-        methods,
-    };
-    route
-        .nest(prefix, host)
-        .at("/openapi.json", get(openapi_json).data(docs.clone()))
-        .at("/docs", get(docs_page).data(docs.clone()))
-        .at(RECEIVER, get(receiver_page).data(docs))
+    restore_trailing_slashes(own)
 }
 
+#[cfg(feature = "server")]
 /// Swagger UI as poem-openapi generates it. The page loads `/openapi.json` by URL (see
 /// [`explorer_page`]), so the spec it embeds does not matter, and an empty one keeps it small.
 fn swagger_ui() -> OpenApiService<(), ()> {
     OpenApiService::new((), "", "")
 }
 
+#[cfg(feature = "server")]
 /// poem-openapi drops a path's trailing slash, but the compatibility routes have one (Django
 /// spelled them so): put it back, or the document would name paths that are not served. And
 /// an authorization endpoint's 400 may be a page or, on the compatibility routes, RFC 6749
@@ -372,6 +394,7 @@ fn error_response(what: &str, challenge: bool) -> Value {
     answer
 }
 
+#[cfg(feature = "server")]
 /// Puts the host's paths and schemas beside scopegate's own.
 fn merge(mut own: Value, host: Value) -> Value {
     for section in ["paths"] {
@@ -534,28 +557,36 @@ pub fn finish(mut spec: Value, server: &str, flows: Flows<'_>) -> Value {
 /// (from its metadata; 503 while it cannot be reached).
 #[handler]
 async fn openapi_json(req: &Request, Data(docs): Data<&Arc<Docs>>) -> Response {
-    let Some(state) = req.data::<State>() else {
-        let Some(server) = req.data::<crate::resource_server::ResourceServer>() else {
-            return StatusCode::NOT_FOUND.into_response();
-        };
-        return match server.endpoints().await {
-            Ok(endpoints) => {
-                let flows = Flows {
-                    authorization: &endpoints.authorization,
-                    token: &endpoints.token,
-                };
-                let resource = &server.config().resource;
-                Json(finish(docs.host_spec.clone(), resource, flows)).into_response()
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "no OpenAPI document without the issuer's metadata");
-                super::error::oauth_error(&crate::core::error::OAuthError::busy(
-                    "the authorization server cannot be reached; retry later",
-                    5,
-                ))
-            }
-        };
+    #[cfg(feature = "server")]
+    if let Some(state) = req.data::<State>() {
+        return own_document(state, req, docs);
+    }
+    let Some(server) = req.data::<crate::resource_server::ResourceServer>() else {
+        return StatusCode::NOT_FOUND.into_response();
     };
+    match server.endpoints().await {
+        Ok(endpoints) => {
+            let flows = Flows {
+                authorization: &endpoints.authorization,
+                token: &endpoints.token,
+            };
+            let resource = &server.config().resource;
+            Json(finish(docs.host_spec.clone(), resource, flows)).into_response()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no OpenAPI document without the issuer's metadata");
+            super::error::oauth_error(&crate::core::error::OAuthError::busy(
+                "the authorization server cannot be reached; retry later",
+                5,
+            ))
+        }
+    }
+}
+
+/// The authorization server's document: its endpoints, the switched-on compatibility routes,
+/// and the host's operations.
+#[cfg(feature = "server")]
+fn own_document(state: &State, req: &Request, docs: &Docs) -> Response {
     let issuer = super::metadata::issuer(state, req);
     let (authorization, token) = (
         format!("{issuer}/oauth/authorize"),
@@ -580,10 +611,12 @@ async fn openapi_json(req: &Request, Data(docs): Data<&Arc<Docs>>) -> Response {
     Json(spec).into_response()
 }
 
+#[cfg(feature = "server")]
 /// The client id the explorer's Authorize dialog starts with (the first visit to `/docs`
 /// registers it as a public client, see [`docs_redirect_uris`]).
 pub const DOCS_CLIENT_ID: &str = "scopegate-docs";
 
+#[cfg(feature = "server")]
 /// poem-openapi's Swagger UI page, changed to load the finished `/openapi.json` (not the
 /// unfinished spec it embeds), to receive the OAuth redirect at `/docs/ui/oauth-receiver.html`,
 /// and to run the authorization-code flow with PKCE for the docs client.
@@ -614,9 +647,11 @@ fn explorer_page(generated: &str) -> String {
     page
 }
 
+#[cfg(feature = "server")]
 /// Where the explorer's Swagger UI receives the OAuth redirect.
 const RECEIVER: &str = "/docs/ui/oauth-receiver.html";
 
+#[cfg(feature = "server")]
 /// The redirect URIs of the docs client. They come from the `issuer` setting; without one,
 /// from the address the server accepted this connection on, which is where it listens (a fact
 /// of the socket, which no header can change), plus `localhost` for a loopback address. Never
@@ -640,6 +675,7 @@ pub fn docs_redirect_uris(state: &State, req: &Request) -> Vec<String> {
     uris
 }
 
+#[cfg(feature = "server")]
 /// Registers the explorer's public client (`DOCS_CLIENT_ID`, PKCE, the redirect URIs of
 /// [`docs_redirect_uris`], every registered scope) so the Authorize button works without a
 /// set-up step, and puts its redirect URIs back to those when they differ (a database written
@@ -708,6 +744,7 @@ async fn ensure_docs_client(state: &State, redirect_uris: Vec<String>) {
     }
 }
 
+#[cfg(feature = "server")]
 /// `/docs`: the explorer, whose Authorize button needs the docs client this server registers;
 /// a resource server has none, and answers 404.
 #[handler]
@@ -724,6 +761,7 @@ async fn docs_page(req: &Request, Data(docs): Data<&Arc<Docs>>) -> Response {
     .into_response()
 }
 
+#[cfg(feature = "server")]
 /// [`RECEIVER`]: the page Swagger UI's OAuth popup lands on, taken from poem-openapi's UI
 /// endpoint once and kept (a few kB), without the full UI page that endpoint also holds.
 #[handler]

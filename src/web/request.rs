@@ -169,6 +169,7 @@ impl FormData {
 /// The caller's IP address, for throttling: the socket peer, or, when that peer is a trusted
 /// proxy, the last address it appended to `X-Forwarded-For` (earlier entries are the client's
 /// own claims and could be forged).
+#[cfg(feature = "server")]
 pub fn client_ip(req: &Request, settings: &crate::settings::Settings) -> String {
     let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
     let forwarded = peer

@@ -20,6 +20,7 @@ use poem::listener::Acceptor;
 use poem::{Body, Endpoint, EndpointExt};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+#[cfg(feature = "server")]
 use crate::settings::Settings;
 
 /// How long a client may take, from the settings of the same names.
@@ -36,6 +37,7 @@ pub struct Timeouts {
 
 impl Timeouts {
     /// The timeouts `settings` configure.
+    #[cfg(feature = "server")]
     pub fn from_settings(settings: &Settings) -> Self {
         Self {
             header_read: Duration::from_secs(settings.header_read_timeout),

@@ -11,4 +11,7 @@ mod server;
 pub use browser::{Browser, element_text, hidden_field, query_of, slashes, words};
 pub use db::{Backend, TestDb, pg_base};
 pub use flow::{exchange_code, introspect, is_active, issue_access_token};
-pub use server::{ClientSpec, Instance, TestClient, TestServer, edited, free_port, http, valid};
+pub use server::{
+    ClientSpec, Instance, TestClient, TestServer, edited, free_port, get_json, http, rotate_keys,
+    valid,
+};

@@ -361,3 +361,25 @@ impl Drop for Instance {
         let _ = self.child.wait();
     }
 }
+
+/// Runs `scopegate rotate-keys --signs-in 60` on `database_url` with `kek`; what it printed.
+pub fn rotate_keys(database_url: &str, kek: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scopegate"))
+        .args(["rotate-keys", "--signs-in", "60"])
+        .env("DATABASE_URL", database_url)
+        .env("SCOPEGATE_KEY_ENCRYPTION_KEY", kek)
+        .env_remove("SCOPEGATE_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// GETs `url` and parses its JSON body.
+pub async fn get_json(url: &str) -> serde_json::Value {
+    http().get(url).send().await.unwrap().json().await.unwrap()
+}
