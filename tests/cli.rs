@@ -452,7 +452,11 @@ both_backends! {
         let c = server.store().client_by_client_id(&id).await.unwrap().unwrap();
         assert_eq!((c.tokens.alg.as_str(), c.tokens.subject_type.as_str()), ("EdDSA", "pairwise"));
         assert_eq!(c.tokens.access.as_str(), "opaque", "the default format");
+        // JWTs are signed with the keys `key_encryption_key` seals: without it, a one-line refusal.
         let r = run(&url, &register_args(&["--access-token-format", "jwt"]), None);
+        assert_one_line_usage_error(&r, "--access-token-format jwt: set key_encryption_key");
+        let kek = [("SCOPEGATE_KEY_ENCRYPTION_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")];
+        let r = run_env(&url, &register_args(&["--access-token-format", "jwt"]), None, &kek);
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert!(r.stdout.contains("Access tokens: jwt."), "{}", r.stdout);
         let id = r.stdout.lines().find_map(|l| l.strip_prefix("client_id:")).unwrap().trim().to_owned();
