@@ -69,6 +69,7 @@ async fn start(database_url: String) -> (Target, tokio::sync::oneshot::Sender<()
     let rules = ClientRules {
         debug: true,
         registered_scopes: None,
+        signs_jwts: false,
     };
     let (new, secret) = draft
         .validate(&rules)

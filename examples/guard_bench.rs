@@ -110,6 +110,7 @@ async fn client(
     let rules = ClientRules {
         debug: true,
         registered_scopes: None,
+        signs_jwts: true,
     };
     let (new, secret) = draft
         .validate(&rules)

@@ -160,6 +160,19 @@ impl Settings {
         }
     }
 
+    /// The client rules every way of writing a client keeps on this server, with the scopes a
+    /// page offers (`None`: any well-formed scope, for the command line).
+    pub fn client_rules<'a>(
+        &self,
+        registered_scopes: Option<&'a [crate::core::model::Scope]>,
+    ) -> crate::core::client_rules::ClientRules<'a> {
+        crate::core::client_rules::ClientRules {
+            debug: self.debug,
+            registered_scopes,
+            signs_jwts: self.key_encryption_key.is_some(),
+        }
+    }
+
     /// The token lifetimes these settings give.
     pub fn lifetimes(&self) -> Lifetimes {
         Lifetimes {

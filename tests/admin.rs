@@ -386,7 +386,8 @@ both_backends! {
 
 both_backends! {
     async fn admin_pages_bound_lifetimes_and_edit_permissions(db: Backend) {
-        let server = TestServer::start(db).await;
+        // A key_encryption_key, so clients may have JWT access tokens.
+        let server = TestServer::start_with(db, |s| s.key_encryption_key = Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into()), poem::Route::new()).await;
         server.superuser("root", "pw-root-123").await;
         server.scope("polls:vote", "Vote in polls").await;
         let b = Browser::new(&server);

@@ -454,7 +454,7 @@ both_backends! {
         assert_eq!(c.tokens.access.as_str(), "opaque", "the default format");
         // JWTs are signed with the keys `key_encryption_key` seals: without it, a one-line refusal.
         let r = run(&url, &register_args(&["--access-token-format", "jwt"]), None);
-        assert_one_line_usage_error(&r, "--access-token-format jwt: set key_encryption_key");
+        assert_one_line_usage_error(&r, "--access-token-format: JWT access tokens need the server's key_encryption_key");
         let kek = [("SCOPEGATE_KEY_ENCRYPTION_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")];
         let r = run_env(&url, &register_args(&["--access-token-format", "jwt"]), None, &kek);
         assert_eq!(r.code, 0, "{}", r.stderr);

@@ -35,7 +35,13 @@ async fn register(b: &Browser, name: &str) -> (String, String) {
 }
 
 async fn setup(db: Backend) -> TestServer {
-    let server = TestServer::start(db).await;
+    // A key_encryption_key, so apps may choose JWT access tokens.
+    let server = TestServer::start_with(
+        db,
+        |s| s.key_encryption_key = Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into()),
+        poem::Route::new(),
+    )
+    .await;
     server
         .scope("polls:vote", "Vote in polls on your behalf")
         .await;

@@ -64,6 +64,9 @@ pub struct ClientRules<'a> {
     /// When given, every scope must be one of these (the pages offer only registered scopes;
     /// the command line may name scopes that `syncscopes` adds later).
     pub registered_scopes: Option<&'a [Scope]>,
+    /// The server can sign JWT access tokens (its `key_encryption_key` is set): without it, no
+    /// client may ask for them.
+    pub signs_jwts: bool,
 }
 
 /// A field of a [`ClientDraft`], in the order errors are reported.
@@ -209,6 +212,11 @@ pub enum ClientError {
     /// Neither `opaque` nor `jwt`.
     #[error("the access-token format must be opaque or jwt, not “{0}”")]
     UnknownAccessTokenFormat(String),
+    /// JWT access tokens on a server that cannot sign them.
+    #[error(
+        "JWT access tokens need the server's key_encryption_key (SCOPEGATE_KEY_ENCRYPTION_KEY), which seals the keys that sign them"
+    )]
+    JwtNeedsKeys,
     /// Pairwise subjects with redirect URIs on several hosts, or none: the sector a pairwise
     /// `sub` is made for is the redirect URIs' one host (Core §8.1).
     #[error("pairwise subjects need every redirect URI on one host (the sector they are made for)")]
@@ -496,6 +504,9 @@ impl ClientDraft {
             &mut errors,
         );
         let tokens = self.check_tokens(&redirect_uris, &mut errors);
+        if tokens.access == AccessTokenFormat::Jwt && !rules.signs_jwts {
+            errors.add(Field::AccessTokenFormat, ClientError::JwtNeedsKeys);
+        }
 
         let lifetimes = [
             (Field::CodeLifetime, LifetimeKind::Code, &self.code_lifetime),
@@ -722,12 +733,35 @@ mod tests {
     const STRICT: ClientRules<'static> = ClientRules {
         debug: false,
         registered_scopes: None,
+        signs_jwts: true,
     };
 
     fn refused(draft: &ClientDraft, rules: &ClientRules<'_>) -> ClientErrors {
         draft
             .validate(rules)
             .expect_err("the draft should be refused")
+    }
+
+    #[test]
+    fn jwt_access_tokens_need_a_server_that_can_sign_them() {
+        let jwt = ClientDraft {
+            access_token_format: "jwt".into(),
+            ..good()
+        };
+        let unsigned = ClientRules {
+            signs_jwts: false,
+            ..STRICT
+        };
+        assert_eq!(
+            refused(&jwt, &unsigned).get(Field::AccessTokenFormat),
+            Some(&ClientError::JwtNeedsKeys)
+        );
+        assert!(
+            good().validate(&unsigned).is_ok(),
+            "opaque tokens need no key"
+        );
+        let valid = jwt.validate(&STRICT).unwrap();
+        assert_eq!(valid.tokens().access, AccessTokenFormat::Jwt);
     }
 
     #[test]
@@ -841,8 +875,8 @@ mod tests {
             from_code: true,
         }];
         let registered = ClientRules {
-            debug: false,
             registered_scopes: Some(&scopes),
+            ..STRICT
         };
         let cases: Vec<(ClientDraft, Field, ClientError)> = vec![
             (

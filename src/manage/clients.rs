@@ -4,8 +4,8 @@ use clap::Args;
 use serde_json::json;
 
 use super::{CommandError, block_on, open_store};
-use crate::core::client_rules::{ClientDraft, ClientRules, Field};
-use crate::core::model::{AccessTokenFormat, Approval, ClientPermissions};
+use crate::core::client_rules::{ClientDraft, Field};
+use crate::core::model::{Approval, ClientPermissions};
 use crate::core::store::StoreError;
 use crate::core::store::prelude::*;
 use crate::settings::Settings;
@@ -134,10 +134,7 @@ pub(super) fn register(settings: &Settings, args: ClientArgs) -> Result<(), Comm
         },
     };
     // Scopes may be registered later by `syncscopes`, so any well-formed one is accepted.
-    let rules = ClientRules {
-        debug: settings.debug,
-        registered_scopes: None,
-    };
+    let rules = settings.client_rules(None);
     // Every broken rule, still on the one line a usage error gets.
     let valid = draft.validate(&rules).map_err(|errors| {
         let each: Vec<String> = errors
@@ -146,13 +143,6 @@ pub(super) fn register(settings: &Settings, args: ClientArgs) -> Result<(), Comm
             .collect();
         usage(each.join("; "))
     })?;
-    // JWT access tokens are signed with the OpenID Connect keys, which need the key at rest.
-    if valid.tokens().access == AccessTokenFormat::Jwt && settings.key_encryption_key.is_none() {
-        return Err(usage(
-            "--access-token-format jwt: set key_encryption_key (SCOPEGATE_KEY_ENCRYPTION_KEY) first; \
-             JWT access tokens are signed with the keys it seals",
-        ));
-    }
     let approval = if args.approved {
         Approval::Approved
     } else {

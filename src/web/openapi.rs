@@ -682,17 +682,14 @@ pub fn docs_redirect_uris(state: &State, req: &Request) -> Vec<String> {
 /// by an older release, which took them from `Host`, is repaired on the first visit). Skipped
 /// when `SCOPEGATE_DOCS_CLIENT_ID` names a client registered by hand.
 async fn ensure_docs_client(state: &State, redirect_uris: Vec<String>) {
-    use crate::core::client_rules::{ClientDraft, ClientRules};
+    use crate::core::client_rules::ClientDraft;
     use crate::core::model::{Approval, ClientType, GrantType};
     if std::env::var_os("SCOPEGATE_DOCS_CLIENT_ID").is_some() || redirect_uris.is_empty() {
         return;
     }
     // Held to the client rules like any other client; the registry's scopes need not be in
     // the database yet.
-    let rules = ClientRules {
-        debug: state.settings.debug,
-        registered_scopes: None,
-    };
+    let rules = state.settings.client_rules(None);
     match state.store.client_by_client_id(DOCS_CLIENT_ID).await {
         Ok(Some(client)) => {
             if client.redirect_uris != redirect_uris {

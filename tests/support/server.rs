@@ -264,6 +264,7 @@ pub fn valid(draft: ClientDraft) -> ValidClient {
         .validate(&ClientRules {
             debug: true,
             registered_scopes: None,
+            signs_jwts: true,
         })
         .unwrap_or_else(|e| panic!("a test client breaks the client rules: {e}"))
 }

@@ -8,7 +8,7 @@ use poem::{Response, handler};
 use serde::Serialize;
 
 use super::{Cell, Row, Table, listing, when};
-use crate::core::client_rules::{ClientDraft, ClientRules, ValidClient};
+use crate::core::client_rules::{ClientDraft, ValidClient};
 use crate::core::model::{Approval, Client, ClientPermissions, ClientType, GrantType};
 use crate::core::secret::{generate_token, hash_secret};
 use crate::web::error::PageError;
@@ -122,10 +122,7 @@ async fn validate(
     client: Option<&Client>,
 ) -> Result<Result<ValidClient, Response>, PageError> {
     let scopes = state.store.list_scopes().await?;
-    let rules = ClientRules {
-        debug: state.settings.debug,
-        registered_scopes: Some(&scopes),
-    };
+    let rules = state.settings.client_rules(Some(&scopes));
     Ok(match form.draft().validate(&rules) {
         Ok(valid) => Ok(valid),
         Err(errors) => Err(form_page(

@@ -16,7 +16,7 @@ use super::forms::{self, check_optional_url, client_target, word_count};
 use super::methods::{get, post};
 use super::reply::see_other;
 use super::state::State;
-use crate::core::client_rules::{ClientDraft, ClientErrors, ClientRules, Field};
+use crate::core::client_rules::{ClientDraft, ClientErrors, Field};
 use crate::core::model::{Approval, Client, ClientType, GrantType};
 use crate::core::portal::ClientProfile;
 use crate::core::secret::{generate_token, hash_secret};
@@ -139,10 +139,7 @@ pub async fn add(
         scopes: form.scopes.clone(),
         ..ClientDraft::default()
     };
-    let rules = ClientRules {
-        debug: state.settings.debug,
-        registered_scopes: Some(&known),
-    };
+    let rules = state.settings.client_rules(Some(&known));
     let valid = draft.validate(&rules);
     let mut errors = valid
         .as_ref()
@@ -389,10 +386,7 @@ async fn save_edit(
 ) -> Result<Result<Response, ClientErrors>, PageError> {
     let mut draft = ClientDraft::of(c);
     change(&mut draft);
-    let rules = ClientRules {
-        debug: state.settings.debug,
-        registered_scopes: None,
-    };
+    let rules = state.settings.client_rules(None);
     let valid = match draft.validate(&rules) {
         Ok(valid) => valid,
         Err(errors) => return Ok(Err(errors)),
