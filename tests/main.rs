@@ -16,6 +16,7 @@ mod client_rules;
 mod clients;
 mod code_flow;
 mod conformance;
+mod durability;
 mod feed;
 mod grants;
 mod guard_order;
