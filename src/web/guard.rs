@@ -328,14 +328,13 @@ pub async fn validate(state: &State, token: &str) -> Result<Arc<ActiveToken>, Gu
 
 #[cfg(feature = "server")]
 /// True when a token made for `resource` (RFC 8707) may be used at this authorization server,
-/// known as `issuer`: one made for no resource in particular, for the issuer, or for a URL under
-/// it. A token for another service is refused here, as there.
-fn for_this_server(resource: Option<&str>, issuer: &str) -> bool {
-    resource.is_none_or(|r| {
-        r.trim_end_matches('/') == issuer
-            || r.strip_prefix(issuer)
-                .is_some_and(|rest| rest.starts_with('/'))
-    })
+/// known as `issuer`: one made for the issuer, or for a URL under it (one made for no resource
+/// in particular is, too). A token for another service is refused here, as there.
+fn for_this_server(resource: &str, issuer: &str) -> bool {
+    resource.trim_end_matches('/') == issuer
+        || resource
+            .strip_prefix(issuer)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// Fails with `insufficient_scope` unless `caller` holds every scope of `required`.
@@ -355,17 +354,22 @@ pub fn check_scopes(caller: &Caller, required: &ScopeSet) -> Result<(), GuardErr
 pub async fn caller_from(req: &Request, body: &mut RequestBody) -> Result<Caller, GuardError> {
     #[cfg(feature = "server")]
     if let Some(state) = req.data::<State>() {
-        let issuer = super::metadata::issuer(state, req);
-        let metadata = Arc::from(super::metadata::protected_resource_url(&issuer));
+        // The issuer is worked out only when a token names a resource, or for a refusal: most
+        // requests pass without either.
+        let issuer = || super::metadata::issuer(state, req);
         let validated = async {
             let token = presented_token(req, body).await?;
             let active = validate(state, &token).await?;
-            if !for_this_server(active.token.resource.as_deref(), &issuer) {
+            if let Some(resource) = active.token.resource.as_deref()
+                && !for_this_server(resource, &issuer())
+            {
                 return Err(GuardError::new(Refusal::WrongAudience));
             }
             Ok(Caller(Principal::Local(active)))
         };
-        return validated.await.map_err(|e| e.with_metadata(metadata));
+        return validated.await.map_err(|e| {
+            e.with_metadata(super::metadata::protected_resource_url(&issuer()).into())
+        });
     }
     if let Some(server) = req.data::<ResourceServer>() {
         let validated = async {

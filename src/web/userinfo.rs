@@ -53,10 +53,12 @@ pub async fn userinfo(
     body: Body,
     Data(state): Data<&State>,
 ) -> Result<Response, GuardError> {
-    let metadata = super::metadata::protected_resource_url(&super::metadata::issuer(state, req));
     match lookup(state, req, body, true).await {
         Ok(doc) => Ok(no_store_json(&doc)),
-        Err(e) => Err(e.with_metadata(metadata.into())),
+        Err(e) => {
+            let issuer = super::metadata::issuer(state, req);
+            Err(e.with_metadata(super::metadata::protected_resource_url(&issuer).into()))
+        }
     }
 }
 
