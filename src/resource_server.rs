@@ -394,10 +394,9 @@ impl ResourceServer {
         let refused = |reason| Err(GuardError::new(reason));
         let keys = self.keys(None).await.map_err(|e| self.unavailable(&e))?;
         let jws = match keys.verify(token) {
-            Err(JwsError::UnknownKid) => {
-                let kid = kid_of(token);
+            Err(JwsError::UnknownKid(kid)) => {
                 let keys = self
-                    .keys(Some(kid.as_deref().unwrap_or_default()))
+                    .keys(Some(&kid))
                     .await
                     .map_err(|e| self.unavailable(&e))?;
                 keys.verify(token)
@@ -506,17 +505,6 @@ impl ResourceServer {
 /// RFC 6749 §2.3.1: the client id and secret are form-encoded before they go into Basic.
 fn form_encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
-}
-
-/// The `kid` of a compact JWS's header, unverified (to know which key to look for).
-fn kid_of(token: &str) -> Option<String> {
-    use base64::Engine;
-    let header = token.split('.').next()?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header)
-        .ok()?;
-    let header: Value = serde_json::from_slice(&bytes).ok()?;
-    header.get("kid")?.as_str().map(str::to_owned)
 }
 
 /// `aud`: one string, or an array of them.

@@ -335,12 +335,12 @@ struct Verifier {
 }
 
 /// Why a compact JWS did not verify.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JwsError {
     /// Not three base64url parts with a JSON header and payload, or no `kid`.
     Malformed,
-    /// No published key has its `kid` (a key newer than the set, or none of this issuer's).
-    UnknownKid,
+    /// No published key has this `kid` (a key newer than the set, or none of this issuer's).
+    UnknownKid(String),
     /// The key's algorithm is not the header's (`none`, `HS256` with the public key, ...), or
     /// the signature is wrong.
     BadSignature,
@@ -431,7 +431,7 @@ impl PublishedKeys {
             .0
             .iter()
             .find(|v| v.kid == kid)
-            .ok_or(JwsError::UnknownKid)?;
+            .ok_or_else(|| JwsError::UnknownKid(kid.to_owned()))?;
         if header.get("alg").and_then(Value::as_str) != Some(key.alg.as_str()) {
             return Err(JwsError::BadSignature);
         }
